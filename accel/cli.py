@@ -1,0 +1,124 @@
+"""The ``accel`` command line.
+
+Every command names a block or engine (a key of :data:`accel.spec.SPECS`), optionally starts from a JSON
+spec file (``--spec``) and changes parameters with ``--set key=value``. User errors print one line,
+``accel: error: …``, and exit with status 2; hardware tools are imported only when a command needs them.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import UserError
+from .spec import Spec, spec_class
+
+
+def _spec(name: str, spec_file: Path | None, assignments: tuple[str, ...]) -> Spec:
+    """The spec NAME, from SPEC_FILE if given, with every ``key=value`` of ``--set`` applied."""
+    cls = spec_class(name)
+    if spec_file is None:
+        spec = cls()
+    else:
+        try:
+            spec = Spec.from_json(Path(spec_file).read_text())
+        except OSError as error:
+            raise UserError(f"--spec: cannot read '{spec_file}' ({error.strerror})") from None
+        if spec.name != name:
+            raise UserError(f"--spec: '{spec_file}' describes '{spec.name}', not '{name}'")
+    overrides = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set: {assignment!r} is not of the form key=value")
+        overrides[key.strip()] = value.strip()
+    return spec.with_overrides(overrides)
+
+
+_name = click.argument("name", metavar="BLOCK_OR_ENGINE")
+_spec_file = click.option("--spec", "spec_file", type=click.Path(path_type=Path),
+                          help="JSON spec file to start from (as `generate` writes it).")
+_set = click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+                    help="Set a spec parameter; repeatable. `accel params NAME` lists them.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="accel")
+def cli():
+    """Describe, generate, simulate and compile accelerators for compressed neural networks."""
+
+
+@cli.command()
+@_name
+def params(name):
+    """List the parameters of BLOCK_OR_ENGINE with defaults and allowed values."""
+    for key, text in spec_class(name).describe().items():
+        click.echo(f"{key}: {text}")
+
+
+@cli.command()
+@_name
+@_spec_file
+@_set
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Directory for the Verilog and its spec.")
+def generate(name, spec_file, assignments, out_dir):
+    """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON."""
+    spec = _spec(name, spec_file, assignments)
+    from rtl_gen.export import export, lint, module_name, write_if_changed
+
+    path = export(spec, out_dir)
+    write_if_changed(Path(out_dir) / f"{module_name(spec)}.json", spec.to_json() + "\n")
+    lint(path)
+    click.echo(f"{path} (top module {module_name(spec)}, lint clean)")
+
+
+@cli.command()
+@_name
+@_spec_file
+@_set
+@click.option("--device", default=None, help="ECP5 device (default LFE5U-85F).")
+@click.option("--freq", "target_mhz", type=float, default=100.0, show_default=True,
+              help="Clock target for nextpnr in MHz.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def synth(name, spec_file, assignments, device, target_mhz, as_json):
+    """Synthesize BLOCK_OR_ENGINE for ECP5 (Yosys + nextpnr): LUT4, FF, DSP, BRAM and Fmax."""
+    spec = _spec(name, spec_file, assignments)
+    from rtl_gen import fpga
+    from rtl_gen.export import module_name, verilog_for
+
+    report = fpga.synthesize(verilog_for(spec), module_name(spec), device or fpga.DEFAULT_DEVICE,
+                             target_mhz=target_mhz)
+    if as_json:
+        click.echo(json.dumps({"spec": spec.to_dict(), **report.to_dict()}))
+    else:
+        click.echo(f"{report.top} on {report.device}: {report.lut4} LUT4, {report.ff} FF, "
+                   f"{report.dsp} MULT18X18D, {report.bram} DP16KD, Fmax {report.fmax_mhz:.1f} MHz")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the CLI; user errors as one line and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="accel", standalone_mode=False)
+    except UserError as error:
+        click.echo(f"accel: error: {error}", err=True)
+        return 2
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        click.echo(f"accel: error: {error.format_message()}{hint}", err=True)
+        return 2
+    except click.ClickException as error:
+        click.echo(f"accel: error: {error.format_message()}", err=True)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("accel: aborted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

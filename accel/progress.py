@@ -1,0 +1,30 @@
+"""Progress for long work (Verilator builds, Yosys/nextpnr runs, sweeps).
+
+:func:`step` shows a live spinner with the elapsed time on an interactive terminal and plain
+start/finish lines otherwise (CI logs, pytest capture), always on stderr so JSON on stdout stays clean.
+"""
+
+import contextlib
+import sys
+import time
+
+from rich.console import Console
+
+_console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def step(message: str):
+    """Report ``message`` while the body runs, then how long it took."""
+    start = time.monotonic()
+    if _console.is_terminal:
+        with _console.status(f"{message} …"):
+            yield
+    else:
+        print(f"[accel] {message} …", file=sys.stderr, flush=True)
+        yield
+    elapsed = time.monotonic() - start
+    if _console.is_terminal:
+        _console.print(f"[green]✓[/green] {message} ({elapsed:.1f} s)")
+    else:
+        print(f"[accel] {message}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)

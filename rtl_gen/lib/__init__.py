@@ -1,0 +1,1 @@
+"""Reusable hardware blocks shared by the engines."""

