@@ -176,17 +176,26 @@ class MaxPool2d(_Pool):
     kind: ClassVar[str] = "MaxPool2d"
 
     def forward(self, inputs, params):
-        return self._windows(inputs[0], -np.inf).max(axis=0)
+        x = inputs[0]
+        fill = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
+        return self._windows(x, fill).max(axis=0)
 
 
 @dataclass(frozen=True)
 class AvgPool2d(_Pool):
-    """Average over the window, padding counted as zeros (ONNX count_include_pad=1)."""
+    """Average over the window's elements inside the input; padding is not counted (ONNX's default
+    count_include_pad=0, and TFLite's AVERAGE_POOL_2D)."""
 
     kind: ClassVar[str] = "AvgPool2d"
 
     def forward(self, inputs, params):
-        return self._windows(inputs[0], 0.0).mean(axis=0)
+        sums, counts = self.sums_and_counts(inputs[0])
+        return sums / counts
+
+    def sums_and_counts(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Window sums (padding adds nothing) and the number of real elements in each window."""
+        counts = self._windows(np.ones((1, 1, *x.shape[2:]), dtype=np.int64), 0).sum(axis=0)
+        return self._windows(x, 0).sum(axis=0), counts
 
 
 @dataclass(frozen=True)
