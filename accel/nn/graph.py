@@ -90,9 +90,11 @@ class Graph:
         if tuple(x.shape[1:]) != self.nodes[INPUT].shape:
             raise UserError(f"graph '{self.name}': input batch has shape {x.shape[1:]}, expected "
                             f"{self.nodes[INPUT].shape}")
+        if until is not None:
+            self[until]  # a UserError for an unknown name
         values = {INPUT: x}
         for node in self.layers():
-            missing = [p for p in node.op.params if p not in node.params and p != "bias"]
+            missing = [p for p in node.op.param_shapes(self.in_shapes(node)) if p not in node.params]
             if missing:
                 raise UserError(f"layer '{node.name}': parameter '{missing[0]}' is not set (shape-only graph)")
             values[node.name] = node.op.forward([values[s] for s in node.inputs], node.params)

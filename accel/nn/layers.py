@@ -106,6 +106,8 @@ class Conv2d(Layer):
 
     def out_shape(self, name, shapes):
         c, h, w = _feature_map(name, "Conv2d", shapes[0])
+        if self.out_channels < 1:
+            raise UserError(f"layer '{name}' (Conv2d): out_channels {self.out_channels} must be >= 1")
         if self.groups < 1 or c % self.groups or self.out_channels % self.groups:
             raise UserError(f"layer '{name}' (Conv2d): groups {self.groups} must divide input channels {c} "
                             f"and output channels {self.out_channels}")
@@ -156,6 +158,9 @@ class _Pool(Layer):
 
     def out_shape(self, name, shapes):
         c, h, w = _feature_map(name, self.kind, shapes[0])
+        if min(*self.kernel, *self.stride) < 1 or min(self.padding) < 0:
+            raise UserError(f"layer '{name}' ({self.kind}): kernel {self.kernel} and stride {self.stride} must be "
+                            f">= 1 and padding {self.padding} >= 0")
         if any(2 * p > k for p, k in zip(self.padding, self.kernel)):
             raise UserError(f"layer '{name}' ({self.kind}): padding {self.padding} must be at most half the kernel "
                             f"{self.kernel}")
