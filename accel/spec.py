@@ -180,3 +180,67 @@ class DotProductSpec(Spec):
     def latency(self) -> int:
         """Cycles from an accepted input vector to its result: one multiply stage plus one per tree level."""
         return 1 + self.tree_levels
+
+
+@register("mac_array")
+@dataclass(frozen=True)
+class MacArraySpec(Spec):
+    """An NVDLA-like int8 convolution engine (see rtl_gen/mac_array and DESIGN.md).
+
+    Each cycle one atomic_c-byte input vector meets atomic_k kernels: atomic_c × atomic_k int8 MACs.
+    The convolution buffer has ``banks`` banks of ``bank_kib`` KiB, each ``atomic_c`` bytes wide, split
+    per layer between feature data and weights (NVDLA nv_small: 8 × 8 MACs, 32 × 4 KiB).
+    """
+
+    atomic_c: int = param(8, lo=4, hi=64, pow2=True, doc="input channels per MAC-array cycle")
+    atomic_k: int = param(8, lo=4, hi=64, pow2=True, doc="kernels (output channels) per MAC-array cycle")
+    banks: int = param(32, lo=4, hi=128, pow2=True, doc="convolution-buffer banks")
+    bank_kib: int = param(4, lo=1, hi=64, pow2=True, doc="KiB per convolution-buffer bank")
+    max_reduction: int = param(2**16, lo=1, hi=2**20,
+                               doc="largest C/groups·R·S per output (sets the accumulator width)")
+    mem_latency: int = param(8, lo=2, hi=256, doc="cycles from read request to data in the simulation memory model")
+
+    MAX_KERNEL: ClassVar[int] = 11
+    MAX_STRIDE: ClassVar[int] = 4
+    MAX_DIM: ClassVar[int] = 2048
+    ADDRESS_BITS: ClassVar[int] = 32
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.atomic_k != self.atomic_c:
+            raise UserError(f"mac_array.atomic_k: {self.atomic_k} is not allowed; expected atomic_k == atomic_c "
+                            f"({self.atomic_c}): output atoms are the next layer's input atoms")
+        if self.banks < 2 * self.atomic_k:
+            raise UserError(f"mac_array.banks: {self.banks} is not allowed; expected at least 2 × atomic_k = "
+                            f"{2 * self.atomic_k}: weights take banks in sets of atomic_k, features at least one set")
+        if self.bank_entries < 16:
+            raise UserError(f"mac_array.bank_kib: {self.bank_kib} is not allowed; expected at least "
+                            f"{16 * self.atomic_c // 1024 or 1} KiB so a bank holds 16 atoms of {self.atomic_c} bytes")
+
+    @property
+    def port_bits(self) -> int:
+        """Memory-port data width: one feature atom (atomic_c bytes) per beat — 64 bits for 8 × 8."""
+        return 8 * self.atomic_c
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.atomic_c
+
+    @property
+    def bank_entries(self) -> int:
+        """Atoms per bank (each bank is atomic_c bytes wide)."""
+        return self.bank_kib * 1024 // self.atomic_c
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return self.atomic_c * self.atomic_k
+
+    @property
+    def acc_width(self) -> int:
+        """Signed accumulator width, derived so no allowed reduction can overflow.
+
+        The accumulator starts at the folded bias ``b − x_zp·Σw`` (|b| < 2**31, |x_zp·Σw| <= 128·127·n) and
+        adds n = max_reduction products of int8 × int8 (each |x·w| <= 128·128), so
+        |acc| < 2**31 + 2·2**14·n = 2**31 + 2**15·n, which fits in ⌈log2(2**31 + 2**15·n)⌉ + 1 bits.
+        """
+        return math.ceil(math.log2(2**31 + 2**15 * self.max_reduction)) + 1

@@ -2,12 +2,14 @@
 
 from amaranth.lib import wiring
 
-from accel.spec import DotProductSpec, Spec
+from accel.spec import DotProductSpec, MacArraySpec, Spec
 
 from .lib.dot_product import DotProduct
+from .mac_array.engine import MacArray
 
 COMPONENTS: dict[type[Spec], type[wiring.Component]] = {
     DotProductSpec: DotProduct,
+    MacArraySpec: MacArray,
 }
 
 

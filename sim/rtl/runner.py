@@ -48,8 +48,11 @@ class Build:
 
 def build(spec: Spec) -> Build:
     """The Verilator model of ``spec``, built once per (Verilog, options, tool versions) and reused."""
-    verilog = verilog_for(spec)
-    top = module_name(spec)
+    return build_verilog(spec, verilog_for(spec), module_name(spec))
+
+
+def build_verilog(spec: Spec, verilog: str, top: str) -> Build:
+    """The Verilator model of module ``top`` in ``verilog`` (a design around ``spec``, e.g. a harness)."""
     waves = waves_requested()
     options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique"]
     if waves:

@@ -1,0 +1,316 @@
+"""Lowering of one int8 convolution or dense layer onto the mac_array: tiling, loop order, Program.
+
+The layer's input stays in DRAM in channel-group blocked layout ``(CG, H, W, atomic_c)``; its output is
+written in the same layout with atomic_k channels per group. Tiling (for each way of splitting the
+buffer's banks between features and weights):
+
+- output-row *bands*: as many output rows as fit, with the input rows they need (halo included) for
+  every channel group resident in feature space;
+- weight *tiles*: consecutive kernel groups whose blocks fit in weight space together;
+- a dense layer whose kernel group alone overflows weight space is split into input-channel *chunks*
+  whose partial sums stay in the accumulators (``first``/``last``).
+
+Loop order (NVDLA's two reuse modes): *weight-reuse* keeps a weight tile resident while all bands
+stream through; *data-reuse* keeps a band resident while all weight tiles stream through. The mapping
+with the least DRAM traffic wins (then the fewest commands); :class:`Mapping` reports the choice.
+Grouped and depthwise convolutions read only the channel groups a kernel group needs; weights outside a
+kernel's group are zero.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from ..isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
+from ..nn.qgraph import QConv, QDense
+from ..program import MemoryImage, Program
+from ..spec import MacArraySpec
+
+INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    """The geometry of one convolution (a dense layer is a 1×1 convolution of a 1×1 map)."""
+
+    c: int
+    h: int
+    w: int
+    k: int
+    r: int
+    s: int
+    stride: int
+    pad_h: int
+    pad_w: int
+    groups: int
+
+    @property
+    def out_h(self) -> int:
+        return (self.h + 2 * self.pad_h - self.r) // self.stride + 1
+
+    @property
+    def out_w(self) -> int:
+        return (self.w + 2 * self.pad_w - self.s) // self.stride + 1
+
+    @property
+    def macs(self) -> int:
+        return self.k * self.out_h * self.out_w * (self.c // self.groups) * self.r * self.s
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The chosen tiling and loop order, with the DRAM traffic it implies."""
+
+    mode: str  # "weight-reuse" or "data-reuse"
+    feature_banks: int
+    band_rows: int  # output rows per band
+    bands: int
+    weight_tiles: int
+    chunks: int  # input-channel chunks per kernel group (dense layers only)
+    bytes_read: int
+    bytes_written: int
+
+
+def _group_range(shape: ConvShape, kg: int, ak: int, ac: int) -> tuple[int, int]:
+    """Channel groups [lo, hi) holding the inputs of kernel group ``kg``."""
+    k_lo, k_hi = kg * ak, min(shape.k, (kg + 1) * ak)
+    per_in, per_out = shape.c // shape.groups, shape.k // shape.groups
+    c_lo = (k_lo // per_out) * per_in
+    c_hi = ((k_hi - 1) // per_out + 1) * per_in
+    return c_lo // ac, -(-c_hi // ac)
+
+
+def _check(shape: ConvShape, spec: MacArraySpec, name: str):
+    if not 1 <= shape.r <= spec.MAX_KERNEL or not 1 <= shape.s <= spec.MAX_KERNEL:
+        raise UserError(f"layer '{name}': kernel {shape.r}×{shape.s} is not allowed; expected 1..{spec.MAX_KERNEL}")
+    if not 1 <= shape.stride <= spec.MAX_STRIDE:
+        raise UserError(f"layer '{name}': stride {shape.stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
+    if max(shape.h, shape.w, shape.out_h, shape.out_w) > spec.MAX_DIM:
+        raise UserError(f"layer '{name}': feature map {shape.h}×{shape.w} is not allowed; expected at most "
+                        f"{spec.MAX_DIM} per side")
+    if not 0 <= shape.pad_h < shape.r or not 0 <= shape.pad_w < shape.s:
+        raise UserError(f"layer '{name}': padding ({shape.pad_h}, {shape.pad_w}) is not allowed; expected "
+                        f"0 <= padding < kernel")
+    if shape.c // shape.groups * shape.r * shape.s > spec.max_reduction:
+        raise UserError(f"layer '{name}': reduction C/groups·R·S = {shape.c // shape.groups * shape.r * shape.s} "
+                        f"exceeds mac_array.max_reduction = {spec.max_reduction}")
+
+
+def plan(spec: MacArraySpec, shape: ConvShape, name: str = "layer") -> Mapping:
+    """The mapping with the least DRAM traffic, or a :class:`UserError` if the layer cannot be tiled."""
+    _check(shape, spec, name)
+    return min((m for fb in _feature_bank_choices(spec) for m in _mappings(spec, shape, fb)),
+               key=lambda m: (m.bytes_read, m.bands * m.weight_tiles), default=None) or _untileable(spec, shape, name)
+
+
+def _untileable(spec, shape, name):
+    raise UserError(f"layer '{name}': cannot be tiled on mac_array with {spec.banks} × {spec.bank_kib} KiB banks: "
+                    f"{shape.r} input rows × {shape.w} columns × {-(-shape.c // spec.atomic_c)} channel groups of "
+                    f"features or one kernel group's weights do not fit")
+
+
+def _feature_bank_choices(spec: MacArraySpec) -> range:
+    """Feature banks come in sets of atomic_k, like weight banks, so weight lane k always lives in a bank
+    congruent to k modulo atomic_k (the RTL's weight read multiplexers rely on it)."""
+    return range(spec.atomic_k, spec.banks, spec.atomic_k)
+
+
+def _kernel_group_blocks(spec, shape) -> list[int]:
+    ak, ac = spec.atomic_k, spec.atomic_c
+    kgs = -(-shape.k // ak)
+    return [(hi - lo) * shape.r * shape.s for lo, hi in (_group_range(shape, kg, ak, ac) for kg in range(kgs))]
+
+
+def _band_input_rows(shape: ConvShape, oy0: int, oy1: int) -> tuple[int, int]:
+    lo = max(0, oy0 * shape.stride - shape.pad_h)
+    hi = min(shape.h, (oy1 - 1) * shape.stride - shape.pad_h + shape.r)
+    return lo, hi
+
+
+def _bands(shape: ConvShape, rows: int) -> list[tuple[int, int]]:
+    return [(oy, min(oy + rows, shape.out_h)) for oy in range(0, shape.out_h, rows)]
+
+
+def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int):
+    ac, ak, e = spec.atomic_c, spec.atomic_k, spec.bank_entries
+    feature_atoms = feature_banks * e
+    weight_blocks = (spec.banks - feature_banks) // ak * e
+    cgs = -(-shape.c // ac)
+    blocks = _kernel_group_blocks(spec, shape)
+    chunks = 1
+    if max(blocks) + PARAM_BLOCKS > weight_blocks:
+        if shape.out_h * shape.out_w != 1 or shape.r * shape.s != 1:
+            return
+        chunk = weight_blocks - PARAM_BLOCKS
+        chunks = -(-max(blocks) // chunk)
+    # Output rows per band: the most whose input rows ((rows − 1)·stride + R, halo included) fit for
+    # every channel group.
+    rows_fitting = feature_atoms // (cgs * shape.w)
+    if rows_fitting < min(shape.h, shape.r):
+        return
+    rows = shape.out_h if rows_fitting >= shape.h else min(shape.out_h, (rows_fitting - shape.r) // shape.stride + 1)
+    bands = _bands(shape, rows)
+    band_bytes = sum(cgs * shape.w * ac * (hi - lo) for lo, hi in (_band_input_rows(shape, a, b) for a, b in bands))
+    tiles = 1 if chunks > 1 else len(_weight_tiles(blocks, weight_blocks))
+    weight_bytes = (sum(blocks) + PARAM_BLOCKS * len(blocks) * chunks) * ak * ac
+    written = -(-shape.k // ak) * shape.out_h * shape.out_w * ak
+    common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), weight_tiles=tiles, chunks=chunks,
+                  bytes_written=written)
+    yield Mapping("weight-reuse", bytes_read=weight_bytes + tiles * band_bytes, **common)
+    yield Mapping("data-reuse", bytes_read=band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes, **common)
+
+
+def _weight_tiles(blocks: list[int], capacity: int) -> list[list[int]]:
+    """Consecutive kernel groups packed while their blocks (with parameters) fit ``capacity``."""
+    tiles, current, used = [], [], 0
+    for kg, n in enumerate(blocks):
+        if current and used + n + PARAM_BLOCKS > capacity:
+            tiles.append(current)
+            current, used = [], 0
+        current.append(kg)
+        used += n + PARAM_BLOCKS
+    return tiles + [current]
+
+
+def block_features(x: np.ndarray, atomic: int) -> np.ndarray:
+    """(C, H, W) → (⌈C/atomic⌉, H, W, atomic), zero-padded channels."""
+    c, h, w = x.shape
+    padded = np.zeros((-(-c // atomic) * atomic, h, w), x.dtype)
+    padded[:c] = x
+    return padded.reshape(-1, atomic, h, w).transpose(0, 2, 3, 1)
+
+
+def unblock_features(blocked: np.ndarray, channels: int) -> np.ndarray:
+    """Inverse of :func:`block_features`."""
+    g, h, w, a = blocked.shape
+    return blocked.transpose(0, 3, 1, 2).reshape(g * a, h, w)[:channels]
+
+
+@dataclass
+class Lowered:
+    """A layer lowered to a Program, with how it was mapped and how to read its result."""
+
+    program: Program
+    mapping: Mapping
+    shape: ConvShape
+    macs: int
+
+    def output(self, memory: np.ndarray) -> np.ndarray:
+        """The layer's int8 output (K, OH, OW) from a final memory image."""
+        region = self.program.memory["output"]
+        sh = self.shape
+        blocked = memory[region.address:region.end].view(np.int8).reshape(-1, sh.out_h, sh.out_w,
+                                                                          self.program.spec.atomic_k)
+        return unblock_features(blocked, sh.k)
+
+
+def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
+    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+    if isinstance(op, QDense):
+        weight, x = op.weight[:, :, None, None], x.reshape(-1, 1, 1)
+        stride, padding, groups = (1, 1), (0, 0), 1
+    else:
+        weight, stride, padding, groups = op.weight, op.stride, op.padding, op.groups
+    if stride[0] != stride[1]:
+        raise UserError(f"layer '{op.name}': stride {stride} is not allowed; expected equal strides")
+    c, h, w = x.shape
+    k, _, r, s = weight.shape
+    shape = ConvShape(c, h, w, k, r, s, stride[0], padding[0], padding[1], groups)
+    mapping = plan(spec, shape, op.name)
+    ac, ak = spec.atomic_c, spec.atomic_k
+    cgs, kgs = -(-c // ac), -(-k // ak)
+
+    # Per kernel group: folded bias, parameters and the weight blocks of the channel groups it reads.
+    dense_w = np.zeros((kgs * ak, cgs * ac, r, s), np.int8)
+    per_in, per_out = c // groups, k // groups
+    for g in range(groups):
+        dense_w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = weight[g * per_out:(g + 1) * per_out]
+    folded = op.bias.astype(np.int64) - x_zero_point * weight.astype(np.int64).sum(axis=(1, 2, 3))
+    if folded.min() < INT32[0] or folded.max() > INT32[1]:
+        raise UserError(f"layer '{op.name}': the bias folded with the input zero point leaves int32; expected "
+                        f"|bias − x_zp·Σw| < 2**31")
+    params = np.zeros((3, kgs * ak), np.int64)
+    params[0, :k], params[1, :k], params[2, :k] = folded, op.requant.m0, op.requant.shift
+    weight_capacity = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries
+    chunk_groups = weight_capacity - PARAM_BLOCKS if mapping.chunks > 1 else cgs
+
+    def param_blocks(kg):
+        words = params[:, kg * ak:(kg + 1) * ak].astype("<i4").view(np.uint8).reshape(3, ak, 4)
+        blocks = np.zeros((3, ak, ac), np.uint8)
+        blocks[:, :, :4] = words
+        return blocks
+
+    groups_of = [_group_range(shape, kg, ak, ac) for kg in range(kgs)]
+    pieces = []  # (kernel group, first chunk?, channel group lo, hi) in DRAM order
+    for kg, (lo, hi) in enumerate(groups_of):
+        for chunk_lo in range(lo, hi, chunk_groups):
+            pieces.append((kg, chunk_lo == lo, chunk_lo, min(hi, chunk_lo + chunk_groups)))
+
+    memory = MemoryImage(alignment=64)
+    memory.add("input", block_features(x, ac))
+    blobs = []
+    for kg, _, lo, hi in pieces:
+        blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
+        blobs.append(param_blocks(kg).reshape(-1))
+        blobs.append(blocks.transpose(1, 3, 4, 0, 2).view(np.uint8).reshape(-1))
+    weights_region = memory.add("weights", np.concatenate(blobs))
+    output_region = memory.reserve("output", kgs * shape.out_h * shape.out_w * ak)
+    input_region = memory["input"]
+
+    piece_blocks = [PARAM_BLOCKS + (hi - lo) * r * s for _, _, lo, hi in pieces]
+    piece_offset = np.concatenate([[0], np.cumsum(piece_blocks)]) * ak * ac
+    if mapping.chunks > 1:
+        tiles = [[i] for i in range(len(pieces))]
+    else:
+        tiles = _weight_tiles(_kernel_group_blocks(spec, shape), weight_capacity)  # one piece per kernel group
+    bands = _bands(shape, mapping.band_rows)
+
+    commands = [Config(mapping.feature_banks)]
+
+    def load_band(a, b):
+        lo, hi = _band_input_rows(shape, a, b)
+        rows = hi - lo
+        if rows == h:
+            commands.append(LoadFeatures(input_region.address, 0, cgs * h * w))
+        else:
+            for g in range(cgs):
+                address = input_region.address + ((g * h + lo) * w) * ac
+                commands.append(LoadFeatures(address, g * rows * w, rows * w))
+        return lo, rows
+
+    def load_tile(tile):
+        count = sum(piece_blocks[i] for i in tile)
+        commands.append(LoadWeights(weights_region.address + int(piece_offset[tile[0]]), 0, count))
+        bases, block = {}, 0
+        for i in tile:
+            bases[i] = block
+            block += piece_blocks[i]
+        return bases
+
+    def convs(tile, bases, a, b, band_lo, rows):
+        for i in tile:
+            kg, first, lo, hi = pieces[i]
+            last = i + 1 == len(pieces) or pieces[i + 1][0] != kg
+            commands.append(Conv(
+                fbase=lo * rows * w, cg_stride=rows * w, ncg=hi - lo, in_h=rows, in_w=w, kernel_h=r, kernel_w=s,
+                stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo, x_off=-shape.pad_w,
+                out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=x_zero_point,
+                out_zp=op.requant.zero_point, lo=op.requant.lo, hi=op.requant.hi,
+                out_address=output_region.address + ((kg * shape.out_h + a) * shape.out_w) * ak,
+                first=int(first), last=int(last)))
+
+    if mapping.mode == "weight-reuse":
+        for tile in tiles:
+            bases = load_tile(tile)
+            for a, b in bands:
+                convs(tile, bases, a, b, *load_band(a, b))
+    else:
+        for index, (a, b) in enumerate(bands):
+            band = load_band(a, b)
+            for tile in tiles:
+                if len(tiles) > 1 or index == 0:
+                    bases = load_tile(tile)
+                convs(tile, bases, a, b, *band)
+
+    return Lowered(Program(spec, commands, memory), mapping, shape, shape.macs)

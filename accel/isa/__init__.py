@@ -1,0 +1,1 @@
+"""Command sets of the engines: the typed commands a Program holds and the RTL's command port receives."""

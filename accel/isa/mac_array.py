@@ -1,0 +1,83 @@
+"""mac_array commands. Field widths are the command port's; the RTL decodes exactly these bits.
+
+Convolution-buffer (CBUF) addressing: feature space is a linear array of *atoms* (atomic_c bytes, one
+channel group of one pixel); weight space is an array of *blocks* (atomic_k atoms, one per kernel lane).
+``Config`` splits the banks: the first ``feature_banks`` hold features, the rest weights.
+
+DRAM layouts (byte addresses, little-endian):
+- features: channel-group blocked ``(CG, H, W, atomic_c)``, one atom per memory beat;
+- a kernel group's weights: 3 parameter blocks then ``(CG, R, S)`` weight blocks, each block atomic_k atoms
+  in kernel order, each atom atomic_c bytes in channel order. Parameter blocks hold, per kernel lane, in
+  the atom's low 4 bytes: the folded int32 bias, the int32 multiplier M0, the int8 shift.
+"""
+
+from dataclasses import dataclass
+
+from ..program import Command, bits
+
+ENTRY = 24  # CBUF atom/block indices
+DIM = 12  # heights and widths (spec MAX_DIM = 2048)
+ADDR = 32  # DRAM byte addresses
+
+
+@dataclass(frozen=True)
+class Config(Command, engine="mac_array", opcode=1):
+    """Split the convolution buffer: banks [0, feature_banks) features, the rest weights."""
+
+    feature_banks: int = bits(8)
+
+
+@dataclass(frozen=True)
+class LoadFeatures(Command, engine="mac_array", opcode=2):
+    """Copy ``count`` atoms from DRAM ``address`` to feature atoms ``entry`` … ``entry + count − 1``."""
+
+    address: int = bits(ADDR)
+    entry: int = bits(ENTRY)
+    count: int = bits(ENTRY)
+
+
+@dataclass(frozen=True)
+class LoadWeights(Command, engine="mac_array", opcode=3):
+    """Copy ``count`` blocks (count × atomic_k atoms) from DRAM ``address`` to weight blocks from ``block``."""
+
+    address: int = bits(ADDR)
+    block: int = bits(ENTRY)
+    count: int = bits(ENTRY)
+
+
+@dataclass(frozen=True)
+class Conv(Command, engine="mac_array", opcode=4):
+    """Convolve resident features with one kernel group, for ``out_h × out_w`` output pixels.
+
+    Input atom of channel group g, row y, column x: feature ``fbase + g·cg_stride + y·in_w + x``;
+    outside ``0 <= y < in_h``, ``0 <= x < in_w`` it is ``pad_value`` in every lane (the input zero point).
+    Output pixel (oy, ox) reads rows ``oy·stride + y_off + r`` and columns ``ox·stride + x_off + s``.
+    Weights: parameter blocks at ``wbase`` … ``wbase + 2``, then block ``wbase + 3 + (g·R + r)·S + s``.
+    ``first`` starts each pixel's accumulator at the bias; ``last`` requantizes (M0, shift, ``out_zp``,
+    clamp to [``lo``, ``hi``]) and writes the output atom of pixel p to DRAM ``out_address + p·atomic_k``.
+    A pixel's accumulator persists between commands without ``last`` (only with out_h·out_w == 1).
+    """
+
+    fbase: int = bits(ENTRY)
+    cg_stride: int = bits(ENTRY)
+    ncg: int = bits(16)
+    in_h: int = bits(DIM)
+    in_w: int = bits(DIM)
+    kernel_h: int = bits(4)
+    kernel_w: int = bits(4)
+    stride: int = bits(3)
+    y_off: int = bits(8, signed=True)
+    x_off: int = bits(8, signed=True)
+    out_h: int = bits(DIM)
+    out_w: int = bits(DIM)
+    wbase: int = bits(ENTRY)
+    pad_value: int = bits(8, signed=True)
+    out_zp: int = bits(8, signed=True)
+    lo: int = bits(8, signed=True)
+    hi: int = bits(8, signed=True)
+    out_address: int = bits(ADDR)
+    first: int = bits(1)
+    last: int = bits(1)
+
+
+PARAM_BLOCKS = 3

@@ -1,0 +1,37 @@
+"""Random int8 layers for tests, benchmarks and ``accel simulate``: real arithmetic on random data.
+
+Weights are uniform int8 in [-127, 127] (symmetric), inputs uniform int8 with a random zero point,
+biases random int32 of realistic size, and the requantization scale chosen so outputs spread over the
+int8 range instead of saturating.
+"""
+
+import numpy as np
+
+from ..int8 import QuantParams, Requant
+from .qgraph import QConv, QDense
+
+
+def random_layer(rng: np.random.Generator, *, c: int, h: int = 1, w: int = 1, k: int, r: int = 1, s: int | None = None,
+                 stride: int = 1, pad: int = 0, groups: int = 1, dense: bool = False, activation: str = "none",
+                 extremes: bool = False):
+    """``(op, x, x_zero_point)``: an int8 layer (QConv, or QDense if ``dense``) and an input for it.
+
+    ``extremes`` draws inputs and weights from {-128, 127} / {-127, 127} only (saturation, -128 × -127).
+    """
+    s = r if s is None else s
+    if extremes:
+        x = rng.choice(np.array([-128, 127], np.int8), (c, h, w))
+        weight = rng.choice(np.array([-127, 127], np.int8), (k, c // groups, r, s))
+    else:
+        x = rng.integers(-128, 128, (c, h, w)).astype(np.int8)
+        weight = rng.integers(-127, 128, (k, c // groups, r, s)).astype(np.int8)
+    x_zp = int(rng.integers(-128, 128))
+    bias = rng.integers(-(2**16), 2**16, k).astype(np.int32)
+    reduction = c // groups * r * s
+    typical = 74 * 128 * np.sqrt(reduction)  # std of Σ(x − zp)·w for uniform int8 operands
+    out = QuantParams(float(rng.uniform(0.5, 2.0)), int(rng.integers(-20, 20)))
+    weight_scales = rng.uniform(0.5, 1.5, k) * (out.scale * 64 / typical)
+    requant = Requant.from_scales(1.0, weight_scales, out, activation)
+    if dense:
+        return QDense("dense", "input", weight[:, :, 0, 0], bias, requant), x[:, 0, 0], x_zp
+    return QConv("conv", "input", weight, bias, requant, (stride, stride), (pad, pad), groups), x, x_zp

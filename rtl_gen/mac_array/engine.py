@@ -1,0 +1,116 @@
+"""The mac_array engine: command decode, the convolution buffer, the load and convolution units, counters."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+
+from accel.isa.mac_array import Config, Conv, LoadFeatures, LoadWeights
+from accel.program import command_width
+from accel.spec import MacArraySpec
+
+from ..shell import command_layout, decode, shell_members
+from .cbuf import ConvBuffer
+from .conv import ConvUnit
+from .load import LoadUnit
+
+COUNTERS = ("cycles", "commands", "mac_active", "stall_memory", "stall_buffer", "stall_postproc",
+            "bytes_read", "bytes_written")
+"""Performance counters. Every cycle with work is exactly one of: a command accepted (``commands``),
+MACs issued (``mac_active``), waiting on the memory port — loads, a blocked write port, write
+acknowledgements (``stall_memory``), reading parameters and filling the read pipeline before the first
+MACs (``stall_buffer``), or draining the MAC, accumulator and requantizer pipeline (``stall_postproc``).
+``cycles`` is their sum."""
+
+
+class MacArray(wiring.Component):
+    """An NVDLA-like int8 convolution engine behind the engine shell (:mod:`rtl_gen.shell`).
+
+    Commands execute one at a time: the command port is ready only when the engine is idle; ``Config``
+    completes in the cycle it is accepted, a load or convolution starts the cycle after and the port is
+    ready again the cycle after it finishes.
+    """
+
+    def __init__(self, spec: MacArraySpec):
+        self.spec = spec
+        super().__init__(shell_members(command_width("mac_array"), spec.port_bits, len(COUNTERS)))
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        m.submodules.cbuf = cbuf = ConvBuffer(spec)
+        m.submodules.load = load = LoadUnit(spec)
+        m.submodules.conv = conv = ConvUnit(spec)
+
+        feature_banks = Signal(range(spec.banks + 1), init=spec.banks // 2)
+        conv_command = Signal(command_layout(Conv))
+        m.d.comb += [cbuf.feature_banks.eq(feature_banks), conv.command.eq(conv_command)]
+
+        # Memory port: loads read, convolutions write.
+        m.d.comb += [
+            self.rd_req.valid.eq(load.rd_req.valid),
+            self.rd_req.payload.eq(load.rd_req.payload),
+            load.rd_req.ready.eq(self.rd_req.ready),
+            load.rd_data.valid.eq(self.rd_data.valid),
+            load.rd_data.payload.eq(self.rd_data.payload),
+            self.rd_data.ready.eq(load.rd_data.ready),
+        ]
+        wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
+        wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
+        m.d.comb += [
+            cbuf.write_en.eq(load.write_en), cbuf.write_weight.eq(load.write_weight),
+            cbuf.write_index.eq(load.write_index), cbuf.write_lane.eq(load.write_lane),
+            cbuf.write_data.eq(load.write_data),
+            cbuf.feature_en.eq(conv.feature_en), cbuf.feature_index.eq(conv.feature_index),
+            cbuf.weight_en.eq(conv.weight_en), cbuf.weight_index.eq(conv.weight_index),
+            conv.feature_data.eq(cbuf.feature_data), conv.weight_data.eq(cbuf.weight_data),
+        ]
+
+        # Command decode.
+        word = self.cmd.payload
+        opcode = word[:4]
+        accept = self.cmd.valid & self.cmd.ready
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(accept & (opcode == Config.opcode)):
+                    m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
+                for op in (LoadFeatures, LoadWeights):
+                    fields = decode(op, word)
+                    with m.If(accept & (opcode == op.opcode)):
+                        m.d.sync += [
+                            load.start.eq(1), load.weight.eq(op is LoadWeights), load.address.eq(fields.address),
+                            load.index.eq(fields.entry if op is LoadFeatures else fields.block),
+                            load.count.eq(fields.count),
+                        ]
+                        m.next = "LOAD"
+                with m.If(accept & (opcode == Conv.opcode)):
+                    m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())])]
+                    m.next = "CONV"
+            with m.State("LOAD"):
+                m.d.sync += load.start.eq(0)
+                with m.If(~load.busy):
+                    m.next = "IDLE"
+            with m.State("CONV"):
+                m.d.sync += conv.start.eq(0)
+                with m.If(~conv.busy):
+                    m.next = "IDLE"
+        loading, converting = fsm.ongoing("LOAD"), fsm.ongoing("CONV")
+        m.d.comb += self.busy.eq(loading | converting)
+
+        # Counters: each working cycle in exactly one class (see COUNTERS).
+        counts = dict(zip(COUNTERS, self.counters))
+        waiting_on_memory = loading | (converting & ((self.wr_req.valid & ~self.wr_req.ready) | conv.written_all))
+        classes = {
+            "commands": accept,
+            "mac_active": converting & conv.mac_step,
+            "stall_memory": ~conv.mac_step & waiting_on_memory,
+            "stall_buffer": converting & ~conv.mac_step & ~waiting_on_memory & ~conv.fed_all,
+            "stall_postproc": converting & ~conv.mac_step & ~waiting_on_memory & conv.fed_all,
+        }
+        for name, active in classes.items():
+            m.d.sync += counts[name].eq(counts[name] + active)
+        m.d.sync += [
+            counts["cycles"].eq(counts["cycles"] + (accept | loading | converting)),
+            counts["bytes_read"].eq(counts["bytes_read"] + (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes),
+            counts["bytes_written"].eq(counts["bytes_written"] + (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes),
+        ]
+        return m

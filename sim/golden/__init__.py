@@ -1,0 +1,1 @@
+"""Golden executors: numpy, bit-exact; they define the bits every other executor must produce."""

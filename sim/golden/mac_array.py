@@ -1,0 +1,112 @@
+"""Golden executor of mac_array Programs: each command's effect, vectorised per command in numpy.
+
+The convolution buffer is modelled as its two spaces (feature atoms, weight blocks) after ``Config``;
+a ``Conv`` gathers its input atoms (pad value outside the stored rows and columns), accumulates exactly
+from the folded bias, saturates the accumulator to int32 and requantizes with :mod:`accel.fixedpoint`.
+Commands that would touch memory outside the buffer or the image raise ``ValueError`` (compiler bugs).
+"""
+
+import numpy as np
+
+from accel.fixedpoint import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier
+from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
+from accel.program import Program
+from accel.spec import MacArraySpec
+
+from ..result import RunResult
+
+
+def conv_input_indices(c: Conv):
+    """For every (pixel, group, r, s): the feature entry read and whether it lies inside the stored map."""
+    oy, ox = np.divmod(np.arange(c.out_h * c.out_w), c.out_w)
+    r = np.arange(c.kernel_h)
+    s = np.arange(c.kernel_w)
+    iy = oy[:, None, None] * c.stride + c.y_off + r[None, :, None]
+    ix = ox[:, None, None] * c.stride + c.x_off + s[None, None, :]
+    inside = (iy >= 0) & (iy < c.in_h) & (ix >= 0) & (ix < c.in_w)
+    groups = np.arange(c.ncg)[None, :, None, None]
+    entry = c.fbase + groups * c.cg_stride + (iy * c.in_w + ix)[:, None]
+    return entry, np.broadcast_to(inside[:, None], entry.shape)
+
+
+def decode_params(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bias, M0 and shift per kernel lane from the three parameter blocks (atoms' low bytes, little-endian)."""
+    words = np.ascontiguousarray(blocks[:, :, :4]).view("<i4")[:, :, 0].astype(np.int64)
+    return words[0], words[1], words[2].astype(np.int8).astype(np.int64)
+
+
+class MacArrayGolden:
+    """Executes a Program command by command; ``memory`` is the external memory image."""
+
+    def __init__(self, program: Program):
+        spec: MacArraySpec = program.spec
+        self.spec = spec
+        self.program = program
+        self.memory = program.memory.flatten()
+        self.atoms = spec.banks * spec.bank_entries
+        self.features = np.zeros((0, spec.atomic_c), np.int8)
+        self.weights = np.zeros((0, spec.atomic_k, spec.atomic_c), np.int8)
+        self.acc = None
+
+    def run(self) -> RunResult:
+        for command in self.program.commands:
+            getattr(self, type(command).__name__)(command)
+        return RunResult(self.program, self.memory)
+
+    def _dram(self, address: int, size: int) -> np.ndarray:
+        if address < 0 or address + size > self.memory.size:
+            raise ValueError(f"DRAM access {address:#x}+{size} outside the {self.memory.size}-byte image")
+        return self.memory[address:address + size]
+
+    def _check(self, what: str, first: int, count: int, size: int):
+        if first < 0 or first + count > size:
+            raise ValueError(f"{what} {first}..{first + count - 1} outside 0..{size - 1}")
+
+    def Config(self, c: Config):
+        spec = self.spec
+        if not 1 <= c.feature_banks < spec.banks or c.feature_banks % spec.atomic_k:
+            raise ValueError(f"feature_banks {c.feature_banks}: expected a multiple of atomic_k below {spec.banks}")
+        self.features = np.zeros((c.feature_banks * spec.bank_entries, spec.atomic_c), np.int8)
+        weight_sets = (spec.banks - c.feature_banks) // spec.atomic_k
+        self.weights = np.zeros((weight_sets * spec.bank_entries, spec.atomic_k, spec.atomic_c), np.int8)
+
+    def LoadFeatures(self, c: LoadFeatures):
+        self._check("feature atoms", c.entry, c.count, len(self.features))
+        data = self._dram(c.address, c.count * self.spec.atomic_c).view(np.int8)
+        self.features[c.entry:c.entry + c.count] = data.reshape(c.count, self.spec.atomic_c)
+
+    def LoadWeights(self, c: LoadWeights):
+        spec = self.spec
+        self._check("weight blocks", c.block, c.count, len(self.weights))
+        data = self._dram(c.address, c.count * spec.atomic_k * spec.atomic_c).view(np.int8)
+        self.weights[c.block:c.block + c.count] = data.reshape(c.count, spec.atomic_k, spec.atomic_c)
+
+    def Conv(self, c: Conv):
+        spec = self.spec
+        pixels = c.out_h * c.out_w
+        entry, inside = conv_input_indices(c)
+        self._check("feature atoms", int(entry[inside].min(initial=0)), 1, len(self.features))
+        self._check("feature atoms", int(entry[inside].max(initial=0)), 1, len(self.features))
+        x = np.where(inside[..., None], self.features[np.where(inside, entry, 0)], np.int8(c.pad_value))
+        blocks = c.ncg * c.kernel_h * c.kernel_w
+        self._check("weight blocks", c.wbase, PARAM_BLOCKS + blocks, len(self.weights))
+        bias, m0, shift = decode_params(self.weights[c.wbase:c.wbase + PARAM_BLOCKS])
+        w = self.weights[c.wbase + PARAM_BLOCKS:c.wbase + PARAM_BLOCKS + blocks]
+        w = w.reshape(c.ncg, c.kernel_h, c.kernel_w, spec.atomic_k, spec.atomic_c)
+        partial = np.einsum("pgrsc,grskc->pk", x.astype(np.int64), w.astype(np.int64))
+        if c.first:
+            self.acc = bias[None, :] + partial
+        else:
+            if self.acc is None or pixels != 1 or self.acc.shape[0] != 1:
+                raise ValueError("an accumulating Conv (first=0) continues a single-pixel Conv")
+            self.acc = self.acc + partial
+        if c.last:
+            acc = np.clip(self.acc, INT32_MIN, INT32_MAX)
+            out = multiply_by_quantized_multiplier(acc, m0[None, :], shift[None, :]) + c.out_zp
+            out = np.clip(out, c.lo, c.hi).astype(np.int8)
+            self._dram(c.out_address, out.size)[:] = out.reshape(-1).view(np.uint8)
+
+
+def run(program: Program) -> RunResult:
+    """Execute ``program`` bit-exactly; the final memory image."""
+    return MacArrayGolden(program).run()

@@ -1,0 +1,59 @@
+"""RTL executor of mac_array Programs: the generated engine in the harness, simulated by Verilator."""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+
+from accel.program import Program
+from accel.spec import MacArraySpec
+from rtl_gen.export import module_name
+from rtl_gen.mac_array.engine import COUNTERS, MacArray
+
+from ..perf.mac_array import counters as perf_counters
+from ..result import RunResult
+from . import runner
+from .harness import Harness
+
+TESTBENCH = "sim.rtl.testbenches.engine"
+COMMANDS = 4096
+
+
+def harness_words(programs: list[Program]) -> int:
+    """Memory beats for the harness: a power of two that holds every program's image (at least 4096)."""
+    beat = programs[0].spec.port_bits // 8
+    need = max(-(-p.memory.size // beat) for p in programs)
+    return max(4096, 1 << (need - 1).bit_length())
+
+
+def build(spec: MacArraySpec, words: int) -> runner.Build:
+    """The Verilator model of the harness around ``spec``'s engine with ``words`` memory beats (cached)."""
+    top = f"harness_{module_name(spec)}_{words}"
+    harness = Harness(MacArray(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
+    return runner.build_verilog(spec, verilog.convert(harness, name=top, emit_src=False), top)
+
+
+def run(programs: list[Program], *, stall: bool = False, seed: int = 1, test_dir: Path | None = None,
+        words: int | None = None) -> list[RunResult]:
+    """Run ``programs`` (same spec) one after another in one simulation; their results."""
+    spec = programs[0].spec
+    if any(p.spec != spec for p in programs) or any(len(p.commands) > COMMANDS for p in programs):
+        raise ValueError(f"programs must share one spec and have at most {COMMANDS} commands")
+    model = build(spec, words or harness_words(programs))
+    with tempfile.TemporaryDirectory(dir=test_dir) as work:
+        work = Path(work)
+        paths, results, timeouts = [], [], []
+        for n, program in enumerate(programs):
+            program.save(work / f"program{n}.accel")
+            paths.append(str(work / f"program{n}.accel"))
+            results.append(str(work / f"result{n}.npz"))
+            timeouts.append(20 * perf_counters(spec, program.commands)["cycles"] + 10_000)
+        runner.run(model, TESTBENCH, "run_programs", work, seed=seed, programs=paths, results=results,
+                   timeouts=timeouts, counters=list(COUNTERS), stall=stall)
+        out = []
+        for program, path in zip(programs, results):
+            with np.load(path) as saved:
+                counts = {name: int(saved[name]) for name in COUNTERS}
+                out.append(RunResult(program, saved["memory"].copy(), counts["cycles"], counts))
+        return out

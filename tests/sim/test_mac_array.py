@@ -1,0 +1,126 @@
+"""mac_array: compiler + golden against the int8 reference; RTL against golden (bits) and perf (cycles).
+
+Random layers cover C and K that are not multiples of the atomic sizes, strides 1 and 2, padding,
+1×1/3×3/5×5/7×7 kernels, dense layers (with input-channel chunks on the small buffer), grouped and
+depthwise convolutions and int8 extremes; the small 4×4 configuration forces row bands, weight tiles
+and chunking on small layers.
+"""
+
+import numpy as np
+import pytest
+
+from accel import int8
+from accel.compiler.mac_array import ConvShape, lower, plan
+from accel.errors import UserError
+from accel.nn.qgraph import QDense
+from accel.nn.random_layers import random_layer
+from accel.spec import MacArraySpec
+from sim.golden.mac_array import run as golden
+from sim.perf.mac_array import COUNTERS
+from sim.perf.mac_array import run as perf
+
+SMALL_4x4 = MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1)
+DEFAULT_8x8 = MacArraySpec()
+SPECS = {"4x4": SMALL_4x4, "8x8": DEFAULT_8x8}
+
+
+def random_config(rng: np.random.Generator) -> dict:
+    kind = rng.choice(["conv", "conv", "conv", "dense", "depthwise", "grouped", "large"])
+    if kind == "large":  # more feature data than the small buffer holds: row bands with halos
+        r = int(rng.choice([1, 3]))
+        return dict(c=int(rng.integers(20, 41)), h=int(rng.integers(14, 25)), w=int(rng.integers(14, 25)),
+                    k=int(rng.integers(1, 13)), r=r, pad=r // 2, stride=int(rng.choice([1, 2])))
+    if kind == "dense":
+        return dict(dense=True, c=int(rng.choice([int(rng.integers(1, 80)), int(rng.integers(900, 1400))])),
+                    k=int(rng.integers(1, 20)), extremes=bool(rng.random() < 0.2))
+    r = int(rng.choice([1, 3, 5, 7]))
+    h, w = int(rng.integers(max(2, r - 2), 13)), int(rng.integers(max(2, r - 2), 13))
+    pad = int(rng.integers(0, r // 2 + 1))
+    h, w = max(h, r - 2 * pad), max(w, r - 2 * pad)
+    config = dict(h=h, w=w, r=r, pad=pad, stride=int(rng.choice([1, 2])), extremes=bool(rng.random() < 0.2),
+                  activation=str(rng.choice(["none", "relu", "relu6"])))
+    if kind == "depthwise":
+        c = int(rng.integers(1, 20))
+        return config | dict(c=c, k=c, groups=c)
+    if kind == "grouped":
+        groups = int(rng.integers(2, 4))
+        return config | dict(c=groups * int(rng.integers(1, 6)), k=groups * int(rng.integers(1, 6)), groups=groups)
+    return config | dict(c=int(rng.integers(1, 21)), k=int(rng.integers(1, 21)))
+
+
+def reference(op, x, x_zp):
+    if isinstance(op, QDense):
+        return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
+    return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride, padding=op.padding,
+                       groups=op.groups)[0]
+
+
+def random_layers(spec: MacArraySpec, count: int, seed: int):
+    rng = np.random.default_rng(seed)
+    layers = []
+    while len(layers) < count:
+        config = random_config(rng)
+        op, x, x_zp = random_layer(rng, **config)
+        layers.append((config, op, x, x_zp, lower(spec, op, x, x_zp)))
+    return layers
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_golden_equals_int8_reference(name):
+    for config, op, x, x_zp, lowered in random_layers(SPECS[name], 150, seed=1):
+        got = lowered.output(golden(lowered.program).memory)
+        assert np.array_equal(got, reference(op, x, x_zp)), config
+
+
+def test_small_buffer_exercises_every_tiling():
+    mappings = [lowered.mapping for *_, lowered in random_layers(SMALL_4x4, 150, seed=1)]
+    assert any(m.bands > 1 for m in mappings)
+    assert any(m.weight_tiles > 1 for m in mappings)
+    assert any(m.chunks > 1 for m in mappings)
+    assert {m.mode for m in mappings} == {"weight-reuse", "data-reuse"}
+
+
+def test_perf_counters_partition_the_cycles():
+    for *_, lowered in random_layers(DEFAULT_8x8, 30, seed=2):
+        counts = perf(lowered.program).counters
+        assert counts["cycles"] == sum(counts[k] for k in COUNTERS[1:6])
+        assert counts["mac_active"] == sum(c.out_h * c.out_w * c.ncg * c.kernel_h * c.kernel_w
+                                           for c in lowered.program.commands if type(c).__name__ == "Conv")
+
+
+def test_untileable_layers_are_clear_errors():
+    with pytest.raises(UserError, match="kernel 13×13 is not allowed"):
+        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 13, 13, 1, 0, 0, 1))
+    with pytest.raises(UserError, match="cannot be tiled"):
+        plan(SMALL_4x4, ConvShape(512, 400, 400, 8, 3, 3, 1, 1, 1, 1))
+    with pytest.raises(UserError, match="stride 5 is not allowed"):
+        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 3, 3, 5, 0, 0, 1))
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("batch", range(3))
+@pytest.mark.parametrize("name", SPECS)
+def test_rtl_bits_and_cycles(name, batch, tmp_path):
+    """20 random layers per batch: RTL memory == golden memory, RTL counters == perf counters."""
+    from sim.rtl.mac_array import run as rtl
+
+    spec = SPECS[name]
+    layers = random_layers(spec, 20, seed=100 + batch)
+    results = rtl([lowered.program for *_, lowered in layers], test_dir=tmp_path, words=1 << 15)
+    for (config, *_, lowered), result in zip(layers, results):
+        assert np.array_equal(result.memory, golden(lowered.program).memory), config
+        assert result.counters == perf(lowered.program).counters, config
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("name", SPECS)
+def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
+    from sim.rtl.mac_array import run as rtl
+
+    spec = SPECS[name]
+    layers = random_layers(spec, 12, seed=200)
+    results = rtl([lowered.program for *_, lowered in layers], stall=True, seed=7, test_dir=tmp_path,
+                  words=1 << 15)
+    for (config, *_, lowered), result in zip(layers, results):
+        assert np.array_equal(result.memory, golden(lowered.program).memory), config
+        assert result.cycles > perf(lowered.program).cycles
