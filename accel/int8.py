@@ -145,6 +145,10 @@ def avg_pool(x: np.ndarray, kernel, stride=None, padding=0, lo: int = -128, hi: 
     """int8 average pooling as TFLite's integer kernel: the window sum over real elements divided by their
     count, rounded half away from zero; same scale in and out."""
     sums, counts = AvgPool2d(kernel, stride, padding).sums_and_counts(x.astype(np.int64))
+    return np.clip(rounded_average(sums, counts), lo, hi).astype(np.int8)
+
+
+def rounded_average(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``sums / counts`` rounded half away from zero, as TFLite's integer average pool."""
     half = counts // 2
-    average = np.where(sums > 0, (sums + half) // counts, -((-sums + half) // counts))
-    return np.clip(average, lo, hi).astype(np.int8)
+    return np.where(sums > 0, (sums + half) // counts, -((-sums + half) // counts))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from ..isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
-from ..nn.qgraph import QConv, QDense
+from ..isa.mac_array import PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from ..nn.qgraph import QAdd, QConv, QDense, QPool
 from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
 
@@ -128,6 +128,30 @@ def _band_input_rows(shape: ConvShape, oy0: int, oy1: int) -> tuple[int, int]:
     return lo, hi
 
 
+def _band_rows(shape: ConvShape, feature_atoms: int, cgs: int) -> int:
+    """Output rows per band: the most whose input rows ((rows − 1)·stride + R, halo included) fit in
+    ``feature_atoms`` for all ``cgs`` channel groups; 0 if not even one output row fits."""
+    rows_fitting = feature_atoms // (cgs * shape.w)
+    if rows_fitting < min(shape.h, shape.r):
+        return 0
+    if rows_fitting >= shape.h:
+        return shape.out_h
+    return min(shape.out_h, (rows_fitting - shape.r) // shape.stride + 1)
+
+
+def _load_band(commands: list, shape: ConvShape, cgs: int, ac: int, address: int, a: int, b: int) -> tuple[int, int]:
+    """Append the loads of the input rows that output rows [a, b) need, for every channel group, to feature
+    atoms ``g·rows·W + y·W + x``; the first input row loaded and the number of rows."""
+    lo, hi = _band_input_rows(shape, a, b)
+    rows, w = hi - lo, shape.w
+    if rows == shape.h:
+        commands.append(LoadFeatures(address, 0, cgs * rows * w))
+    else:
+        for g in range(cgs):
+            commands.append(LoadFeatures(address + ((g * shape.h + lo) * w) * ac, g * rows * w, rows * w))
+    return lo, rows
+
+
 def _bands(shape: ConvShape, rows: int) -> list[tuple[int, int]]:
     return [(oy, min(oy + rows, shape.out_h)) for oy in range(0, shape.out_h, rows)]
 
@@ -144,12 +168,9 @@ def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int):
             return
         chunk = weight_blocks - PARAM_BLOCKS
         chunks = -(-max(blocks) // chunk)
-    # Output rows per band: the most whose input rows ((rows − 1)·stride + R, halo included) fit for
-    # every channel group.
-    rows_fitting = feature_atoms // (cgs * shape.w)
-    if rows_fitting < min(shape.h, shape.r):
+    rows = _band_rows(shape, feature_atoms, cgs)
+    if rows == 0:
         return
-    rows = shape.out_h if rows_fitting >= shape.h else min(shape.out_h, (rows_fitting - shape.r) // shape.stride + 1)
     bands = _bands(shape, rows)
     band_bytes = sum(cgs * shape.w * ac * (hi - lo) for lo, hi in (_band_input_rows(shape, a, b) for a, b in bands))
     tiles = 1 if chunks > 1 else len(_weight_tiles(blocks, weight_blocks))
@@ -269,15 +290,7 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
     commands = [Config(mapping.feature_banks)]
 
     def load_band(a, b):
-        lo, hi = _band_input_rows(shape, a, b)
-        rows = hi - lo
-        if rows == h:
-            commands.append(LoadFeatures(input_region.address, 0, cgs * h * w))
-        else:
-            for g in range(cgs):
-                address = input_region.address + ((g * h + lo) * w) * ac
-                commands.append(LoadFeatures(address, g * rows * w, rows * w))
-        return lo, rows
+        return _load_band(commands, shape, cgs, ac, input_region.address, a, b)
 
     def load_tile(tile):
         count = sum(piece_blocks[i] for i in tile)
@@ -314,3 +327,67 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
                 convs(tile, bases, a, b, *band)
 
     return Lowered(Program(spec, commands, memory), mapping, shape, shape.macs)
+
+
+def _feature_only_config(spec: MacArraySpec) -> tuple[Config, int]:
+    """Pooling and element-wise layers need no weights: all banks but one weight set hold features."""
+    feature_banks = spec.banks - spec.atomic_k
+    return Config(feature_banks), feature_banks * spec.bank_entries
+
+
+def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
+    """Lower int8 pooling ``op`` of input ``x`` (C, H, W): row bands, one Pool command per channel group."""
+    c, h, w = x.shape
+    (r, s), (stride, stride_w), (pad_h, pad_w) = op.kernel, op.stride, op.padding
+    if stride != stride_w:
+        raise UserError(f"layer '{op.name}': stride {op.stride} is not allowed; expected equal strides")
+    shape = ConvShape(c, h, w, c, r, s, stride, pad_h, pad_w, c)
+    _check(shape, spec, op.name)
+    ac = spec.atomic_c
+    cgs = -(-c // ac)
+    config, feature_atoms = _feature_only_config(spec)
+    rows = _band_rows(shape, feature_atoms, cgs)
+    if rows == 0:
+        _untileable(spec, shape, op.name)
+    memory = MemoryImage(alignment=64)
+    source = memory.add("input", block_features(x, ac))
+    output = memory.reserve("output", cgs * shape.out_h * shape.out_w * ac)
+    commands = [config]
+    for a, b in _bands(shape, rows):
+        band_lo, band_rows = _load_band(commands, shape, cgs, ac, source.address, a, b)
+        for g in range(cgs):
+            commands.append(Pool(
+                fbase=g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
+                y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
+                average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac))
+    mapping = Mapping("data-reuse", config.feature_banks, rows, len(_bands(shape, rows)), 0, 1,
+                      sum(cmd.count * ac for cmd in commands if isinstance(cmd, LoadFeatures)), output.size)
+    return Lowered(Program(spec, commands, memory), mapping, shape, 0)
+
+
+def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Lowered:
+    """Lower int8 residual addition ``op`` of ``a`` and ``b`` (C, H, W): both loaded in chunks of half the
+    feature space, one Eltwise command per chunk."""
+    if a.shape != b.shape:
+        raise UserError(f"layer '{op.name}': input shapes {a.shape} and {b.shape} differ")
+    c, h, w = a.shape
+    ac = spec.atomic_c
+    config, feature_atoms = _feature_only_config(spec)
+    memory = MemoryImage(alignment=64)
+    region_a = memory.add("input", block_features(a, ac))
+    region_b = memory.add("input_b", block_features(b, ac))
+    output = memory.reserve("output", region_a.size)
+    atoms, chunk = region_a.size // ac, feature_atoms // 2
+    q = op.requant
+    commands = [config]
+    for first in range(0, atoms, chunk):
+        count = min(chunk, atoms - first)
+        commands += [
+            LoadFeatures(region_a.address + first * ac, 0, count),
+            LoadFeatures(region_b.address + first * ac, chunk, count),
+            Eltwise(0, chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0, q.b_shift,
+                    q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac),
+        ]
+    shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
+    mapping = Mapping("data-reuse", config.feature_banks, h, -(-atoms // chunk), 0, 1, 2 * region_a.size, output.size)
+    return Lowered(Program(spec, commands, memory), mapping, shape, 0)

@@ -81,3 +81,61 @@ class Conv(Command, engine="mac_array", opcode=4):
 
 
 PARAM_BLOCKS = 3
+
+COUNTERS = ("cycles", "commands", "mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc",
+            "bytes_read", "bytes_written")
+"""The engine's performance counters, in the order of its ``counters`` port. Every cycle with work is
+exactly one of: a command accepted (``commands``), MACs issued (``mac_active``), a pooling step or an
+element-wise lane issued (``pp_active``), waiting on the memory port — loads, a blocked write port,
+write acknowledgements (``stall_memory``), reading parameters, operands and filling the read pipeline
+before the last step (``stall_buffer``), or draining the pipelines after it (``stall_postproc``).
+``cycles`` is their sum."""
+WORK = COUNTERS[1:7]
+"""The classes that partition ``cycles``."""
+
+
+@dataclass(frozen=True)
+class Pool(Command, engine="mac_array", opcode=5):
+    """Max or average pooling of one channel group of resident features (NVDLA's PDP).
+
+    Feature addressing and window placement as :class:`Conv` with one channel group; positions outside
+    the stored map are skipped (neither the max nor the average counts them). The average is the
+    window sum divided by the number of positions inside, rounded half away from zero (TFLite). Output
+    atom of pixel p goes to DRAM ``out_address + p·atomic_c``.
+    """
+
+    fbase: int = bits(ENTRY)
+    in_h: int = bits(DIM)
+    in_w: int = bits(DIM)
+    kernel_h: int = bits(4)
+    kernel_w: int = bits(4)
+    stride: int = bits(3)
+    y_off: int = bits(8, signed=True)
+    x_off: int = bits(8, signed=True)
+    out_h: int = bits(DIM)
+    out_w: int = bits(DIM)
+    average: int = bits(1)
+    out_address: int = bits(ADDR)
+
+
+@dataclass(frozen=True)
+class Eltwise(Command, engine="mac_array", opcode=6):
+    """Element-wise sum of feature atoms ``a_entry + i`` and ``b_entry + i`` for i < ``count``, with
+    TFLite's int8 ADD arithmetic (:class:`accel.int8.AddRequant`); output atom i goes to DRAM
+    ``out_address + i·atomic_c``."""
+
+    a_entry: int = bits(ENTRY)
+    b_entry: int = bits(ENTRY)
+    count: int = bits(ENTRY)
+    a_zp: int = bits(8, signed=True)
+    a_m0: int = bits(32)
+    a_shift: int = bits(8, signed=True)
+    b_zp: int = bits(8, signed=True)
+    b_m0: int = bits(32)
+    b_shift: int = bits(8, signed=True)
+    out_m0: int = bits(32)
+    out_shift: int = bits(8, signed=True)
+    out_zp: int = bits(8, signed=True)
+    lo: int = bits(8, signed=True)
+    hi: int = bits(8, signed=True)
+    out_address: int = bits(ADDR)

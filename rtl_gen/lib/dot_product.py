@@ -1,10 +1,13 @@
 """int8 dot-product unit: ``lanes`` signed int8 × int8 products into a pipelined adder tree."""
 
 from amaranth.hdl import Module, Signal, signed
+
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accel.spec import DotProductSpec
+
+from .pipeline import registered
 
 
 def operand_layout(lanes: int, tag_width: int = 0) -> data.StructLayout:
@@ -58,26 +61,19 @@ class DotProduct(wiring.Component):
 
         valid = self.i.valid
         tag = self.i.payload.tag if self.tag_width else None
-        terms = []
-        for lane in range(spec.lanes):
-            product = Signal(signed(spec.PRODUCT_WIDTH), name=f"product_{lane}")
-            with m.If(advance):
-                m.d.sync += product.eq(self.i.payload.a[lane] * self.i.payload.b[lane])
-            terms.append(product)
-        valid = self._stage_valid(m, valid, advance, "product")
-        tag = self._stage_tag(m, tag, advance, "product")
+        terms = [registered(m, advance, f"product_{lane}", signed(spec.PRODUCT_WIDTH),
+                            self.i.payload.a[lane] * self.i.payload.b[lane]) for lane in range(spec.lanes)]
+        valid = registered(m, advance, "product_valid", 1, valid)
+        if self.tag_width:
+            tag = registered(m, advance, "product_tag", self.tag_width, tag)
 
         for level in range(spec.tree_levels):
             width = spec.PRODUCT_WIDTH + level + 1
-            sums = []
-            for pair in range(0, len(terms), 2):
-                total = Signal(signed(width), name=f"sum_{level}_{pair // 2}")
-                with m.If(advance):
-                    m.d.sync += total.eq(sum(terms[pair:pair + 2]))
-                sums.append(total)
-            terms = sums
-            valid = self._stage_valid(m, valid, advance, f"sum_{level}")
-            tag = self._stage_tag(m, tag, advance, f"sum_{level}")
+            terms = [registered(m, advance, f"sum_{level}_{pair // 2}", signed(width), sum(terms[pair:pair + 2]))
+                     for pair in range(0, len(terms), 2)]
+            valid = registered(m, advance, f"sum_{level}_valid", 1, valid)
+            if self.tag_width:
+                tag = registered(m, advance, f"sum_{level}_tag", self.tag_width, tag)
 
         if self.tag_width:
             m.d.comb += [self.o.payload.sum.eq(terms[0]), self.o.payload.tag.eq(tag)]
@@ -85,18 +81,3 @@ class DotProduct(wiring.Component):
             m.d.comb += self.o.payload.eq(terms[0])
         m.d.comb += self.o.valid.eq(valid)
         return m
-
-    def _stage_tag(self, m, previous, advance, name):
-        if not self.tag_width:
-            return None
-        tag = Signal(self.tag_width, name=f"{name}_tag")
-        with m.If(advance):
-            m.d.sync += tag.eq(previous)
-        return tag
-
-    @staticmethod
-    def _stage_valid(m, previous, advance, name):
-        valid = Signal(name=f"{name}_valid")
-        with m.If(advance):
-            m.d.sync += valid.eq(previous)
-        return valid

@@ -10,6 +10,7 @@ from accel.spec import DotProductSpec, MacArraySpec
 from ..lib.dot_product import DotProduct
 from ..shell import ADDRESS_BITS, command_layout, write_layout
 from .cbuf import ENTRY_BITS
+from .pool import PoolReducer
 from .requant import Requantizer
 from .sequencer import ConvSequencer
 
@@ -17,7 +18,10 @@ TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
 
 
 class ConvUnit(wiring.Component):
-    """Executes one ``Conv`` command (see :class:`accel.isa.mac_array.Conv` for its semantics).
+    """Executes one ``Conv`` command (see :class:`accel.isa.mac_array.Conv` for its semantics), or with
+    ``pool`` set one ``Pool`` command expressed in the same fields (one channel group, no parameters
+    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (3 cycles)
+    instead of the MAC cells.
 
     Pipeline, one step per cycle: the sequencer's step; the buffer read (1 cycle); atomic_k int8 dot
     products of atomic_c lanes (:class:`~rtl_gen.lib.dot_product.DotProduct`, 1 + log2(atomic_c)
@@ -32,11 +36,15 @@ class ConvUnit(wiring.Component):
     Members
     -------
     start : ``In(1)``; command : ``In(command_layout(Conv))``; busy : ``Out(1)``
+    pool, average : ``In(1)``
+        Pooling instead of convolution; the average instead of the max.
     feature_en, feature_index, weight_en, weight_index : ``Out``; feature_data, weight_data : ``In``
         The convolution buffer's read ports.
     wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
     mac_step : ``Out(1)``
         A step enters the MAC cells this cycle (atomic_c × atomic_k MACs).
+    pool_step : ``Out(1)``
+        A step enters the pooling reducer this cycle.
     fed_all, written_all : ``Out(1)``
         The final step has entered the MAC cells; the final output atom has been written.
     """
@@ -47,6 +55,8 @@ class ConvUnit(wiring.Component):
         super().__init__({
             "start": In(1),
             "command": In(command_layout(Conv)),
+            "pool": In(1),
+            "average": In(1),
             "busy": Out(1),
             "feature_en": Out(1),
             "feature_index": Out(ENTRY_BITS),
@@ -57,6 +67,7 @@ class ConvUnit(wiring.Component):
             "wr_req": Out(stream.Signature(write_layout(atom))),
             "wr_ack": In(stream.Signature(1)),
             "mac_step": Out(1),
+            "pool_step": Out(1),
             "fed_all": Out(1),
             "written_all": Out(1),
         })
@@ -105,15 +116,24 @@ class ConvUnit(wiring.Component):
             cell = DotProduct(DotProductSpec(lanes=ac), tag_width=TAG.size if k == 0 else 0)
             m.submodules[f"cell{k}"] = cell
             m.d.comb += [
-                cell.i.valid.eq(read_valid & ~read_step.param),
+                cell.i.valid.eq(read_valid & ~read_step.param & ~self.pool),
                 cell.i.payload.a.as_value().eq(features),
                 cell.i.payload.b.as_value().eq(self.weight_data[k]),
             ]
             cells.append(cell)
+        m.submodules.reducer = reducer = PoolReducer(ac)
         m.d.comb += [
             cells[0].i.payload.tag.eq(Cat(read_step.first, read_step.last, read_step.final)),
-            read_ready.eq(read_step.param | cells[0].i.ready),
-            self.mac_step.eq(read_valid & ~read_step.param & cells[0].i.ready),
+            reducer.i.valid.eq(read_valid & ~read_step.param & self.pool),
+            reducer.i.payload.atom.as_value().eq(self.feature_data),
+            reducer.i.payload.inside.eq(read_step.inside),
+            reducer.i.payload.first.eq(read_step.first),
+            reducer.i.payload.last.eq(read_step.last),
+            reducer.i.payload.final.eq(read_step.final),
+            reducer.average.eq(self.average),
+            read_ready.eq(read_step.param | Mux(self.pool, reducer.i.ready, cells[0].i.ready)),
+            self.mac_step.eq(cells[0].i.valid & cells[0].i.ready),
+            self.pool_step.eq(reducer.i.valid & reducer.i.ready),
         ]
 
         # Accumulators.
@@ -140,13 +160,15 @@ class ConvUnit(wiring.Component):
         outstanding = Signal(range(spec.MAX_DIM**2 + 1))
         fed_all, accumulated_all, written_all = Signal(), Signal(), Signal()
         m.d.comb += [
-            self.wr_req.valid.eq(requant.o.valid),
+            self.wr_req.valid.eq(Mux(self.pool, reducer.o.valid, requant.o.valid)),
             self.wr_req.payload.address.eq(c.out_address + written * ak),
-            self.wr_req.payload.data.eq(requant.o.payload.value),
-            requant.o.ready.eq(self.wr_req.ready),
+            self.wr_req.payload.data.eq(Mux(self.pool, reducer.o.payload.value, requant.o.payload.value)),
+            requant.o.ready.eq(self.wr_req.ready & ~self.pool),
+            reducer.o.ready.eq(self.wr_req.ready & self.pool),
             self.wr_ack.ready.eq(1),
         ]
         write = self.wr_req.valid & self.wr_req.ready
+        final_written = Mux(self.pool, reducer.o.payload.final, requant.o.payload.final)
         m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
         with m.If(write):
             m.d.sync += written.eq(written + 1)
@@ -154,11 +176,11 @@ class ConvUnit(wiring.Component):
         with m.If(self.start):
             m.d.sync += [written.eq(0), fed_all.eq(0), accumulated_all.eq(0), written_all.eq(0)]
         with m.Else():
-            with m.If(self.mac_step & read_step.final):
+            with m.If((self.mac_step | self.pool_step) & read_step.final):
                 m.d.sync += fed_all.eq(1)
-            with m.If(cells[0].o.valid & acc_advance & tag.final):
+            with m.If((cells[0].o.valid & acc_advance & tag.final) | (self.pool_step & read_step.final)):
                 m.d.sync += accumulated_all.eq(1)
-            with m.If(write & requant.o.payload.final):
+            with m.If(write & final_written):
                 m.d.sync += written_all.eq(1)
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),

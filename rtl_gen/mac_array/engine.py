@@ -1,25 +1,17 @@
 """The mac_array engine: command decode, the convolution buffer, the load and convolution units, counters."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 
-from accel.isa.mac_array import Config, Conv, LoadFeatures, LoadWeights
+from accel.isa.mac_array import COUNTERS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import command_width
 from accel.spec import MacArraySpec
 
 from ..shell import command_layout, decode, shell_members
 from .cbuf import ConvBuffer
 from .conv import ConvUnit
+from .eltwise import EltwiseUnit
 from .load import LoadUnit
-
-COUNTERS = ("cycles", "commands", "mac_active", "stall_memory", "stall_buffer", "stall_postproc",
-            "bytes_read", "bytes_written")
-"""Performance counters. Every cycle with work is exactly one of: a command accepted (``commands``),
-MACs issued (``mac_active``), waiting on the memory port — loads, a blocked write port, write
-acknowledgements (``stall_memory``), reading parameters and filling the read pipeline before the first
-MACs (``stall_buffer``), or draining the MAC, accumulator and requantizer pipeline (``stall_postproc``).
-``cycles`` is their sum."""
-
 
 class MacArray(wiring.Component):
     """An NVDLA-like int8 convolution engine behind the engine shell (:mod:`rtl_gen.shell`).
@@ -39,10 +31,17 @@ class MacArray(wiring.Component):
         m.submodules.cbuf = cbuf = ConvBuffer(spec)
         m.submodules.load = load = LoadUnit(spec)
         m.submodules.conv = conv = ConvUnit(spec)
+        m.submodules.eltwise = eltwise = EltwiseUnit(spec)
 
         feature_banks = Signal(range(spec.banks + 1), init=spec.banks // 2)
         conv_command = Signal(command_layout(Conv))
-        m.d.comb += [cbuf.feature_banks.eq(feature_banks), conv.command.eq(conv_command)]
+        pool, average = Signal(), Signal()
+        eltwise_command = Signal(command_layout(Eltwise))
+        m.d.comb += [
+            cbuf.feature_banks.eq(feature_banks),
+            conv.command.eq(conv_command), conv.pool.eq(pool), conv.average.eq(average),
+            eltwise.command.eq(eltwise_command),
+        ]
 
         # Memory port: loads read, convolutions write.
         m.d.comb += [
@@ -53,17 +52,14 @@ class MacArray(wiring.Component):
             load.rd_data.payload.eq(self.rd_data.payload),
             self.rd_data.ready.eq(load.rd_data.ready),
         ]
-        wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
-        wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
         m.d.comb += [
             cbuf.write_en.eq(load.write_en), cbuf.write_weight.eq(load.write_weight),
             cbuf.write_index.eq(load.write_index), cbuf.write_lane.eq(load.write_lane),
             cbuf.write_data.eq(load.write_data),
-            cbuf.feature_en.eq(conv.feature_en), cbuf.feature_index.eq(conv.feature_index),
             cbuf.weight_en.eq(conv.weight_en), cbuf.weight_index.eq(conv.weight_index),
-            conv.feature_data.eq(cbuf.feature_data), conv.weight_data.eq(cbuf.weight_data),
+            conv.weight_data.eq(cbuf.weight_data),
+            conv.feature_data.eq(cbuf.feature_data), eltwise.feature_data.eq(cbuf.feature_data),
         ]
-
         # Command decode.
         word = self.cmd.payload
         opcode = word[:4]
@@ -83,8 +79,19 @@ class MacArray(wiring.Component):
                         ]
                         m.next = "LOAD"
                 with m.If(accept & (opcode == Conv.opcode)):
-                    m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())])]
+                    m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())]), pool.eq(0)]
                     m.next = "CONV"
+                with m.If(accept & (opcode == Pool.opcode)):
+                    fields = decode(Pool, word)
+                    m.d.sync += [conv.start.eq(1), pool.eq(1), average.eq(fields.average), conv_command.eq(0)]
+                    m.d.sync += [getattr(conv_command, name).eq(getattr(fields, name)) for name in (
+                        "fbase", "in_h", "in_w", "kernel_h", "kernel_w", "stride", "y_off", "x_off", "out_h", "out_w",
+                        "out_address")]
+                    m.d.sync += [conv_command.ncg.eq(1), conv_command.first.eq(1), conv_command.last.eq(1)]
+                    m.next = "CONV"
+                with m.If(accept & (opcode == Eltwise.opcode)):
+                    m.d.sync += [eltwise.start.eq(1), eltwise_command.eq(word[:len(eltwise_command.as_value())])]
+                    m.next = "ELTWISE"
             with m.State("LOAD"):
                 m.d.sync += load.start.eq(0)
                 with m.If(~load.busy):
@@ -93,23 +100,42 @@ class MacArray(wiring.Component):
                 m.d.sync += conv.start.eq(0)
                 with m.If(~conv.busy):
                     m.next = "IDLE"
-        loading, converting = fsm.ongoing("LOAD"), fsm.ongoing("CONV")
-        m.d.comb += self.busy.eq(loading | converting)
+            with m.State("ELTWISE"):
+                m.d.sync += eltwise.start.eq(0)
+                with m.If(~eltwise.busy):
+                    m.next = "IDLE"
+        loading, converting, adding = fsm.ongoing("LOAD"), fsm.ongoing("CONV"), fsm.ongoing("ELTWISE")
+        m.d.comb += self.busy.eq(loading | converting | adding)
 
-        # Counters: each working cycle in exactly one class (see COUNTERS).
+        # The feature read port and the write port belong to the unit that runs.
+        with m.If(adding):
+            m.d.comb += [cbuf.feature_en.eq(eltwise.feature_en), cbuf.feature_index.eq(eltwise.feature_index)]
+            wiring.connect(m, wiring.flipped(self.wr_req), eltwise.wr_req)
+            wiring.connect(m, wiring.flipped(self.wr_ack), eltwise.wr_ack)
+        with m.Else():
+            m.d.comb += [cbuf.feature_en.eq(conv.feature_en), cbuf.feature_index.eq(conv.feature_index)]
+            wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
+            wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
+
+        # Counters: each working cycle in exactly one class (see accel.isa.mac_array.COUNTERS).
         counts = dict(zip(COUNTERS, self.counters))
-        waiting_on_memory = loading | (converting & ((self.wr_req.valid & ~self.wr_req.ready) | conv.written_all))
+        computing = converting | adding
+        fed_all = Mux(adding, eltwise.fed_all, conv.fed_all)
+        written_all = Mux(adding, eltwise.written_all, conv.written_all)
+        step = (converting & (conv.mac_step | conv.pool_step)) | (adding & eltwise.lane_step)
+        waiting_on_memory = loading | (computing & ((self.wr_req.valid & ~self.wr_req.ready) | written_all))
         classes = {
             "commands": accept,
             "mac_active": converting & conv.mac_step,
-            "stall_memory": ~conv.mac_step & waiting_on_memory,
-            "stall_buffer": converting & ~conv.mac_step & ~waiting_on_memory & ~conv.fed_all,
-            "stall_postproc": converting & ~conv.mac_step & ~waiting_on_memory & conv.fed_all,
+            "pp_active": (converting & conv.pool_step) | (adding & eltwise.lane_step),
+            "stall_memory": ~step & waiting_on_memory,
+            "stall_buffer": computing & ~step & ~waiting_on_memory & ~fed_all,
+            "stall_postproc": computing & ~step & ~waiting_on_memory & fed_all,
         }
         for name, active in classes.items():
             m.d.sync += counts[name].eq(counts[name] + active)
         m.d.sync += [
-            counts["cycles"].eq(counts["cycles"] + (accept | loading | converting)),
+            counts["cycles"].eq(counts["cycles"] + (accept | loading | computing)),
             counts["bytes_read"].eq(counts["bytes_read"] + (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes),
             counts["bytes_written"].eq(counts["bytes_written"] + (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes),
         ]

@@ -9,14 +9,15 @@ Commands that would touch memory outside the buffer or the image raise ``ValueEr
 import numpy as np
 
 from accel.fixedpoint import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier
-from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
+from accel.int8 import AddRequant, rounded_average
+from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import Program
 from accel.spec import MacArraySpec
 
 from ..result import RunResult
 
 
-def conv_input_indices(c: Conv):
+def conv_input_indices(c: Conv | Pool):
     """For every (pixel, group, r, s): the feature entry read and whether it lies inside the stored map."""
     oy, ox = np.divmod(np.arange(c.out_h * c.out_w), c.out_w)
     r = np.arange(c.kernel_h)
@@ -24,8 +25,8 @@ def conv_input_indices(c: Conv):
     iy = oy[:, None, None] * c.stride + c.y_off + r[None, :, None]
     ix = ox[:, None, None] * c.stride + c.x_off + s[None, None, :]
     inside = (iy >= 0) & (iy < c.in_h) & (ix >= 0) & (ix < c.in_w)
-    groups = np.arange(c.ncg)[None, :, None, None]
-    entry = c.fbase + groups * c.cg_stride + (iy * c.in_w + ix)[:, None]
+    groups = np.arange(getattr(c, "ncg", 1))[None, :, None, None]
+    entry = c.fbase + groups * getattr(c, "cg_stride", 0) + (iy * c.in_w + ix)[:, None]
     return entry, np.broadcast_to(inside[:, None], entry.shape)
 
 
@@ -81,13 +82,20 @@ class MacArrayGolden:
         data = self._dram(c.address, c.count * spec.atomic_k * spec.atomic_c).view(np.int8)
         self.weights[c.block:c.block + c.count] = data.reshape(c.count, spec.atomic_k, spec.atomic_c)
 
-    def Conv(self, c: Conv):
-        spec = self.spec
-        pixels = c.out_h * c.out_w
+    def _gather(self, c: Conv | Pool, pad_value: int):
+        """Input atoms (pixel, group, r, s, lane) of a window command, and which lie inside the map."""
         entry, inside = conv_input_indices(c)
         self._check("feature atoms", int(entry[inside].min(initial=0)), 1, len(self.features))
         self._check("feature atoms", int(entry[inside].max(initial=0)), 1, len(self.features))
-        x = np.where(inside[..., None], self.features[np.where(inside, entry, 0)], np.int8(c.pad_value))
+        return np.where(inside[..., None], self.features[np.where(inside, entry, 0)], np.int8(pad_value)), inside
+
+    def _store(self, address: int, atoms: np.ndarray):
+        self._dram(address, atoms.size)[:] = atoms.astype(np.int8).reshape(-1).view(np.uint8)
+
+    def Conv(self, c: Conv):
+        spec = self.spec
+        pixels = c.out_h * c.out_w
+        x, _ = self._gather(c, c.pad_value)
         blocks = c.ncg * c.kernel_h * c.kernel_w
         self._check("weight blocks", c.wbase, PARAM_BLOCKS + blocks, len(self.weights))
         bias, m0, shift = decode_params(self.weights[c.wbase:c.wbase + PARAM_BLOCKS])
@@ -103,8 +111,26 @@ class MacArrayGolden:
         if c.last:
             acc = np.clip(self.acc, INT32_MIN, INT32_MAX)
             out = multiply_by_quantized_multiplier(acc, m0[None, :], shift[None, :]) + c.out_zp
-            out = np.clip(out, c.lo, c.hi).astype(np.int8)
-            self._dram(c.out_address, out.size)[:] = out.reshape(-1).view(np.uint8)
+            self._store(c.out_address, np.clip(out, c.lo, c.hi))
+
+    def Pool(self, c: Pool):
+        x, inside = self._gather(c, 0)
+        x, inside = x[:, 0].astype(np.int64), inside[:, 0, :, :, None]  # (pixel, r, s, lane)
+        if c.average:
+            sums = np.where(inside, x, 0).sum(axis=(1, 2))
+            counts = np.broadcast_to(inside, x.shape).sum(axis=(1, 2))
+            out = rounded_average(sums, counts)
+        else:
+            out = np.where(inside, x, -128).max(axis=(1, 2))
+        self._store(c.out_address, out)
+
+    def Eltwise(self, c: Eltwise):
+        self._check("feature atoms", c.a_entry, c.count, len(self.features))
+        self._check("feature atoms", c.b_entry, c.count, len(self.features))
+        add = AddRequant(c.a_zp, c.a_m0, c.a_shift, c.b_zp, c.b_m0, c.b_shift, c.out_m0, c.out_shift, c.out_zp,
+                         c.lo, c.hi)
+        self._store(c.out_address, add.apply(self.features[c.a_entry:c.a_entry + c.count],
+                                             self.features[c.b_entry:c.b_entry + c.count]))
 
 
 def run(program: Program) -> RunResult:

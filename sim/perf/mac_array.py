@@ -10,20 +10,21 @@ and acknowledgements L cycles after their request, never a stall):
 - a convolution of T steps: 6 cycles of parameter reads and pipeline fill (``stall_buffer``), T cycles
   of MACs (``mac_active``), then the drain: D = 1 + log2(atomic_c) cycles of dot product, 1 of
   accumulation and, with ``last``, 5 of requantization (``stall_postproc``: D + 1, or D + 6 with
-  ``last``) and L + 1 cycles until the final write is acknowledged (``stall_memory``).
+  ``last``) and L + 1 cycles until the final write is acknowledged (``stall_memory``);
+- a pooling of T window steps: the same front (6), T steps (``pp_active``), 3 cycles of reduction and
+  division, L + 1 until acknowledged;
+- an element-wise addition of n atoms: 1 cycle to start and 3 per atom to read its operands
+  (``stall_buffer``), atomic_c lanes per atom (``pp_active``), 10 cycles of arithmetic and gathering,
+  L + 1 until acknowledged.
 """
 
 import numpy as np
 
-from accel.isa.mac_array import Config, Conv, LoadFeatures, LoadWeights
+from accel.isa.mac_array import COUNTERS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import Command, Program
 from accel.spec import MacArraySpec
 
 from ..result import RunResult
-
-COUNTERS = ("cycles", "commands", "mac_active", "stall_memory", "stall_buffer", "stall_postproc",
-            "bytes_read", "bytes_written")
-
 
 def command_counters(spec: MacArraySpec, command: Command) -> dict[str, int]:
     """The counters one command adds."""
@@ -43,10 +44,22 @@ def command_counters(spec: MacArraySpec, command: Command) -> dict[str, int]:
         if command.last:
             counts["stall_memory"] = latency + 1
             counts["bytes_written"] = command.out_h * command.out_w * spec.atomic_k
+    elif isinstance(command, Pool):
+        counts["stall_buffer"] = 6
+        counts["pp_active"] = command.out_h * command.out_w * command.kernel_h * command.kernel_w
+        counts["stall_postproc"] = 3
+        counts["stall_memory"] = latency + 1
+        counts["bytes_written"] = command.out_h * command.out_w * spec.atomic_c
+    elif isinstance(command, Eltwise):
+        if command.count:
+            counts["stall_buffer"] = 1 + 3 * command.count
+            counts["pp_active"] = command.count * spec.atomic_c
+            counts["stall_postproc"] = 10
+            counts["stall_memory"] = latency + 1
+            counts["bytes_written"] = command.count * spec.atomic_c
     elif not isinstance(command, Config):
         raise TypeError(f"not a mac_array command: {command!r}")
-    counts["cycles"] = sum(counts[k] for k in ("commands", "mac_active", "stall_memory", "stall_buffer",
-                                               "stall_postproc"))
+    counts["cycles"] = sum(counts[k] for k in WORK)
     return counts
 
 

@@ -9,7 +9,8 @@ from amaranth.back import verilog
 from accel.program import Program
 from accel.spec import MacArraySpec
 from rtl_gen.export import module_name
-from rtl_gen.mac_array.engine import COUNTERS, MacArray
+from accel.isa.mac_array import COUNTERS
+from rtl_gen.mac_array.engine import MacArray
 
 from ..perf.mac_array import counters as perf_counters
 from ..result import RunResult

@@ -1,0 +1,140 @@
+"""Element-wise addition (residual connections) with TFLite's int8 ADD arithmetic, one element per cycle."""
+
+from amaranth.hdl import Array, Cat, Module, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accel.int8 import ADD_LEFT_SHIFT
+from accel.isa.mac_array import Eltwise
+from accel.spec import MacArraySpec
+
+from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
+from ..lib.pipeline import registered
+from ..shell import command_layout, write_layout
+from .cbuf import ENTRY_BITS
+
+LANE_STAGES = 2 * STAGES + 1
+"""Pipeline depth of one element: both inputs rescaled (in parallel), their sum rescaled, then offset
+and clamp."""
+
+
+class EltwiseUnit(wiring.Component):
+    """Executes one ``Eltwise`` command: for each atom, reads the A atom, then the B atom (one cycle each,
+    data a cycle later), then feeds its atomic_c lanes one per cycle through
+    ``((a − a_zp) << 20)·(a_m0, a_shift) + ((b − b_zp) << 20)·(b_m0, b_shift)``, rescaled by
+    (out_m0, out_shift), plus out_zp, clamped to [lo, hi]; the lanes are gathered into an output atom and
+    written. Per atom 3 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep) stalls while the
+    write port refuses.
+
+    Members
+    -------
+    start : ``In(1)``; command : ``In(command_layout(Eltwise))``; busy : ``Out(1)``
+    feature_en, feature_index : ``Out``; feature_data : ``In(8·atomic_c)``
+    wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
+    lane_step : ``Out(1)``  (an element enters the arithmetic this cycle)
+    fed_all, written_all : ``Out(1)``
+    """
+
+    def __init__(self, spec: MacArraySpec):
+        self.spec = spec
+        atom = 8 * spec.atomic_c
+        super().__init__({
+            "start": In(1),
+            "command": In(command_layout(Eltwise)),
+            "busy": Out(1),
+            "feature_en": Out(1),
+            "feature_index": Out(ENTRY_BITS),
+            "feature_data": In(atom),
+            "wr_req": Out(stream.Signature(write_layout(atom))),
+            "wr_ack": In(stream.Signature(1)),
+            "lane_step": Out(1),
+            "fed_all": Out(1),
+            "written_all": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.command
+        ac = self.spec.atomic_c
+
+        atom_valid = Signal()
+        advance = ~atom_valid | self.wr_req.ready
+
+        index = Signal(ENTRY_BITS)
+        lane = Signal(range(ac))
+        a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)
+        feeding = Signal()
+        fed_all = Signal()
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.start & (c.count != 0)):
+                    m.d.sync += [index.eq(0), fed_all.eq(0)]
+                    m.next = "READ_A"
+            with m.State("READ_A"):
+                m.d.comb += [self.feature_en.eq(1), self.feature_index.eq(c.a_entry + index)]
+                m.next = "READ_B"
+            with m.State("READ_B"):
+                m.d.comb += [self.feature_en.eq(1), self.feature_index.eq(c.b_entry + index)]
+                m.d.sync += a_atom.eq(self.feature_data)
+                m.next = "LATCH_B"
+            with m.State("LATCH_B"):
+                m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0)]
+                m.next = "LANES"
+            with m.State("LANES"):
+                m.d.comb += feeding.eq(advance)
+                with m.If(advance):
+                    m.d.sync += lane.eq(lane + 1)
+                    with m.If(lane == ac - 1):
+                        m.d.sync += index.eq(index + 1)
+                        with m.If(index == c.count - 1):
+                            m.d.sync += fed_all.eq(1)
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.next = "READ_A"
+        m.d.comb += self.lane_step.eq(feeding)
+
+        # Arithmetic on the lane selected this cycle.
+        a = Array(a_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
+        b = Array(b_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
+        last_lane = lane == ac - 1
+        final = last_lane & (index == c.count - 1)
+        scaled_a = multiply_by_quantized_multiplier(m, advance, "a", (a - c.a_zp) << ADD_LEFT_SHIFT, c.a_m0, c.a_shift)
+        scaled_b = multiply_by_quantized_multiplier(m, advance, "b", (b - c.b_zp) << ADD_LEFT_SHIFT, c.b_m0, c.b_shift)
+        scaled = multiply_by_quantized_multiplier(m, advance, "sum", scaled_a + scaled_b, c.out_m0, c.out_shift)
+        out = registered(m, advance, "out", signed(8), clamp(scaled + c.out_zp, c.lo, c.hi))
+        valid, is_last, is_final = feeding, last_lane, final
+        for n in range(LANE_STAGES):
+            valid = registered(m, advance, f"valid_{n}", 1, valid)
+            is_last = registered(m, advance, f"last_{n}", 1, is_last)
+            is_final = registered(m, advance, f"final_{n}", 1, is_final)
+
+        # Gather lanes into the output atom; write it.
+        gathered = Signal(8 * ac)
+        atom_final = Signal()
+        written = Signal(ENTRY_BITS)
+        outstanding = Signal(ENTRY_BITS + 1)
+        written_all = Signal()
+        with m.If(advance):
+            m.d.sync += atom_valid.eq(valid & is_last)
+            with m.If(valid):
+                m.d.sync += [gathered.eq(Cat(gathered[8:], out)), atom_final.eq(is_final)]
+        write = self.wr_req.valid & self.wr_req.ready
+        m.d.comb += [
+            self.wr_req.valid.eq(atom_valid),
+            self.wr_req.payload.address.eq(c.out_address + written * ac),
+            self.wr_req.payload.data.eq(gathered),
+            self.wr_ack.ready.eq(1),
+        ]
+        m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
+        with m.If(self.start):
+            m.d.sync += [written.eq(0), written_all.eq(0)]
+        with m.Elif(write):
+            m.d.sync += written.eq(written + 1)
+            with m.If(atom_final):
+                m.d.sync += written_all.eq(1)
+        m.d.comb += [
+            self.fed_all.eq(fed_all & ~self.start),
+            self.written_all.eq(written_all & ~self.start),
+            self.busy.eq(self.start | ~fsm.ongoing("IDLE") | (c.count != 0) & (~written_all | (outstanding != 0))),
+        ]
+        return m
