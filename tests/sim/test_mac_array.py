@@ -102,7 +102,7 @@ def test_untileable_layers_are_clear_errors():
 @pytest.mark.parametrize("name", SPECS)
 def test_rtl_bits_and_cycles(name, batch, tmp_path):
     """20 random layers per batch: RTL memory == golden memory, RTL counters == perf counters."""
-    from sim.rtl.mac_array import run as rtl
+    from sim.rtl.execute import run as rtl
 
     spec = SPECS[name]
     layers = random_layers(spec, 20, seed=100 + batch)
@@ -115,7 +115,7 @@ def test_rtl_bits_and_cycles(name, batch, tmp_path):
 @pytest.mark.rtl
 @pytest.mark.parametrize("name", SPECS)
 def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
-    from sim.rtl.mac_array import run as rtl
+    from sim.rtl.execute import run as rtl
 
     spec = SPECS[name]
     layers = random_layers(spec, 12, seed=200)
@@ -179,7 +179,7 @@ def test_golden_pools_and_adds_equal_int8_reference(name):
 @pytest.mark.parametrize("name", SPECS)
 def test_rtl_pools_and_adds(name, tmp_path):
     """Max and average pooling (windows to 7×7, strides to 3, padding) and residual additions."""
-    from sim.rtl.mac_array import run as rtl
+    from sim.rtl.execute import run as rtl
 
     spec = SPECS[name]
     layers = pools_and_adds(spec, 20, seed=300)

@@ -1,4 +1,7 @@
-"""RTL executor of mac_array Programs: the generated engine in the harness, simulated by Verilator."""
+"""RTL executor of Programs: the generated engine inside the harness (sim.rtl.harness), run by Verilator.
+
+Works for every engine behind the shell (rtl_gen.shell) whose spec has ``port_bits`` and ``mem_latency``.
+"""
 
 import tempfile
 from pathlib import Path
@@ -6,13 +9,13 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
+from accel.isa import counters
 from accel.program import Program
-from accel.spec import MacArraySpec
+from accel.spec import Spec
+from rtl_gen.blocks import build as build_engine
 from rtl_gen.export import module_name
-from accel.isa.mac_array import COUNTERS
-from rtl_gen.mac_array.engine import MacArray
 
-from ..perf.mac_array import counters as perf_counters
+from .. import perf
 from ..result import RunResult
 from . import runner
 from .harness import Harness
@@ -28,10 +31,10 @@ def harness_words(programs: list[Program]) -> int:
     return max(4096, 1 << (need - 1).bit_length())
 
 
-def build(spec: MacArraySpec, words: int) -> runner.Build:
+def build(spec: Spec, words: int) -> runner.Build:
     """The Verilator model of the harness around ``spec``'s engine with ``words`` memory beats (cached)."""
     top = f"harness_{module_name(spec)}_{words}"
-    harness = Harness(MacArray(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
+    harness = Harness(build_engine(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
     return runner.build_verilog(spec, verilog.convert(harness, name=top, emit_src=False), top)
 
 
@@ -49,12 +52,13 @@ def run(programs: list[Program], *, stall: bool = False, seed: int = 1, test_dir
             program.save(work / f"program{n}.accel")
             paths.append(str(work / f"program{n}.accel"))
             results.append(str(work / f"result{n}.npz"))
-            timeouts.append(20 * perf_counters(spec, program.commands)["cycles"] + 10_000)
+            timeouts.append(20 * perf.run(program).cycles + 10_000)
+        names = counters(spec.name)
         runner.run(model, TESTBENCH, "run_programs", work, seed=seed, programs=paths, results=results,
-                   timeouts=timeouts, counters=list(COUNTERS), stall=stall)
+                   timeouts=timeouts, counters=list(names), stall=stall)
         out = []
         for program, path in zip(programs, results):
             with np.load(path) as saved:
-                counts = {name: int(saved[name]) for name in COUNTERS}
+                counts = {name: int(saved[name]) for name in names}
                 out.append(RunResult(program, saved["memory"].copy(), counts["cycles"], counts))
         return out
