@@ -98,10 +98,87 @@ def synth(name, spec_file, assignments, device, target_mhz, as_json):
                    f"{report.dsp} MULT18X18D, {report.bram} DP16KD, Fmax {report.fmax_mhz:.1f} MHz")
 
 
+@cli.command()
+@click.option("--engine", required=True, help="Engine to simulate (mac_array).")
+@click.option("--layer", "layer", required=True, metavar="KIND:KEY=VALUE,...",
+              help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
+@_spec_file
+@_set
+@click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random data.")
+@click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def simulate(engine, layer, spec_file, assignments, backend, seed, stall, as_json):
+    """Run one random layer on ENGINE: bits against the reference, cycles, utilization, traffic."""
+    import importlib
+
+    import numpy as np
+
+    from .compiler import parse_layer
+
+    spec = _spec(engine, spec_file, assignments)
+    compiler = importlib.import_module(f"accel.compiler.{engine}")
+    kind, params = parse_layer(layer, compiler.LAYER_KINDS)
+    case = compiler.random_case(spec, kind, params, np.random.default_rng(seed))
+    from sim import golden, perf
+
+    reference = golden.run(case.program)
+    predicted = perf.run(case.program)
+    result = {"engine": engine, "spec": spec.to_dict(), "layer": {"kind": kind, **params}, "backend": backend,
+              "seed": seed, "macs": case.macs, **case.info}
+    if backend == "rtl":
+        from sim.rtl.execute import run as rtl
+
+        measured = rtl([case.program], stall=stall, seed=seed)[0]
+        result["bit_exact"] = bool(np.array_equal(measured.memory, reference.memory))
+        result["perf_cycles"] = predicted.cycles
+        counters = measured.counters
+    else:
+        result["bit_exact"] = bool(np.array_equal(case.output(reference.memory), case.expected))
+        counters = predicted.counters
+    result["reference"] = "golden" if backend == "rtl" else "int8 reference"
+    result["cycles"] = counters["cycles"]
+    result["utilization"] = case.macs / (counters["cycles"] * spec.macs_per_cycle) if case.macs else 0.0
+    result["counters"] = counters
+    result["bytes_read"], result["bytes_written"] = counters["bytes_read"], counters["bytes_written"]
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"{engine} {kind} on {backend}: bit_exact={result['bit_exact']} cycles={result['cycles']} "
+                   f"MACs={case.macs} utilization={result['utilization']:.1%} read={result['bytes_read']} B "
+                   f"written={result['bytes_written']} B")
+    return 0 if result["bit_exact"] else 1
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--prune", "removed", type=float, default=None, metavar="FRACTION",
+              help="Remove this fraction of each layer's weights by magnitude (e.g. 0.9), fine-tuning between rounds.")
+@click.option("--share", "bits", type=int, default=None, metavar="BITS",
+              help="Share weights: a 2**BITS-entry codebook per layer (1..8; Deep Compression uses 4).")
+@click.option("--binarize", is_flag=True, help="Report the binarized (BNN) counterpart, run on integers only.")
+@click.option("--quantize", type=click.Choice(["int8"]), default=None,
+              help="Post-training int8 quantization (per-channel weights, calibrated activations), run on integers "
+                   "only; not with --prune, --share or --binarize.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of training and fine-tuning.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def compress(model, removed, bits, binarize, quantize, seed, as_json):
+    """Compress MODEL (digits-mlp, digits-cnn, digits-bnn-mlp, digits-bnn-cnn); report size and accuracy."""
+    from .compress.quantize import int8_report
+    from .compress.report import compression_report
+
+    if quantize and (removed is not None or bits is not None or binarize):
+        raise UserError(f"--quantize {quantize}: cannot be combined with --prune, --share or --binarize; "
+                        f"allowed: --quantize alone")
+    report = int8_report(model, seed) if quantize else \
+        compression_report(model, prune=removed, share=bits, binarize=binarize, seed=seed)
+    click.echo(json.dumps(report.to_dict()) if as_json else report.table())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI; user errors as one line and exit status 2."""
     try:
-        cli.main(args=argv, prog_name="accel", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="accel", standalone_mode=False)
     except UserError as error:
         click.echo(f"accel: error: {error}", err=True)
         return 2
@@ -117,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("accel: aborted", err=True)
         return 130
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

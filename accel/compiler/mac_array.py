@@ -391,3 +391,65 @@ def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Low
     shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
     mapping = Mapping("data-reuse", config.feature_banks, h, -(-atoms // chunk), 0, 1, 2 * region_a.size, output.size)
     return Lowered(Program(spec, commands, memory), mapping, shape, 0)
+
+
+LAYER_KINDS = {
+    "conv": dict(h=16, w=16, c=16, k=16, r=3, s=0, stride=1, pad=1, groups=1, activation="none"),
+    "dense": {"in": 256, "out": 64, "activation": "none"},
+    "depthwise": dict(h=16, w=16, c=16, r=3, stride=1, pad=1, activation="none"),
+    "pool": dict(h=16, w=16, c=16, r=2, stride=2, pad=0, kind="max"),
+    "add": dict(h=16, w=16, c=16),
+}
+"""``accel simulate --layer`` kinds for the mac_array and their default sizes (``s=0``: square kernel)."""
+
+
+def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator) -> "Case":
+    """A random int8 layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
+    reference result from :mod:`accel.int8`."""
+    from . import Case
+    from .. import int8
+    from ..int8 import AddRequant, QuantParams
+    from ..nn.random_layers import random_layer
+
+    positive = {key: value for key, value in p.items() if isinstance(value, int) and key not in ("pad", "s")}
+    for key, value in positive.items():
+        if value < 1:
+            raise UserError(f"--layer {kind}: {key}={value} is not allowed; expected >= 1")
+    if kind in ("conv", "depthwise", "dense"):
+        if kind == "dense":
+            op, x, x_zp = random_layer(rng, c=p["in"], k=p["out"], dense=True, activation=p["activation"])
+        else:
+            c, groups = p["c"], p["c"] if kind == "depthwise" else p["groups"]
+            k = c if kind == "depthwise" else p["k"]
+            if c % groups or k % groups:
+                raise UserError(f"--layer {kind}: groups={groups} must divide c={c} and k={k}")
+            if p["activation"] not in int8.ACTIVATIONS:
+                raise UserError(f"--layer {kind}: activation={p['activation']!r} is not one of "
+                                f"{', '.join(int8.ACTIVATIONS)}")
+            op, x, x_zp = random_layer(rng, c=c, h=p["h"], w=p["w"], k=k, r=p["r"], s=p.get("s") or p["r"],
+                                       stride=p["stride"], pad=p["pad"], groups=groups, activation=p["activation"])
+        lowered = lower(spec, op, x, x_zp)
+        if isinstance(op, QDense):
+            expected = int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
+        else:
+            expected = int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride,
+                                   padding=op.padding, groups=op.groups)[0]
+    elif kind == "pool":
+        if p["kind"] not in ("max", "avg"):
+            raise UserError(f"--layer pool: kind={p['kind']!r} is not one of max, avg")
+        x = rng.integers(-128, 128, (p["c"], p["h"], p["w"])).astype(np.int8)
+        op = QPool("pool", "input", p["kind"], (p["r"], p["r"]), (p["stride"], p["stride"]), (p["pad"], p["pad"]))
+        lowered = lower_pool(spec, op, x)
+        pool = int8.max_pool if op.kind == "max" else int8.avg_pool
+        expected = pool(x[None], op.kernel, op.stride, op.padding)[0]
+    else:
+        shape = (p["c"], p["h"], p["w"])
+        a, b = (rng.integers(-128, 128, shape).astype(np.int8) for _ in range(2))
+        params = [QuantParams(float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128))) for _ in range(3)]
+        op = QAdd("add", "input", "input_b", AddRequant.from_params(*params))
+        lowered = lower_add(spec, op, a, b)
+        expected = op.requant.apply(a, b)
+    m = lowered.mapping
+    info = dict(mode=m.mode, feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles,
+                chunks=m.chunks)
+    return Case(lowered.program, lowered.output, expected, lowered.macs, info)

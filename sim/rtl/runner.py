@@ -102,17 +102,18 @@ def run(model: Build, testbench: str, testcase: str, test_dir: Path, *, seed: in
            "PYTHONWARNINGS": "error"}  # warnings are errors in the testbench process too
     runner = get_runner("verilator")
     results = Path(test_dir) / "results.xml"
+    log = Path(test_dir) / "simulation.log"
     try:
-        runner.test(test_module=testbench, hdl_toplevel=model.top, hdl_toplevel_lang="verilog", build_dir=model.directory,
-                    test_dir=test_dir, testcase=testcase, seed=seed, extra_env=env,
-                    waves=model.waves, results_xml=str(results.resolve()),
+        runner.test(test_module=testbench, hdl_toplevel=model.top, hdl_toplevel_lang="verilog",
+                    build_dir=model.directory, test_dir=test_dir, testcase=testcase, seed=seed, extra_env=env,
+                    waves=model.waves, results_xml=str(results.resolve()), log_file=log,
                     test_args=["--trace-file", "dump.fst"] if model.waves else [])
-    except SystemExit as exit_:
-        raise SimulationFailed(f"{testbench}.{testcase}: simulator exited with {exit_.code}; "
-                               f"see the log above and {test_dir}") from None
-    tests, failed = get_results(results)
+        tests, failed = get_results(results)
+    except (SystemExit, RuntimeError):
+        tests, failed = 0, 1
     if tests == 0 or failed:
-        raise SimulationFailed(f"{testbench}.{testcase}: {failed} of {tests} cocotb tests failed")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:]) if log.exists() else "(no log)"
+        raise SimulationFailed(f"{testbench}.{testcase} failed; end of {log}:\n{tail}")
 
 
 def testcases(testbench: str) -> list[str]:

@@ -68,3 +68,33 @@ def test_synth_json(capsys):
     assert report["dsp"] == 8  # one MULT18X18D per int8 lane
     assert report["lut4"] > 0 and report["ff"] > 0 and report["bram"] == 0
     assert report["fmax_mhz"] > 100
+
+
+@pytest.mark.parametrize("layer", ["conv:h=9,w=7,c=5,k=11,r=3,stride=2,pad=1", "dense:in=100,out=9",
+                                   "depthwise:h=8,w=8,c=10,r=3", "pool:h=9,w=9,c=10,r=3,stride=2,kind=avg",
+                                   "add:h=5,w=5,c=12"])
+@pytest.mark.parametrize("backend", ["golden", "perf"])
+def test_simulate_json(layer, backend, capsys):
+    assert main(["simulate", "--engine", "mac_array", "--layer", layer, "--backend", backend, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bit_exact"] is True
+    assert result["cycles"] > 0 and result["bytes_read"] > 0 and result["bytes_written"] > 0
+    assert 0 <= result["utilization"] <= 1
+    assert set(result) >= {"macs", "mode", "counters"}
+
+
+@pytest.mark.rtl
+def test_simulate_rtl_agrees_with_perf(capsys):
+    args = ["simulate", "--engine", "mac_array", "--layer", "conv:h=6,w=6,c=9,k=5,r=3,pad=1", "--set", "atomic_c=4",
+            "--set", "atomic_k=4", "--set", "banks=8", "--set", "bank_kib=1", "--backend", "rtl", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["bit_exact"] is True and result["cycles"] == result["perf_cycles"]
+
+
+@pytest.mark.parametrize("layer,complaint", [("conv:h=0", "h=0 is not allowed"), ("mlp:x=1", "kind 'mlp' is not known"),
+                                             ("conv:r=13", "kernel 13×13 is not allowed"),
+                                             ("conv:c=6,groups=4", "groups=4 must divide")])
+def test_simulate_bad_layers(layer, complaint):
+    code, out, err = run("simulate", "--engine", "mac_array", "--layer", layer)
+    assert code == 2 and complaint in err and err.count("\n") == 1
