@@ -102,7 +102,12 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < math.inf):
         raise UserError(f"target_mhz: {target_mhz!r} is not a frequency; allowed: a number > 0")
 
-    yosys_args = ["-p", f"read_verilog design.v; synth_ecp5 -top {top} -json netlist.json"]
+    # synth_ecp5 in two halves with `splitnets` before LUT mapping: without it, ABC9's reintegration trips
+    # an assertion on some Amaranth netlists (count_id(wire->name) == 0; Yosys issue #4349, where splitnets
+    # is the maintainers' suggested fix). `-l` keeps the whole log: yowasp loses stdout after ABC runs.
+    yosys_args = ["-q", "-l", "yosys.log", "-p",
+                  f"read_verilog design.v; synth_ecp5 -top {top} -run :map_luts; splitnets; "
+                  f"synth_ecp5 -top {top} -run map_luts: -json netlist.json"]
     nextpnr_args = [*DEVICES[device], "--package", "CABGA381", "--speed", "6", "--out-of-context",
                     "--json", "netlist.json", "--freq", str(float(target_mhz)),
                     "--timing-allow-fail", "--report", "report.json"]
@@ -117,7 +122,7 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     (work / "design.v").write_text(verilog)
     with step(f"Yosys: synthesizing {top} for {device} "
               f"(the first run on a machine compiles the toolchain, ~2 min)"):
-        _run(_YOSYS, yosys_args, work, "yosys.log")
+        _run(_YOSYS, yosys_args, work, "yosys.out", log="yosys.log")
     with step(f"nextpnr: placing and routing {top} on {device}"):
         _run(_NEXTPNR, nextpnr_args, work, "nextpnr.log")
     (work / "netlist.json").unlink()
@@ -153,13 +158,14 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(name: str, args: list[str], cwd: Path, log: str) -> None:
-    """Run tool ``name`` in ``cwd`` with its output in ``cwd/log``; raise on failure."""
-    log_path = cwd / log
-    with log_path.open("w") as log_file:
+def _run(name: str, args: list[str], cwd: Path, output: str, log: str | None = None) -> None:
+    """Run tool ``name`` in ``cwd`` with its output in ``cwd/output``; raise on failure with the end of that
+    output and the path of the full log (``log``, if the tool writes one itself)."""
+    output_path = cwd / output
+    with output_path.open("w") as output_file:
         result = subprocess.run([_tool(name), *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=log_file, stderr=subprocess.STDOUT)
+                                stdout=output_file, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL:])
+        tail = "\n".join(output_path.read_text(errors="replace").splitlines()[-_LOG_TAIL:])
         raise RuntimeError(f"{name} failed with exit status {result.returncode}; "
-                           f"log: {log_path}\n{tail}")
+                           f"log: {cwd / (log or output)}\n{tail}")

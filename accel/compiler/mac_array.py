@@ -140,15 +140,11 @@ def _band_rows(shape: ConvShape, feature_atoms: int, cgs: int) -> int:
 
 
 def _load_band(commands: list, shape: ConvShape, cgs: int, ac: int, address: int, a: int, b: int) -> tuple[int, int]:
-    """Append the loads of the input rows that output rows [a, b) need, for every channel group, to feature
+    """Append the load of the input rows that output rows [a, b) need, for every channel group, to feature
     atoms ``g·rows·W + y·W + x``; the first input row loaded and the number of rows."""
     lo, hi = _band_input_rows(shape, a, b)
     rows, w = hi - lo, shape.w
-    if rows == shape.h:
-        commands.append(LoadFeatures(address, 0, cgs * rows * w))
-    else:
-        for g in range(cgs):
-            commands.append(LoadFeatures(address + ((g * shape.h + lo) * w) * ac, g * rows * w, rows * w))
+    commands.append(LoadFeatures(address + lo * w * ac, 0, rows * w, cgs, shape.h * w * ac, rows * w))
     return lo, rows
 
 
@@ -226,92 +222,72 @@ class Lowered:
         return unblock_features(blocked, sh.k)
 
 
-def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
-    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
-    if isinstance(op, QDense):
-        weight, x = op.weight[:, :, None, None], x.reshape(-1, 1, 1)
-        stride, padding, groups = (1, 1), (0, 0), 1
-    else:
-        weight, stride, padding, groups = op.weight, op.stride, op.padding, op.groups
-    if stride[0] != stride[1]:
-        raise UserError(f"layer '{op.name}': stride {stride} is not allowed; expected equal strides")
-    c, h, w = x.shape
-    k, _, r, s = weight.shape
-    shape = ConvShape(c, h, w, k, r, s, stride[0], padding[0], padding[1], groups)
-    mapping = plan(spec, shape, op.name)
-    ac, ak = spec.atomic_c, spec.atomic_k
-    cgs, kgs = -(-c // ac), -(-k // ak)
+@dataclass(frozen=True)
+class Layout:
+    """Where a convolution's data lives: DRAM regions in MemoryImage order (input, weights, output, each
+    64-byte aligned) and the weight *pieces* — a kernel group's (chunk of) blocks, with its parameters."""
 
-    # Per kernel group: folded bias, parameters and the weight blocks of the channel groups it reads.
-    dense_w = np.zeros((kgs * ak, cgs * ac, r, s), np.int8)
-    per_in, per_out = c // groups, k // groups
-    for g in range(groups):
-        dense_w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = weight[g * per_out:(g + 1) * per_out]
-    folded = op.bias.astype(np.int64) - x_zero_point * weight.astype(np.int64).sum(axis=(1, 2, 3))
-    if folded.min() < INT32[0] or folded.max() > INT32[1]:
-        raise UserError(f"layer '{op.name}': the bias folded with the input zero point leaves int32; expected "
-                        f"|bias − x_zp·Σw| < 2**31")
-    params = np.zeros((3, kgs * ak), np.int64)
-    params[0, :k], params[1, :k], params[2, :k] = folded, op.requant.m0, op.requant.shift
-    weight_capacity = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries
-    chunk_groups = weight_capacity - PARAM_BLOCKS if mapping.chunks > 1 else cgs
+    pieces: list[tuple[int, bool, int, int]]  # (kernel group, first chunk, channel group lo, hi)
+    piece_blocks: list[int]
+    input_address: int
+    weights_address: int
+    output_address: int
+    output_size: int
 
-    def param_blocks(kg):
-        words = params[:, kg * ak:(kg + 1) * ak].astype("<i4").view(np.uint8).reshape(3, ak, 4)
-        blocks = np.zeros((3, ak, ac), np.uint8)
-        blocks[:, :, :4] = words
-        return blocks
+    @staticmethod
+    def of(spec: MacArraySpec, shape: ConvShape, mapping: Mapping) -> "Layout":
+        ac, ak = spec.atomic_c, spec.atomic_k
+        cgs, kgs = -(-shape.c // ac), -(-shape.k // ak)
+        chunk_groups = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries - PARAM_BLOCKS
+        pieces = []
+        for kg in range(kgs):
+            lo, hi = _group_range(shape, kg, ak, ac)
+            step = chunk_groups if mapping.chunks > 1 else hi - lo
+            pieces += [(kg, chunk == lo, chunk, min(hi, chunk + step)) for chunk in range(lo, hi, step)]
+        piece_blocks = [PARAM_BLOCKS + (hi - lo) * shape.r * shape.s for _, _, lo, hi in pieces]
+        align = lambda n: -(-n // 64) * 64  # noqa: E731 — MemoryImage's placement
+        weights_address = align(cgs * shape.h * shape.w * ac)
+        output_address = align(weights_address + sum(piece_blocks) * ak * ac)
+        return Layout(pieces, piece_blocks, 0, weights_address, output_address,
+                      kgs * shape.out_h * shape.out_w * ak)
 
-    groups_of = [_group_range(shape, kg, ak, ac) for kg in range(kgs)]
-    pieces = []  # (kernel group, first chunk?, channel group lo, hi) in DRAM order
-    for kg, (lo, hi) in enumerate(groups_of):
-        for chunk_lo in range(lo, hi, chunk_groups):
-            pieces.append((kg, chunk_lo == lo, chunk_lo, min(hi, chunk_lo + chunk_groups)))
 
-    memory = MemoryImage(alignment=64)
-    memory.add("input", block_features(x, ac))
-    blobs = []
-    for kg, _, lo, hi in pieces:
-        blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
-        blobs.append(param_blocks(kg).reshape(-1))
-        blobs.append(blocks.transpose(1, 3, 4, 0, 2).view(np.uint8).reshape(-1))
-    weights_region = memory.add("weights", np.concatenate(blobs))
-    output_region = memory.reserve("output", kgs * shape.out_h * shape.out_w * ak)
-    input_region = memory["input"]
-
-    piece_blocks = [PARAM_BLOCKS + (hi - lo) * r * s for _, _, lo, hi in pieces]
+def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, *, pad_value: int = 0,
+             out_zp: int = 0, lo: int = -128, hi: int = 127) -> list:
+    """The commands of a convolution in the mapping's loop order (no data needed: the perf model and the
+    benchmarks use this directly)."""
+    ac, ak, w = spec.atomic_c, spec.atomic_k, shape.w
+    cgs = -(-shape.c // ac)
+    pieces, piece_blocks = layout.pieces, layout.piece_blocks
     piece_offset = np.concatenate([[0], np.cumsum(piece_blocks)]) * ak * ac
     if mapping.chunks > 1:
         tiles = [[i] for i in range(len(pieces))]
     else:
+        weight_capacity = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries
         tiles = _weight_tiles(_kernel_group_blocks(spec, shape), weight_capacity)  # one piece per kernel group
     bands = _bands(shape, mapping.band_rows)
-
     commands = [Config(mapping.feature_banks)]
-
-    def load_band(a, b):
-        return _load_band(commands, shape, cgs, ac, input_region.address, a, b)
 
     def load_tile(tile):
         count = sum(piece_blocks[i] for i in tile)
-        commands.append(LoadWeights(weights_region.address + int(piece_offset[tile[0]]), 0, count))
-        bases, block = {}, 0
-        for i in tile:
-            bases[i] = block
-            block += piece_blocks[i]
-        return bases
+        commands.append(LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), 0, count))
+        bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])])
+        return {i: int(base) for i, base in zip(tile, bases)}
 
     def convs(tile, bases, a, b, band_lo, rows):
         for i in tile:
-            kg, first, lo, hi = pieces[i]
+            kg, first, g_lo, g_hi = pieces[i]
             last = i + 1 == len(pieces) or pieces[i + 1][0] != kg
             commands.append(Conv(
-                fbase=lo * rows * w, cg_stride=rows * w, ncg=hi - lo, in_h=rows, in_w=w, kernel_h=r, kernel_w=s,
-                stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo, x_off=-shape.pad_w,
-                out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=x_zero_point,
-                out_zp=op.requant.zero_point, lo=op.requant.lo, hi=op.requant.hi,
-                out_address=output_region.address + ((kg * shape.out_h + a) * shape.out_w) * ak,
+                fbase=g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w, kernel_h=shape.r,
+                kernel_w=shape.s, stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo,
+                x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
+                out_zp=out_zp, lo=lo, hi=hi,
+                out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
                 first=int(first), last=int(last)))
+
+    def load_band(a, b):
+        return _load_band(commands, shape, cgs, ac, layout.input_address, a, b)
 
     if mapping.mode == "weight-reuse":
         for tile in tiles:
@@ -325,7 +301,53 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
                 if len(tiles) > 1 or index == 0:
                     bases = load_tile(tile)
                 convs(tile, bases, a, b, *band)
+    return commands
 
+
+def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
+    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+    if isinstance(op, QDense):
+        weight, x = op.weight[:, :, None, None], x.reshape(-1, 1, 1)
+        stride, padding, groups = (1, 1), (0, 0), 1
+    else:
+        weight, stride, padding, groups = op.weight, op.stride, op.padding, op.groups
+    if stride[0] != stride[1]:
+        raise UserError(f"layer '{op.name}': stride {stride} is not allowed; expected equal strides")
+    c, h, w = x.shape
+    k, _, r, s = weight.shape
+    shape = ConvShape(c, h, w, k, r, s, stride[0], padding[0], padding[1], groups)
+    mapping = plan(spec, shape, op.name)
+    layout = Layout.of(spec, shape, mapping)
+    ac, ak = spec.atomic_c, spec.atomic_k
+    cgs, kgs = -(-c // ac), -(-k // ak)
+
+    # Weights as a dense (K, C) array (zero outside each kernel's group), the bias folded with the input
+    # zero point, and the parameter blocks.
+    dense_w = np.zeros((kgs * ak, cgs * ac, r, s), np.int8)
+    per_in, per_out = c // groups, k // groups
+    for g in range(groups):
+        dense_w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = weight[g * per_out:(g + 1) * per_out]
+    folded = op.bias.astype(np.int64) - x_zero_point * weight.astype(np.int64).sum(axis=(1, 2, 3))
+    if folded.min() < INT32[0] or folded.max() > INT32[1]:
+        raise UserError(f"layer '{op.name}': the bias folded with the input zero point leaves int32; expected "
+                        f"|bias − x_zp·Σw| < 2**31")
+    params = np.zeros((3, kgs * ak), np.int64)
+    params[0, :k], params[1, :k], params[2, :k] = folded, op.requant.m0, op.requant.shift
+    param_blocks = np.zeros((3, kgs * ak, ac), np.uint8)
+    param_blocks[:, :, :4] = params.astype("<i4").view(np.uint8).reshape(3, kgs * ak, 4)
+
+    blobs = []
+    for kg, _, lo, hi in layout.pieces:
+        blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
+        blobs.append(param_blocks[:, kg * ak:(kg + 1) * ak].reshape(-1))
+        blobs.append(blocks.transpose(1, 3, 4, 0, 2).view(np.uint8).reshape(-1))
+    memory = MemoryImage(alignment=64)
+    regions = (memory.add("input", block_features(x, ac)), memory.add("weights", np.concatenate(blobs)),
+               memory.reserve("output", layout.output_size))
+    assert [region.address for region in regions] == [layout.input_address, layout.weights_address,
+                                                      layout.output_address]
+    commands = schedule(spec, shape, mapping, layout, pad_value=x_zero_point, out_zp=op.requant.zero_point,
+                        lo=op.requant.lo, hi=op.requant.hi)
     return Lowered(Program(spec, commands, memory), mapping, shape, shape.macs)
 
 
@@ -361,7 +383,8 @@ def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
                 y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
                 average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac))
     mapping = Mapping("data-reuse", config.feature_banks, rows, len(_bands(shape, rows)), 0, 1,
-                      sum(cmd.count * ac for cmd in commands if isinstance(cmd, LoadFeatures)), output.size)
+                      sum(cmd.count * cmd.groups * ac for cmd in commands if isinstance(cmd, LoadFeatures)),
+                      output.size)
     return Lowered(Program(spec, commands, memory), mapping, shape, 0)
 
 
@@ -383,8 +406,8 @@ def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Low
     for first in range(0, atoms, chunk):
         count = min(chunk, atoms - first)
         commands += [
-            LoadFeatures(region_a.address + first * ac, 0, count),
-            LoadFeatures(region_b.address + first * ac, chunk, count),
+            LoadFeatures(region_a.address + first * ac, 0, count, 1, 0, 0),
+            LoadFeatures(region_b.address + first * ac, chunk, count, 1, 0, 0),
             Eltwise(0, chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0, q.b_shift,
                     q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac),
         ]

@@ -29,11 +29,15 @@ class Config(Command, engine="mac_array", opcode=1):
 
 @dataclass(frozen=True)
 class LoadFeatures(Command, engine="mac_array", opcode=2):
-    """Copy ``count`` atoms from DRAM ``address`` to feature atoms ``entry`` … ``entry + count − 1``."""
+    """Copy ``groups`` runs of ``count`` atoms: run g from DRAM ``address + g·src_stride`` (bytes) to
+    feature atoms from ``entry + g·dst_stride`` (a band of rows of every channel group in one command)."""
 
     address: int = bits(ADDR)
     entry: int = bits(ENTRY)
     count: int = bits(ENTRY)
+    groups: int = bits(16)
+    src_stride: int = bits(ADDR)
+    dst_stride: int = bits(ENTRY)
 
 
 @dataclass(frozen=True)

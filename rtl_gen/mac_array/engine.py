@@ -69,15 +69,21 @@ class MacArray(wiring.Component):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(accept & (opcode == Config.opcode)):
                     m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
-                for op in (LoadFeatures, LoadWeights):
-                    fields = decode(op, word)
-                    with m.If(accept & (opcode == op.opcode)):
-                        m.d.sync += [
-                            load.start.eq(1), load.weight.eq(op is LoadWeights), load.address.eq(fields.address),
-                            load.index.eq(fields.entry if op is LoadFeatures else fields.block),
-                            load.count.eq(fields.count),
-                        ]
-                        m.next = "LOAD"
+                with m.If(accept & (opcode == LoadFeatures.opcode)):
+                    fields = decode(LoadFeatures, word)
+                    m.d.sync += [
+                        load.start.eq(1), load.weight.eq(0), load.address.eq(fields.address),
+                        load.index.eq(fields.entry), load.count.eq(fields.count), load.groups.eq(fields.groups),
+                        load.src_stride.eq(fields.src_stride), load.dst_stride.eq(fields.dst_stride),
+                    ]
+                    m.next = "LOAD"
+                with m.If(accept & (opcode == LoadWeights.opcode)):
+                    fields = decode(LoadWeights, word)
+                    m.d.sync += [
+                        load.start.eq(1), load.weight.eq(1), load.address.eq(fields.address),
+                        load.index.eq(fields.block), load.count.eq(fields.count * spec.atomic_k), load.groups.eq(1),
+                    ]
+                    m.next = "LOAD"
                 with m.If(accept & (opcode == Conv.opcode)):
                     m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())]), pool.eq(0)]
                     m.next = "CONV"

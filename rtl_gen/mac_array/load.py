@@ -11,8 +11,9 @@ from .cbuf import ENTRY_BITS
 
 
 class LoadUnit(wiring.Component):
-    """Copies ``count`` feature atoms, or ``count`` weight blocks (count · atomic_k beats, lanes in order),
-    from byte ``address`` into the convolution buffer from ``index`` on.
+    """Copies ``groups`` runs of ``count`` beats from byte ``address + g·src_stride`` into the convolution
+    buffer: feature atoms from ``index + g·dst_stride``, or (``weight``) consecutive lanes of weight blocks
+    from block ``index`` (one run of blocks · atomic_k beats).
 
     Timing: the cycle after ``start`` it issues one read request per cycle (while ``rd_req`` is ready)
     and writes each beat to the buffer in the cycle it arrives (``rd_data`` is always ready). ``busy``
@@ -22,8 +23,9 @@ class LoadUnit(wiring.Component):
     -------
     start : ``In(1)``
         Begin a load with the inputs below (a one-cycle pulse).
-    weight, address, index, count : ``In``
-        Weights (blocks) or features (atoms), source byte address, first destination, amount.
+    weight, address, index, count, groups, src_stride, dst_stride : ``In``
+        Weights (blocks) or features (atoms), source byte address, first destination, beats per run,
+        runs, and the distances between runs in DRAM (bytes) and in the buffer (atoms).
     busy : ``Out(1)``
     rd_req : ``Out(stream.Signature(32))``; rd_data : ``In(stream.Signature(8·atomic_c))``
         The engine's memory read port.
@@ -38,7 +40,10 @@ class LoadUnit(wiring.Component):
             "weight": In(1),
             "address": In(ADDRESS_BITS),
             "index": In(ENTRY_BITS),
-            "count": In(ENTRY_BITS),
+            "count": In(ENTRY_BITS + (spec.atomic_k - 1).bit_length()),
+            "groups": In(16),
+            "src_stride": In(ADDRESS_BITS),
+            "dst_stride": In(ENTRY_BITS),
             "busy": Out(1),
             "rd_req": Out(stream.Signature(ADDRESS_BITS)),
             "rd_data": In(stream.Signature(8 * spec.atomic_c)),
@@ -52,36 +57,40 @@ class LoadUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
-        lane_bits = (spec.atomic_k - 1).bit_length()
-        to_request = Signal(ENTRY_BITS + lane_bits)
-        to_receive = Signal(ENTRY_BITS + lane_bits)
-        request_address = Signal(ADDRESS_BITS)
+        count = Signal.like(self.count)
+        src_stride, dst_stride = Signal.like(self.src_stride), Signal.like(self.dst_stride)
         weight = Signal()
-        index = Signal(ENTRY_BITS)
+        # Request side: the beat within the run, runs left, the addresses of this beat and this run.
+        request_beat, request_runs = Signal.like(self.count), Signal(16)
+        request_address, request_run = Signal(ADDRESS_BITS), Signal(ADDRESS_BITS)
+        # Receive side: the same for the destination.
+        receive_beat, receive_runs = Signal.like(self.count), Signal(16)
+        index, run_index = Signal(ENTRY_BITS), Signal(ENTRY_BITS)
         lane = Signal(range(spec.atomic_k))
 
         with m.If(self.start):
-            beats = Mux(self.weight, self.count << lane_bits, self.count)
+            runs = Mux(self.count == 0, 0, self.groups)
             m.d.sync += [
-                to_request.eq(beats),
-                to_receive.eq(beats),
-                request_address.eq(self.address),
+                count.eq(self.count), src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
-                index.eq(self.index),
-                lane.eq(0),
+                request_beat.eq(0), request_runs.eq(runs),
+                request_address.eq(self.address), request_run.eq(self.address),
+                receive_beat.eq(0), receive_runs.eq(runs),
+                index.eq(self.index), run_index.eq(self.index), lane.eq(0),
             ]
 
         m.d.comb += [
-            self.rd_req.valid.eq(to_request != 0),
+            self.rd_req.valid.eq(request_runs != 0),
             self.rd_req.payload.eq(request_address),
             self.rd_data.ready.eq(1),
-            self.busy.eq(self.start | (to_receive != 0)),
+            self.busy.eq(self.start | (receive_runs != 0)),
         ]
         with m.If(self.rd_req.valid & self.rd_req.ready):
-            m.d.sync += [
-                to_request.eq(to_request - 1),
-                request_address.eq(request_address + spec.beat_bytes),
-            ]
+            with m.If(request_beat == count - 1):
+                m.d.sync += [request_beat.eq(0), request_runs.eq(request_runs - 1),
+                             request_run.eq(request_run + src_stride), request_address.eq(request_run + src_stride)]
+            with m.Else():
+                m.d.sync += [request_beat.eq(request_beat + 1), request_address.eq(request_address + spec.beat_bytes)]
 
         m.d.comb += [
             self.write_en.eq(self.rd_data.valid),
@@ -91,9 +100,16 @@ class LoadUnit(wiring.Component):
             self.write_data.eq(self.rd_data.payload),
         ]
         with m.If(self.rd_data.valid):
-            m.d.sync += to_receive.eq(to_receive - 1)
-            with m.If(~weight | (lane == spec.atomic_k - 1)):
-                m.d.sync += [index.eq(index + 1), lane.eq(0)]
+            with m.If(receive_beat == count - 1):
+                m.d.sync += [receive_beat.eq(0), receive_runs.eq(receive_runs - 1)]
             with m.Else():
+                m.d.sync += receive_beat.eq(receive_beat + 1)
+            with m.If(weight):
                 m.d.sync += lane.eq(lane + 1)
+                with m.If(lane == spec.atomic_k - 1):
+                    m.d.sync += [index.eq(index + 1), lane.eq(0)]
+            with m.Elif(receive_beat == count - 1):
+                m.d.sync += [run_index.eq(run_index + dst_stride), index.eq(run_index + dst_stride)]
+            with m.Else():
+                m.d.sync += index.eq(index + 1)
         return m

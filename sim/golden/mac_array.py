@@ -72,9 +72,12 @@ class MacArrayGolden:
         self.weights = np.zeros((weight_sets * spec.bank_entries, spec.atomic_k, spec.atomic_c), np.int8)
 
     def LoadFeatures(self, c: LoadFeatures):
-        self._check("feature atoms", c.entry, c.count, len(self.features))
-        data = self._dram(c.address, c.count * self.spec.atomic_c).view(np.int8)
-        self.features[c.entry:c.entry + c.count] = data.reshape(c.count, self.spec.atomic_c)
+        ac = self.spec.atomic_c
+        for g in range(c.groups):
+            entry = c.entry + g * c.dst_stride
+            self._check("feature atoms", entry, c.count, len(self.features))
+            data = self._dram(c.address + g * c.src_stride, c.count * ac).view(np.int8)
+            self.features[entry:entry + c.count] = data.reshape(c.count, ac)
 
     def LoadWeights(self, c: LoadWeights):
         spec = self.spec

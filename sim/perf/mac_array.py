@@ -32,7 +32,7 @@ def command_counters(spec: MacArraySpec, command: Command) -> dict[str, int]:
     counts = dict.fromkeys(COUNTERS, 0)
     counts["commands"] = 1
     if isinstance(command, (LoadFeatures, LoadWeights)):
-        beats = command.count * (spec.atomic_k if isinstance(command, LoadWeights) else 1)
+        beats = command.count * (spec.atomic_k if isinstance(command, LoadWeights) else command.groups)
         counts["stall_memory"] = beats + latency + 2
         counts["bytes_read"] = beats * spec.beat_bytes
     elif isinstance(command, Conv):

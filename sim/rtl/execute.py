@@ -60,5 +60,6 @@ def run(programs: list[Program], *, stall: bool = False, seed: int = 1, test_dir
         for program, path in zip(programs, results):
             with np.load(path) as saved:
                 counts = {name: int(saved[name]) for name in names}
-                out.append(RunResult(program, saved["memory"].copy(), counts["cycles"], counts))
+                out.append(RunResult(program, saved["memory"].copy(), counts["cycles"], counts,
+                                     float(saved["run_seconds"])))
         return out

@@ -1,9 +1,12 @@
 """cocotb test that runs saved Programs on an engine inside the simulation harness (sim.rtl.harness).
 
 Parameters (sim.rtl.runner.tb_params): ``programs`` (paths of saved Programs), ``results`` (an .npz path
-per program, written with the final memory image and the counters), ``counters`` (counter names),
+per program, written with the final memory image, the counters and the wall time of the run itself,
+without loading and reading back), ``counters`` (counter names),
 ``stall`` (random memory-port stalls), ``timeouts`` (cycles allowed per program).
 """
+
+import time
 
 import cocotb
 import numpy as np
@@ -47,7 +50,9 @@ async def run_programs(dut):
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
+        started = time.perf_counter()
         await with_timeout(RisingEdge(dut.done), timeout * 10, "ns")
+        run_seconds = time.perf_counter() - started
         memory = []
         for address in range(-(-image.size // beat)):
             dut.mem_addr.value = address
@@ -55,4 +60,5 @@ async def run_programs(dut):
             memory.append(dut.mem_rdata.value.to_unsigned().to_bytes(beat, "little"))
         raw = dut.counters.value.to_unsigned()
         counters = {name: (raw >> (48 * n)) & (2**48 - 1) for n, name in enumerate(params["counters"])}
-        np.savez(result, memory=np.frombuffer(b"".join(memory), np.uint8)[:image.size], **counters)
+        np.savez(result, memory=np.frombuffer(b"".join(memory), np.uint8)[:image.size], run_seconds=run_seconds,
+                 **counters)

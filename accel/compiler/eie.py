@@ -1,0 +1,358 @@
+"""Lowering of compressed (pruned, weight-shared) Dense layers and MLPs onto the eie engine.
+
+A :class:`SparseDense` layer is a matrix of 4-bit codebook indices (0 is zero), its 16-entry int16
+codebook and optionally bias indices into the same codebook: the bias is an extra column of the matrix
+that the broadcast feeds the constant 1.0 (EIE, Section III). Lowering (Section IV's batching):
+
+- *row batches*: outputs beyond the destination register files (n_pe · act_regs) run as separate passes,
+  each re-loading the input and storing its slice of the output;
+- *input chunks*: inputs beyond the source register files are loaded a chunk at a time, partial sums
+  staying in the accumulators between chunks (``first`` / ``last``);
+- *column blocks*: a chunk's columns whose entries do not fit the sparse-matrix SRAM or whose pointers do
+  not fit the pointer SRAM are split into blocks loaded one after another (the paper assumes the matrix
+  fits; :class:`Plan` says when a split happened).
+
+An MLP keeps its activations on chip between layers (the register files swap roles) whenever a layer's
+output fits the register files; otherwise it goes through DRAM.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..compress.encode import EieCsc, encode_csc
+from ..errors import UserError
+from ..isa.eie import Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
+from ..program import MemoryImage, Program
+from ..spec import EieSpec
+
+INT16 = (-(2**15), 2**15 - 1)
+
+
+@dataclass(frozen=True)
+class SparseDense:
+    """A compressed Dense layer: ``indices`` (out, in) uint8 in 0..15, ``codebook`` (16,) int16 with
+    ``weight_frac`` fraction bits of the spec, ``bias`` (out,) uint8 codebook indices or None, ``relu``."""
+
+    indices: np.ndarray
+    codebook: np.ndarray
+    bias: np.ndarray | None = None
+    relu: bool = False
+    name: str = "dense"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.indices.shape
+
+    def matrix(self) -> np.ndarray:
+        """The index matrix the engine stores: the bias column appended when there is a bias."""
+        if self.bias is None:
+            return self.indices
+        return np.concatenate([self.indices, self.bias[:, None]], axis=1)
+
+
+@dataclass
+class Plan:
+    """How a layer was mapped: row batches, input chunks, column blocks (all chunks), entries stored."""
+
+    name: str
+    shape: tuple[int, int]
+    row_batches: int = 0
+    input_chunks: int = 0
+    column_blocks: int = 0
+    on_chip_input: bool = False
+    on_chip_output: bool = False
+    entries: int = 0
+    padding_entries: int = 0
+
+    @property
+    def split(self) -> bool:
+        """Whether some chunk's columns needed more than one block (the matrix exceeded an SRAM)."""
+        return self.column_blocks > self.row_batches * self.input_chunks
+
+
+@dataclass
+class Lowered:
+    """A lowered layer or network: the Program, its plans and where its output is."""
+
+    program: Program
+    plans: list[Plan]
+    outputs: int
+    macs: int = 0
+    info: dict = field(default_factory=dict)
+
+    def output(self, memory: np.ndarray) -> np.ndarray:
+        """The int16 output vector from a final memory image."""
+        region = self.program.memory["output"]
+        return memory[region.address:region.end].view("<i2")[:self.outputs].copy()
+
+
+def check_layer(spec: EieSpec, layer: SparseDense) -> None:
+    """A :class:`UserError` naming what makes ``layer`` unfit for ``spec``."""
+    out, n_in = layer.shape
+    if out < 1 or n_in < 1:
+        raise UserError(f"layer '{layer.name}': shape {layer.shape} is not allowed; expected at least 1 × 1")
+    if n_in > spec.max_cols:
+        raise UserError(f"layer '{layer.name}': {n_in} inputs exceed eie.max_cols = {spec.max_cols} (which sets "
+                        f"the accumulator width); expected in <= max_cols")
+    if layer.indices.min() < 0 or layer.indices.max() > 15:
+        raise UserError(f"layer '{layer.name}': codebook indices must be in 0..15")
+    if len(layer.codebook) != spec.CODEBOOK_ENTRIES or layer.codebook[0] != 0:
+        raise UserError(f"layer '{layer.name}': the codebook must have 16 int16 entries with entry 0 == 0")
+
+
+class _Builder:
+    """Accumulates the memory image and command list of one Program."""
+
+    def __init__(self, spec: EieSpec):
+        self.spec = spec
+        self.memory = MemoryImage(alignment=64)
+        self.commands: list = []
+
+    def _blocks(self, csc: EieCsc, lo: int, hi: int, name: str) -> list[tuple[int, int]]:
+        """Column blocks [a, b) of [lo, hi): the most columns whose pointers and entries fit."""
+        spec = self.spec
+        ptr = np.stack(csc.ptr)  # (N, cols + 1)
+        blocks, a = [], lo
+        while a < hi:
+            fits = [np.searchsorted(ptr[p], ptr[p, a] + spec.spmat_entries, side="right") - 1
+                    for p in range(spec.n_pe)]
+            b = min(hi, a + spec.ptr_entries - 1, *fits)
+            if b <= a:
+                raise UserError(f"layer '{name}': column {a} alone has more entries in one PE than the "
+                                f"{spec.spmat_entries}-entry sparse-matrix SRAM holds; expected a larger spmat_lines")
+            blocks.append((a, b))
+            a = b
+        return blocks
+
+    def _block_data(self, csc: EieCsc, a: int, b: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Pointers (b − a + 1, N) uint16 and lines (count, N, 8) uint8 of block [a, b)."""
+        n = self.spec.n_pe
+        ptr = np.stack(csc.ptr)[:, a:b + 1]
+        starts = ptr[:, 0]
+        rel = (ptr - starts[:, None]).T.astype("<u2")
+        lengths = ptr[:, -1] - starts
+        lines = max(1, -(-int(lengths.max()) // 8))
+        data = np.zeros((n, lines * 8), np.uint8)
+        for p in range(n):
+            s, e = int(starts[p]), int(ptr[p, -1])
+            data[p, :e - s] = csc.v[p][s:e] | (csc.z[p][s:e] << 4)
+        return rel, data.reshape(n, lines, 8).transpose(1, 0, 2), lines
+
+    def layer(self, layer: SparseDense, index: int, source: str | None, store: str | None) -> Plan:
+        """Emit ``layer``; its input from DRAM region ``source`` (None: already the source file) and its
+        output to DRAM region ``store`` (None: left in the source file for the next layer)."""
+        spec = self.spec
+        check_layer(spec, layer)
+        out, n_in = layer.shape
+        cap = spec.vector_capacity
+        matrix = layer.matrix()
+        has_bias = layer.bias is not None
+        plan = Plan(layer.name, layer.shape, row_batches=-(-out // cap), input_chunks=-(-n_in // cap),
+                    on_chip_input=source is None, on_chip_output=store is None)
+        if source is None and (plan.row_batches > 1 or plan.input_chunks > 1):
+            raise AssertionError("an on-chip input needs one row batch and one input chunk")
+        codebook = self.memory.add(f"codebook{index}", np.asarray(layer.codebook, "<i2"))
+        self.commands.append(LoadCodebook(codebook.address))
+        pointer_blobs, matrix_blobs, emitted = [], [], []
+        for rb in range(plan.row_batches):
+            rows = matrix[rb * cap:(rb + 1) * cap]
+            csc = encode_csc(rows, spec.n_pe)
+            plan.entries += csc.entries
+            plan.padding_entries += csc.padding_entries
+            local_rows = -(-len(rows) // spec.n_pe)
+            for chunk in range(plan.input_chunks):
+                lo, hi = chunk * cap, min(n_in, (chunk + 1) * cap)
+                last_chunk = chunk == plan.input_chunks - 1
+                if source is not None:
+                    emitted.append(("acts", lo, hi - lo))
+                blocks = self._blocks(csc, lo, hi + (1 if has_bias and last_chunk else 0), layer.name)
+                plan.column_blocks += len(blocks)
+                for number, (a, b) in enumerate(blocks):
+                    pointers, lines, count = self._block_data(csc, a, b)
+                    pointer_blobs.append(pointers.reshape(-1))
+                    matrix_blobs.append(lines.reshape(-1))
+                    first = chunk == 0 and number == 0
+                    last = last_chunk and number == len(blocks) - 1
+                    compute = Compute(col_lo=a - lo, col_hi=min(b, hi) - lo, ptr_base=0, rows=local_rows,
+                                      bias=int(b > hi), first=int(first), last=int(last), relu=int(layer.relu))
+                    emitted.append(("block", len(pointer_blobs) - 1, b - a + 1, count, compute))
+            if store is not None:
+                emitted.append(("store", rb * cap, len(rows)))
+        pointer_offsets = self._concat(f"pointers{index}", pointer_blobs, 2)
+        matrix_offsets = self._concat(f"matrix{index}", matrix_blobs, 1)
+        for item in emitted:
+            if item[0] == "acts":
+                _, lo, count = item
+                self.commands.append(LoadActs(self.memory[source].address + 2 * lo, count))
+            elif item[0] == "block":
+                _, blob, pointers, lines, compute = item
+                self.commands.append(LoadPointers(pointer_offsets[blob], 0, pointers))
+                self.commands.append(LoadMatrix(matrix_offsets[blob], 0, lines))
+                self.commands.append(compute)
+            else:
+                _, first_row, count = item
+                self.commands.append(StoreActs(self.memory[store].address + 2 * first_row, count))
+        return plan
+
+    def _concat(self, name: str, blobs: list[np.ndarray], itemsize: int) -> list[int]:
+        """Place ``blobs`` back to back in region ``name``, each starting on a beat; their addresses."""
+        padded, offsets, offset = [], [], 0
+        for blob in blobs:
+            raw = blob.astype(f"<u{itemsize}").view(np.uint8)
+            size = -(-raw.size // 8) * 8
+            padded.append(np.concatenate([raw, np.zeros(size - raw.size, np.uint8)]))
+            offsets.append(offset)
+            offset += size
+        region = self.memory.add(name, np.concatenate(padded) if padded else np.zeros(8, np.uint8))
+        return [region.address + o for o in offsets]
+
+
+def lower_mlp(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> Lowered:
+    """Lower ``layers`` applied in turn to the int16 input ``x`` (act_frac fraction bits) to one Program.
+
+    The output of a layer stays on chip as the next layer's input when it fits the register files."""
+    if not layers:
+        raise UserError("mlp: expected at least one layer")
+    for before, after in zip(layers, layers[1:]):
+        if before.shape[0] != after.shape[1]:
+            raise UserError(f"layer '{after.name}': {after.shape[1]} inputs do not match the {before.shape[0]} "
+                            f"outputs of '{before.name}'")
+    x = np.asarray(x)
+    if x.shape != (layers[0].shape[1],):
+        raise UserError(f"mlp: input of shape {x.shape} does not match {layers[0].shape[1]} inputs")
+    builder = _Builder(spec)
+    cap = spec.vector_capacity
+    builder.memory.add("input", np.asarray(x, "<i2"))
+    plans, source = [], "input"
+    for index, layer in enumerate(layers):
+        last = index == len(layers) - 1
+        on_chip = not last and layer.shape[0] <= cap
+        store = None
+        if not on_chip:
+            store = "output" if last else f"activations{index}"
+            builder.memory.reserve(store, -(-layer.shape[0] // 4) * 8)
+        plans.append(builder.layer(layer, index, source, store))
+        source = store
+    outputs = layers[-1].shape[0]
+    program = Program(spec, builder.commands, builder.memory)
+    return Lowered(program, plans, outputs)
+
+
+def lower_dense(spec: EieSpec, layer: SparseDense, x: np.ndarray) -> Lowered:
+    """Lower one compressed Dense layer applied to int16 ``x`` to a Program."""
+    return lower_mlp(spec, [layer], x)
+
+
+def reference(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> np.ndarray:
+    """The int16 output of ``layers`` on ``x``, computed densely (independent of the engine's data flow).
+
+    Each layer: exact integer sum ``codebook[W] @ x + codebook[bias] · 2**act_frac``, then rounding to
+    nearest with ties up by ``weight_frac`` bits (floor division of the biased sum), saturation to int16,
+    ReLU if the layer has it."""
+    y = np.asarray(x, np.int64)
+    for layer in layers:
+        codebook = np.asarray(layer.codebook, np.int64).copy()
+        codebook[0] = 0
+        acc = codebook[layer.indices] @ y
+        if layer.bias is not None:
+            acc = acc + codebook[layer.bias] * (1 << spec.act_frac)
+        scale = 1 << spec.weight_frac
+        rounded = np.floor_divide(acc + scale // 2, scale)
+        y = np.clip(rounded, *INT16)
+        if layer.relu:
+            y = np.where(y > 0, y, 0)
+    return y.astype(np.int16)
+
+
+def random_dense(rng: np.random.Generator, spec: EieSpec, n_in: int, n_out: int, weight_density: float,
+                 act_density: float, *, relu: bool = True, bias: bool = True, gain: float = 1.0,
+                 name: str = "dense") -> tuple[SparseDense, np.ndarray]:
+    """A random compressed Dense layer and input: weights non-zero with ``weight_density``, activations
+    with ``act_density``; codebook values scaled so outputs mostly stay in range (times ``gain``)."""
+    mask = rng.random((n_out, n_in)) < weight_density
+    indices = (rng.integers(1, 16, (n_out, n_in)) * mask).astype(np.uint8)
+    x_mask = rng.random(n_in) < act_density
+    amplitude = 1 << (spec.act_frac + 2)
+    x = rng.integers(-amplitude, amplitude + 1, n_in)
+    x = np.where(x == 0, 1, x) * x_mask
+    terms = max(1.0, weight_density * act_density * n_in)
+    limit = min(2**15 - 1, max(1, int(gain * 4 * (1 << spec.weight_frac) / np.sqrt(terms))))
+    codebook = rng.integers(-limit, limit + 1, 16)
+    codebook[0] = 0
+    bias_indices = rng.integers(0, 16, n_out).astype(np.uint8) if bias else None
+    layer = SparseDense(indices, codebook.astype(np.int16), bias_indices, relu, name)
+    return layer, x.astype(np.int16)
+
+
+def useful_macs(layers: list[SparseDense], x: np.ndarray, spec: EieSpec) -> int:
+    """Products of a non-zero weight and a non-zero activation (bias column included)."""
+    macs, y = 0, np.asarray(x)
+    for layer in layers:
+        macs += int(np.count_nonzero(layer.indices[:, y != 0]))
+        if layer.bias is not None:
+            macs += int(np.count_nonzero(layer.bias))
+        y = reference(spec, [layer], y)
+    return macs
+
+
+LAYER_KINDS = {
+    "dense": {"in": 256, "out": 64, "weight_density": 0.1, "act_density": 0.35, "activation": "relu", "bias": 1},
+    "mlp": {"sizes": "256-128-64", "weight_density": 0.1, "act_density": 0.35, "bias": 1},
+}
+"""``accel simulate --layer`` kinds for the eie engine and their defaults (``mlp``: ReLU between layers)."""
+
+
+def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
+    """A random compressed layer (or MLP) of ``kind`` with parameters ``p`` (see :data:`LAYER_KINDS`),
+    lowered, with its dense reference result; ``info`` holds the mapping, ``load_efficiency`` and
+    ``padding_entries`` (from the performance model, which the RTL matches)."""
+    from . import Case
+
+    for key in ("weight_density", "act_density"):
+        if not 0 <= p[key] <= 1:
+            raise UserError(f"--layer {kind}: {key}={p[key]} is not allowed; expected 0 <= {key} <= 1")
+    if kind == "dense":
+        for key in ("in", "out"):
+            if p[key] < 1:
+                raise UserError(f"--layer dense: {key}={p[key]} is not allowed; expected >= 1")
+        if p["activation"] not in ("relu", "none"):
+            raise UserError(f"--layer dense: activation={p['activation']!r} is not one of relu, none")
+        sizes, relus = [p["in"], p["out"]], [p["activation"] == "relu"]
+    else:
+        try:
+            sizes = [int(s) for s in p["sizes"].split("-")]
+        except ValueError:
+            sizes = []
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise UserError(f"--layer mlp: sizes={p['sizes']!r} is not allowed; expected widths like 256-128-64")
+        relus = [True] * (len(sizes) - 2) + [False]
+    layers, x = [], None
+    for number, (n_in, n_out, relu) in enumerate(zip(sizes, sizes[1:], relus)):
+        layer, x0 = random_dense(rng, spec, n_in, n_out, p["weight_density"], p["act_density"], relu=relu,
+                                 bias=bool(p["bias"]), name=f"fc{number + 1}")
+        layers.append(layer)
+        x = x0 if x is None else x
+    lowered = lower_mlp(spec, layers, x)
+    expected = reference(spec, layers, x)
+    return Case(lowered.program, lowered.output, expected, useful_macs(layers, x, spec),
+                case_info(lowered))
+
+
+def case_info(lowered: Lowered) -> dict:
+    """Mapping facts and the performance model's load efficiency and padding entries of ``lowered``."""
+    from importlib import import_module
+
+    counters = import_module("sim.perf").run(lowered.program).counters  # lazily: accel never imports sim at load
+    busy, idle = counters["pe_busy"], counters["pe_idle"]
+    plans = lowered.plans
+    return {
+        "load_efficiency": busy / (busy + idle) if busy + idle else 0.0,
+        "padding_entries": counters["padding_entries"],
+        "row_batches": [p.row_batches for p in plans],
+        "input_chunks": [p.input_chunks for p in plans],
+        "column_blocks": [p.column_blocks for p in plans],
+        "split": any(p.split for p in plans),
+        "stored_entries": sum(p.entries for p in plans),
+        "stored_padding_entries": sum(p.padding_entries for p in plans),
+    }

@@ -1,0 +1,449 @@
+"""Lowering of binarized layers and networks onto the xnor engine: folding, thresholds, layouts, Program.
+
+A :class:`BinaryLayer` is a convolution (a dense layer is a 1×1 convolution of a 1×1 map) with ±1 weights,
+followed by either a per-channel :class:`~accel.compress.binarize.Threshold` (BatchNorm + sign folded, as
+:mod:`accel.compress.binarize` computes it), optionally a max-pool of the resulting bits, or nothing (an
+integer output: the raw dot products of the last layer). Its input is a binary map (bool, True for +1) or
+an unsigned integer map of ``planes`` bits (the first layer: computed bit-serially, plane by plane).
+
+Folding (FINN's, Umuroglu et al. 2017): the engine's PE and SIMD are fixed by the spec; a layer of K
+output channels and N = R·S·C inputs per output runs as NF neuron folds of PE channels and SF synapse
+folds of SIMD bits. Channels are padded so a pixel's output bits fill whole input words of the next layer:
+a binary output has ``cp = ⌈K / max(pe, simd)⌉ · max(pe, simd)`` bits per pixel, so NF = cp / pe; an
+integer output has NF = ⌈K / PE⌉. Each channel fold of a pixel is ``cf = cp / simd`` words. All weights of
+a layer stay on chip (like FINN's MVTU); a layer whose weights, thresholds or input map do not fit the
+spec's memories is a :class:`UserError` naming the memory, and :func:`fit_spec` picks the memory depths
+that hold every layer of a network.
+
+The hardware accumulates ``acc = dot + offset`` per channel (padding bits agree and count; bit-serial
+planes add every zero weight bit once per weight of the plane), so each threshold is moved by the channel's
+offset and clamped into the reachable range (see :func:`acc_thresholds`).
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from ..isa.xnor import TARGETS, Load, Mvtu
+from ..program import MemoryImage, Program
+from ..spec import XnorSpec
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Per output channel: the output is +1 iff ``dot >= t`` (``up``) or iff ``dot <= t`` (not ``up``)
+    (the same form as :class:`accel.compress.binarize.Threshold`)."""
+
+    t: np.ndarray
+    up: np.ndarray
+
+    def apply(self, dot: np.ndarray) -> np.ndarray:
+        """Bits of dot products (..., K) (channels last)."""
+        return np.where(self.up, dot >= self.t, dot <= self.t)
+
+
+@dataclass(frozen=True)
+class BinaryLayer:
+    """One layer as the engine computes it.
+
+    ``weight`` is ±1, (K, C, R, R) (square kernels); ``threshold`` None means an integer output (no pool);
+    ``pad_value`` (+1 or −1) fills the padding of a binary input (an integer input pads with 0);
+    ``pool`` is a non-overlapping max-pool (kernel = stride = pool) of the output bits.
+    """
+
+    name: str
+    weight: np.ndarray
+    threshold: Threshold | None
+    stride: int = 1
+    pad: int = 0
+    pad_value: int = -1
+    pool: int = 1
+    channel_mask: np.ndarray | None = None
+    """Which input channels are real (None: all); the others hold padding bits (0) and have no weights."""
+
+    @property
+    def k(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def c(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def r(self) -> int:
+        return self.weight.shape[2] if self.weight.ndim == 4 else 1
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """A feature map in the engine's layout: h × w pixels, each ``planes × cf`` words of simd bits."""
+
+    c: int
+    h: int
+    w: int
+    planes: int
+    cf: int
+
+    @property
+    def words(self) -> int:
+        return self.h * self.w * self.planes * self.cf
+
+
+def output_bits_per_pixel(spec: XnorSpec, k: int) -> int:
+    """Bits a binary output pixel of k channels occupies: whole words of the next layer and whole PE chunks."""
+    q = max(spec.pe, spec.simd)
+    return -(-k // q) * q
+
+
+def input_layout(spec: XnorSpec, c: int, h: int, w: int, planes: int = 1) -> MapLayout:
+    return MapLayout(c, h, w, planes, -(-c // spec.simd))
+
+
+def encode_map(spec: XnorSpec, x: np.ndarray, planes: int = 1) -> np.ndarray:
+    """A (C, H, W) map — bool (True for +1), or unsigned integers below 2**planes — as layout bits
+    (H·W·planes·cf, simd), most significant plane first."""
+    c, h, w = x.shape
+    layout = input_layout(spec, c, h, w, planes)
+    bits = np.zeros((h, w, planes, layout.cf * spec.simd), np.uint8)
+    values = x.transpose(1, 2, 0).astype(np.int64)
+    for j in range(planes):
+        bits[:, :, j, :c] = (values >> (planes - 1 - j)) & 1 if planes > 1 else values
+    return bits.reshape(-1, spec.simd)
+
+
+def decode_map(spec: XnorSpec, bits: np.ndarray, c: int, h: int, w: int) -> np.ndarray:
+    """Inverse of :func:`encode_map` for a binary map stored with ``output_bits_per_pixel`` bits per pixel."""
+    cp = output_bits_per_pixel(spec, c)
+    return bits[:h * w * cp].reshape(h, w, cp)[:, :, :c].transpose(2, 0, 1).astype(bool)
+
+
+def pack_entries(bits: np.ndarray, port_bits: int) -> np.ndarray:
+    """Rows of bits (entries) as one little-endian bit stream, zero-padded to whole beats (uint8)."""
+    flat = bits.astype(np.uint8).reshape(-1)
+    padded = np.zeros(-(-max(flat.size, 1) // port_bits) * port_bits, np.uint8)
+    padded[:flat.size] = flat
+    return np.packbits(padded, bitorder="little")
+
+
+@dataclass(frozen=True)
+class Folding:
+    """How a layer maps onto the MVTU, and FINN's ideal cycles for it."""
+
+    nf: int
+    sf: int  # synapse folds per plane: kernel² · cf
+    planes: int
+    out_h: int  # after pooling
+    out_w: int
+    conv_h: int
+    conv_w: int
+    cp: int  # output bits per pixel (binary output) or 0
+    pool: int
+
+    @property
+    def steps(self) -> int:
+        """Datapath cycles of the Mvtu: one per (pixel, neuron fold, pool position, plane, synapse fold)."""
+        return self.out_h * self.out_w * self.nf * self.pool * self.pool * self.planes * self.sf
+
+
+def _check_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> tuple[int, int]:
+    name = layer.name
+    w = layer.weight
+    if w.ndim != 4 or w.shape[2] != w.shape[3]:
+        raise UserError(f"layer '{name}': weight shape {w.shape} is not allowed; expected (K, C, R, R)")
+    if not np.all(np.abs(w) == 1):
+        raise UserError(f"layer '{name}': weights are not ±1")
+    if w.shape[1] != layout.c:
+        raise UserError(f"layer '{name}': {w.shape[1]} input channels do not match the input's {layout.c}")
+    if not 1 <= layer.r <= spec.MAX_KERNEL:
+        raise UserError(f"layer '{name}': kernel {layer.r} is not allowed; expected 1..{spec.MAX_KERNEL}")
+    if not 1 <= layer.stride <= spec.MAX_STRIDE:
+        raise UserError(f"layer '{name}': stride {layer.stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
+    if not 0 <= layer.pad < layer.r:
+        raise UserError(f"layer '{name}': padding {layer.pad} is not allowed; expected 0 <= padding < kernel")
+    if not 1 <= layer.pool <= spec.MAX_POOL:
+        raise UserError(f"layer '{name}': pool {layer.pool} is not allowed; expected 1..{spec.MAX_POOL}")
+    if layer.threshold is None and layer.pool != 1:
+        raise UserError(f"layer '{name}': pool {layer.pool} is not allowed on an integer output; expected 1")
+    if layer.pad_value not in (-1, 1):
+        raise UserError(f"layer '{name}': pad value {layer.pad_value} is not allowed; expected +1 or -1")
+    if max(layout.h, layout.w) > spec.MAX_DIM:
+        raise UserError(f"layer '{name}': map {layout.h}×{layout.w} is not allowed; expected at most "
+                        f"{spec.MAX_DIM} per side")
+    conv_h = (layout.h + 2 * layer.pad - layer.r) // layer.stride + 1
+    conv_w = (layout.w + 2 * layer.pad - layer.r) // layer.stride + 1
+    if conv_h < layer.pool or conv_w < layer.pool:
+        raise UserError(f"layer '{name}': a {layout.h}×{layout.w} input gives no output with kernel {layer.r}, "
+                        f"stride {layer.stride}, padding {layer.pad} and pool {layer.pool}")
+    return conv_h, conv_w
+
+
+def fold(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> Folding:
+    """The layer's folding on ``spec`` (checks the layer's shape, not the memories)."""
+    conv_h, conv_w = _check_layer(spec, layer, layout)
+    binary_out = layer.threshold is not None
+    cp = output_bits_per_pixel(spec, layer.k) if binary_out else 0
+    nf = cp // spec.pe if binary_out else -(-layer.k // spec.pe)
+    return Folding(nf, layer.r * layer.r * layout.cf, layout.planes, conv_h // layer.pool, conv_w // layer.pool,
+                   conv_h, conv_w, cp, layer.pool)
+
+
+def finn_ideal_cycles(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> int:
+    """FINN's model: (outputs / PE) · (inputs / SIMD) cycles per output pixel of the convolution, with one
+    pass per input plane: ⌈K/PE⌉ · ⌈R·R·C/SIMD⌉ · planes · conv pixels."""
+    f = fold(spec, layer, layout)
+    return -(-layer.k // spec.pe) * -(-layer.r * layer.r * layer.c // spec.simd) * layout.planes * f.conv_h * f.conv_w
+
+
+def weight_bits(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, nf: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weight memory image, (nf·sf, pe·simd) bits, and the real (non-padding) positions of a channel's
+    reduction, (r·r·cf·simd,) bool, in step order (r, s, f, bit)."""
+    k, c, r = layer.k, layer.c, layer.r
+    cpad = layout.cf * spec.simd
+    full = np.zeros((nf * spec.pe, r, r, cpad), np.uint8)
+    mask = np.ones(c, bool) if layer.channel_mask is None else np.asarray(layer.channel_mask, bool)
+    full[:k, :, :, :c] = (layer.weight > 0).transpose(0, 2, 3, 1) & mask
+    real = np.zeros((r, r, cpad), bool)
+    real[:, :, :c] = mask
+    words = full.reshape(nf, spec.pe, r * r * layout.cf, spec.simd).transpose(0, 2, 1, 3)
+    return words.reshape(nf * r * r * layout.cf, spec.pe * spec.simd), real.reshape(-1)
+
+
+def acc_thresholds(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, nf: int,
+                   wbits: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Threshold-memory slots (nf, pe) as uint32: the threshold T in the accumulator's domain and ``up``.
+
+    With L = r·r·cf·simd bits per channel, the accumulator is ``acc = dot + offset``: offset = L − (real
+    bits) for ±1 inputs (every padding bit agrees and adds 1); for P planes of integer inputs,
+    Σ_j 2^(P−1−j)·agree_j = dot + (2^P − 1)·zeros, zeros the channel's 0 weight bits (padding included).
+    ``dot >= t`` is ``acc − (t + offset) >= 0``; ``dot <= t`` is ``acc − (t + offset + 1) < 0``; an
+    integer output is ``acc − offset``. T is clamped into [acc_min, acc_max + 1], where the comparison is
+    unchanged. Padding channels never fire.
+    """
+    length = real.size
+    channels = nf * spec.pe
+    planes = layout.planes
+    if planes == 1:
+        offset = np.full(channels, length - int(real.sum()), np.int64)
+        lo, hi = -length, length
+    else:
+        per_channel = wbits.reshape(nf, -1, spec.pe, spec.simd).transpose(0, 2, 1, 3).reshape(channels, -1)
+        zeros = length - per_channel.sum(axis=1).astype(np.int64)
+        offset = (2**planes - 1) * zeros
+        lo, hi = 0, (2**planes - 1) * length
+    t = np.full(channels, hi + 1, np.int64)
+    up = np.ones(channels, bool)
+    if layer.threshold is None:
+        t[:layer.k] = offset[:layer.k]
+    else:
+        th_t = np.asarray(layer.threshold.t, np.int64)
+        th_up = np.asarray(layer.threshold.up, bool)
+        up[:layer.k] = th_up
+        t[:layer.k] = np.where(th_up, th_t + offset[:layer.k], th_t + offset[:layer.k] + 1)
+        t = np.clip(t, lo, hi + 1)
+    tw = spec.threshold_width
+    slots = (t & (2**tw - 1)).astype(np.uint64) | (up.astype(np.uint64) << np.uint64(31))
+    return slots.astype(np.uint32).reshape(nf, spec.pe)
+
+
+def slot_bits(slots: np.ndarray) -> np.ndarray:
+    """Threshold slots (nf, pe) uint32 as threshold-memory entries of pe·32 bits."""
+    return np.unpackbits(slots.astype("<u4").view(np.uint8), bitorder="little").reshape(len(slots), -1)
+
+
+@dataclass
+class LayerPlan:
+    """A layer lowered against a given input layout: its memory images and its Mvtu command (addresses
+    to be filled in)."""
+
+    layer: BinaryLayer
+    layout: MapLayout
+    folding: Folding
+    weights: np.ndarray  # bits (nf·sf, pe·simd)
+    thresholds: np.ndarray  # bits (nf, pe·32)
+    output: MapLayout | None  # None for an integer output
+    ideal_cycles: int
+
+    def output_bytes(self, spec: XnorSpec) -> int:
+        f = self.folding
+        pixels = f.out_h * f.out_w
+        if self.output is None:
+            return pixels * f.nf * -(-spec.pe * spec.OUTPUT_INT_BITS // spec.port_bits) * spec.beat_bytes
+        return -(-pixels * f.cp // spec.port_bits) * spec.beat_bytes
+
+    def mvtu(self, out_address: int) -> Mvtu:
+        lay, f, layer = self.layout, self.folding, self.layer
+        cs = lay.planes * lay.cf
+        rs = lay.w * cs
+        return Mvtu(
+            origin=-layer.pad * (rs + cs), row_stride=rs, col_stride=cs, row_step=layer.stride * rs,
+            col_step=layer.stride * cs, pool_row_step=layer.pool * layer.stride * rs,
+            pool_col_step=layer.pool * layer.stride * cs, pad_base=lay.words, cf=lay.cf, planes=lay.planes,
+            in_h=lay.h, in_w=lay.w, stride=layer.stride, pad=layer.pad, kernel=layer.r, pool=layer.pool,
+            out_h=f.out_h, out_w=f.out_w, nf=f.nf, sf=f.sf, wbase=0, tbase=0,
+            dot=int(layer.threshold is None), out_address=out_address)
+
+    def pad_pixel(self, spec: XnorSpec) -> np.ndarray:
+        """The stored pad pixel's words: the pad value in real channels (0 for integer inputs)."""
+        lay = self.layout
+        bits = np.zeros((lay.planes * lay.cf, spec.simd), np.uint8)
+        if lay.planes == 1 and self.layer.pad_value == 1:
+            bits.reshape(-1)[:lay.c] = 1
+        return bits
+
+
+def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> LayerPlan:
+    """Fold ``layer`` on ``spec`` and check that its weights, thresholds and input fit the memories."""
+    f = fold(spec, layer, layout)
+    length = f.sf * spec.simd
+    name = layer.name
+    if length > spec.max_reduction:
+        raise UserError(f"layer '{name}': padded reduction {length} bits exceeds xnor.max_reduction = "
+                        f"{spec.max_reduction}")
+    needs = {"weight_depth": (f.nf * f.sf, "weight entries"), "threshold_depth": (f.nf, "threshold entries"),
+             "input_depth": (layout.words + layout.planes * layout.cf, "input words (map and pad pixel)")}
+    for field, (count, what) in needs.items():
+        if count > getattr(spec, field):
+            raise UserError(f"layer '{name}': needs {count} {what}; xnor.{field} = {getattr(spec, field)} "
+                            f"is too small (weights stay on chip)")
+    wbits, real = weight_bits(spec, layer, layout, f.nf)
+    slots = acc_thresholds(spec, layer, layout, f.nf, wbits, real)
+    output = None
+    if layer.threshold is not None:
+        output = MapLayout(layer.k, f.out_h, f.out_w, 1, f.cp // spec.simd)
+    return LayerPlan(layer, layout, f, wbits, slot_bits(slots), output, finn_ideal_cycles(spec, layer, layout))
+
+
+def fit_spec(spec: XnorSpec, plans_needs: list[tuple[int, int, int]]) -> XnorSpec:
+    """``spec`` with the smallest power-of-two memory depths (never below the given ones) holding every
+    (weight entries, threshold entries, input words) in ``plans_needs``."""
+    def pow2(n, floor):
+        return max(floor, 1 << max(n - 1, 0).bit_length())
+    w, t, i = (max(n[k] for n in plans_needs) for k in range(3))
+    return dataclasses.replace(spec, weight_depth=pow2(w, spec.weight_depth),
+                               threshold_depth=pow2(t, spec.threshold_depth), input_depth=pow2(i, spec.input_depth))
+
+
+@dataclass
+class Lowered:
+    """A network (or one layer) lowered to a Program, with how to read its outputs."""
+
+    program: Program
+    plans: list[LayerPlan]
+    images: int
+
+    @property
+    def ideal_cycles(self) -> int:
+        """FINN's ideal cycles of all layers and images (weights and inputs already on chip)."""
+        return self.images * sum(p.ideal_cycles for p in self.plans)
+
+    def output(self, memory: np.ndarray, image: int = 0) -> np.ndarray:
+        """The last layer's output of ``image``: bool (K, H, W) bits, or int64 (K, H, W) dot products."""
+        spec = self.program.spec
+        plan = self.plans[-1]
+        region = self.program.memory[f"out{len(self.plans) - 1}_{image}"]
+        raw = memory[region.address:region.end]
+        f, k = plan.folding, plan.layer.k
+        if plan.output is None:
+            per_chunk = -(-spec.pe * spec.OUTPUT_INT_BITS // spec.port_bits) * spec.port_bits // 32
+            ints = raw.view("<i4").reshape(f.out_h, f.out_w, f.nf, per_chunk)[..., :spec.pe]
+            return ints.reshape(f.out_h, f.out_w, -1)[:, :, :k].transpose(2, 0, 1).astype(np.int64)
+        bits = np.unpackbits(raw, bitorder="little")
+        return decode_map(spec, bits, k, f.out_h, f.out_w)
+
+
+def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], planes: int = 1) -> Lowered:
+    """Lower ``layers`` (applied in order) to one Program running every map of ``inputs`` ((C, H, W) bool,
+    or unsigned integers of ``planes`` bits) through them: per layer, its weights and thresholds are
+    loaded once, then per image the input map and pad pixel are loaded and the Mvtu runs. Layer i's output
+    for image n is region ``out{i}_{n}``; a dense layer after a map is given as (K, C·H·W) weights over the
+    flattened (c, y, x) map (see :func:`dense_on_map`)."""
+    memory = MemoryImage(alignment=64)
+    c, h, w = inputs[0].shape
+    if not 1 <= planes <= spec.MAX_PLANES:
+        raise UserError(f"input planes {planes} is not allowed; expected 1..{spec.MAX_PLANES}")
+    for x in inputs:
+        if x.shape != (c, h, w) or (planes > 1 and (x.min() < 0 or x.max() >= 2**planes)):
+            raise UserError(f"input: every map must be {c}×{h}×{w}" + (f" with values in 0..{2**planes - 1}"
+                                                                        if planes > 1 else " of bits"))
+    layout = input_layout(spec, c, h, w, planes)
+    plans = []
+    for layer in layers:
+        if layer.weight.ndim == 2:  # dense
+            if layout is not None and (layout.h, layout.w) == (1, 1):
+                layer = dataclasses.replace(layer, weight=layer.weight[:, :, None, None])
+            elif layout is not None:
+                layer, layout = dense_on_map(spec, layer.name, layer.weight, layout, layer.threshold)
+        plan = plan_layer(spec, layer, layout)
+        plans.append(plan)
+        layout = plan.output
+        if layout is None and len(plans) < len(layers):
+            raise UserError(f"layer '{layer.name}': an integer output must be the last layer")
+    for n, x in enumerate(inputs):
+        memory.add(f"input_{n}", pack_entries(encode_map(spec, x, planes), spec.port_bits))
+    commands = []
+    for i, plan in enumerate(plans):
+        weights = memory.add(f"weights{i}", pack_entries(plan.weights, spec.port_bits))
+        thresholds = memory.add(f"thresholds{i}", pack_entries(plan.thresholds, spec.port_bits))
+        pad = memory.add(f"pad{i}", pack_entries(plan.pad_pixel(spec), spec.port_bits))
+        commands += [Load(TARGETS.index("weights"), weights.address, 0, len(plan.weights)),
+                     Load(TARGETS.index("thresholds"), thresholds.address, 0, len(plan.thresholds))]
+        for n in range(len(inputs)):
+            source = memory[f"input_{n}"] if i == 0 else memory[f"out{i - 1}_{n}"]
+            out = memory.reserve(f"out{i}_{n}", plan.output_bytes(spec))
+            commands += [Load(TARGETS.index("input"), source.address, 0, plan.layout.words),
+                         Load(TARGETS.index("input"), pad.address, plan.layout.words, len(plan.pad_pixel(spec))),
+                         plan.mvtu(out.address)]
+    return Lowered(Program(spec, commands, memory), plans, len(inputs))
+
+
+def dense_on_map(spec: XnorSpec, name: str, weight: np.ndarray, map_layout: MapLayout,
+                 threshold: Threshold | None) -> tuple[BinaryLayer, MapLayout]:
+    """A dense layer over a stored (C, H, W) binary map — ``weight`` (K, C·H·W) in flatten order (c, y, x) —
+    as a 1×1 convolution of a 1×1 map whose channels are the map's stored bits (y, x, padded channel), the
+    padding channels masked. Returns the layer and the layout to read the map as."""
+    k = weight.shape[0]
+    c, h, w = map_layout.c, map_layout.h, map_layout.w
+    cpad = map_layout.cf * spec.simd
+    if weight.shape[1] != c * h * w:
+        raise UserError(f"layer '{name}': {weight.shape[1]} inputs do not match the {c}×{h}×{w} input")
+    stored = np.ones((k, h, w, cpad), np.int8)
+    stored[:, :, :, :c] = weight.reshape(k, c, h, w).transpose(0, 2, 3, 1)
+    mask = np.zeros((h, w, cpad), bool)
+    mask[:, :, :c] = True
+    layer = BinaryLayer(name, stored.reshape(k, -1, 1, 1), threshold, channel_mask=mask.reshape(-1))
+    return layer, MapLayout(h * w * cpad, 1, 1, 1, h * w * map_layout.cf)
+
+
+def reference(layers: list[BinaryLayer], x: np.ndarray, planes: int = 1) -> np.ndarray:
+    """The layers' output for one input map in float ±1 arithmetic (independent of the popcount path):
+    ±1 (or integer) inputs, zero-free padding with the pad value (integer inputs pad with 0), dot products
+    as float sums, thresholds, max-pool, flatten (c, y, x) before a dense layer on a map."""
+    value = np.where(x, 1.0, -1.0) if planes == 1 else x.astype(np.float64)
+    for layer in layers:
+        if layer.weight.ndim == 2:
+            value = value.reshape(-1, 1, 1)
+            weight = layer.weight.astype(np.float64)[:, :, None, None]
+        else:
+            weight = layer.weight.astype(np.float64)
+        pad_value = 0.0 if planes > 1 else float(layer.pad_value)
+        c, h, w = value.shape
+        p, r, st = layer.pad, layer.r, layer.stride
+        padded = np.full((c, h + 2 * p, w + 2 * p), pad_value)
+        padded[:, p:p + h, p:p + w] = value
+        oh, ow = (h + 2 * p - r) // st + 1, (w + 2 * p - r) // st + 1
+        dot = np.zeros((layer.k, oh, ow))
+        for i in range(r):
+            for j in range(r):
+                patch = padded[:, i:i + st * (oh - 1) + 1:st, j:j + st * (ow - 1) + 1:st]
+                dot += np.einsum("kc,cyx->kyx", weight[:, :, i, j], patch)
+        if layer.threshold is None:
+            return np.rint(dot).astype(np.int64)
+        t = np.asarray(layer.threshold.t, np.float64)[:, None, None]
+        up = np.asarray(layer.threshold.up, bool)[:, None, None]
+        bits = np.where(up, dot >= t, dot <= t)
+        q = layer.pool
+        bits = bits[:, :oh // q * q, :ow // q * q].reshape(layer.k, oh // q, q, ow // q, q).max(axis=(2, 4))
+        value, planes = np.where(bits, 1.0, -1.0), 1
+    return value > 0

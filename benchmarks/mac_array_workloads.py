@@ -1,0 +1,137 @@
+"""mac_array on real networks: per-layer cycles, utilization and DRAM traffic from the perf model, the perf
+model's own speed, and the RTL simulation speed.
+
+For every layer of ResNet-50 and MobileNet-v1 (SCALE-Sim topology files in ../shared/workloads, read with
+'same' zero padding so the shapes are the real networks'; the fully connected row as a 1×1 convolution of
+a 1×1 map) on an 8×8 configuration (nv_small-like: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like:
+64 × 8 KiB), the compiler plans the layer and the perf model counts its cycles — the same numbers the RTL
+produces, cycle for cycle (tests/sim/test_mac_array.py). A layer is *memory-bound* when it waits on the
+memory port (loads, write acknowledgements) longer than it computes.
+
+Then it times the perf model on whole networks (median of 5) and runs one ResNet-50 layer on the 8×8 RTL
+(Verilator), reporting simulated cycles per second of the run (loading the memory excluded).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/mac_array_workloads.py [--no-rtl] [--out benchmarks/results/mac_array_workloads.json]
+"""
+
+import argparse
+import datetime
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from accel.compiler.mac_array import ConvShape, Layout, lower, plan, schedule
+from accel.nn.random_layers import random_layer
+from accel.nn.topology import load_topology
+from accel.spec import MacArraySpec
+from sim.perf.mac_array import counters
+
+WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"
+NETWORKS = {"resnet50": "Resnet50.csv", "mobilenet": "mobilenet.csv"}
+CONFIGS = {"8x8": MacArraySpec(), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=64, bank_kib=8)}
+RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
+
+
+def conv_shapes(path: Path) -> list[tuple[str, ConvShape]]:
+    shapes = []
+    for layer in load_topology(path):
+        if layer.is_fc:
+            shapes.append((layer.name, ConvShape(layer.h * layer.w * layer.c, 1, 1, layer.k, 1, 1, 1, 0, 0, 1)))
+        else:
+            shapes.append((layer.name, ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride,
+                                                 (layer.r - 1) // 2, (layer.s - 1) // 2, layer.groups)))
+    return shapes
+
+
+def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:
+    mapping = plan(spec, shape, name)
+    counts = counters(spec, schedule(spec, shape, mapping, Layout.of(spec, shape, mapping)))
+    return dict(layer=name, c=shape.c, h=shape.h, w=shape.w, k=shape.k, r=shape.r, stride=shape.stride,
+                groups=shape.groups, macs=shape.macs, cycles=counts["cycles"],
+                utilization=shape.macs / (counts["cycles"] * spec.macs_per_cycle),
+                bytes_read=counts["bytes_read"], bytes_written=counts["bytes_written"], mode=mapping.mode,
+                memory_bound=counts["stall_memory"] > counts["mac_active"],
+                aligned=shape.c % spec.atomic_c == 0 and shape.k % spec.atomic_k == 0 and shape.groups == 1)
+
+
+def perf_seconds(spec: MacArraySpec, shapes) -> float:
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for name, shape in shapes:
+            evaluate(spec, name, shape)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def rtl_speed(shapes) -> dict:
+    from sim.rtl.execute import run as rtl
+
+    spec = CONFIGS["8x8"]
+    shape = dict(shapes)[RTL_LAYER]
+    op, x, x_zp = random_layer(np.random.default_rng(0), c=shape.c, h=shape.h, w=shape.w, k=shape.k, r=shape.r,
+                               stride=shape.stride, pad=shape.pad_h)
+    lowered = lower(spec, op, x, x_zp)
+    start = time.perf_counter()
+    (result,) = rtl([lowered.program])
+    total = time.perf_counter() - start
+    return dict(layer=RTL_LAYER, cycles=result.cycles, run_seconds=result.seconds, total_seconds=total,
+                cycles_per_second=result.cycles / result.seconds,
+                matches_perf=result.counters == counters(spec, lowered.program.commands))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation-speed run")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "mac_array_workloads.json")
+    args = parser.parse_args()
+
+    report = {"date": datetime.date.today().isoformat(), "configs": {k: s.to_dict() for k, s in CONFIGS.items()},
+              "networks": {}}
+    for network, file in NETWORKS.items():
+        shapes = conv_shapes(WORKLOADS / file)
+        for config, spec in CONFIGS.items():
+            rows = [evaluate(spec, name, shape) for name, shape in shapes]
+            seconds = perf_seconds(spec, shapes)
+            total_cycles = sum(r["cycles"] for r in rows)
+            total_macs = sum(r["macs"] for r in rows)
+            compute_bound = [r for r in rows if r["aligned"] and not r["memory_bound"]]
+            summary = dict(
+                layers=len(rows), macs=total_macs, cycles=total_cycles,
+                utilization=total_macs / (total_cycles * spec.macs_per_cycle),
+                bytes_read=sum(r["bytes_read"] for r in rows), bytes_written=sum(r["bytes_written"] for r in rows),
+                perf_model_seconds=seconds,
+                min_utilization_compute_bound_aligned=min((r["utilization"] for r in compute_bound), default=None),
+                memory_bound=[r["layer"] for r in rows if r["memory_bound"]])
+            report["networks"][f"{network}/{config}"] = {"summary": summary, "layers": rows}
+            print(f"\n{network} on {config}: {len(rows)} layers, {total_macs / 1e9:.2f} GMAC, {total_cycles:,} cycles, "
+                  f"utilization {summary['utilization']:.1%}, DRAM {summary['bytes_read'] / 1e6:.1f} MB read "
+                  f"{summary['bytes_written'] / 1e6:.1f} MB written, perf model {seconds * 1e3:.1f} ms")
+            print(f"{'layer':<10}{'C':>6}{'HxW':>9}{'K':>6}{'RxS':>5}{'s':>3}{'g':>5}{'cycles':>12}{'util':>7}"
+                  f"{'read kB':>10}{'write kB':>10}  mode")
+            for r in rows:
+                flag = " memory-bound" if r["memory_bound"] else ""
+                print(f"{r['layer']:<10}{r['c']:>6}{r['h']:>4}x{r['w']:<4}{r['k']:>6}{r['r']:>3}x{r['r']:<1}"
+                      f"{r['stride']:>3}{r['groups']:>5}{r['cycles']:>12,}{r['utilization']:>7.1%}"
+                      f"{r['bytes_read'] / 1e3:>10.1f}{r['bytes_written'] / 1e3:>10.1f}  {r['mode']}{flag}")
+            if compute_bound:
+                print(f"lowest utilization of compute-bound layers with C, K multiples of the atomic sizes: "
+                      f"{summary['min_utilization_compute_bound_aligned']:.1%}")
+    if not args.no_rtl:
+        speed = rtl_speed(conv_shapes(WORKLOADS / NETWORKS["resnet50"]))
+        report["rtl"] = speed
+        print(f"\nRTL (Verilator) on ResNet-50 {speed['layer']}, 8x8: {speed['cycles']:,} cycles in "
+              f"{speed['run_seconds']:.2f} s = {speed['cycles_per_second'] / 1e3:.0f}k cycles/s "
+              f"({speed['total_seconds']:.1f} s with loading and build); cycles == perf model: {speed['matches_perf']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
