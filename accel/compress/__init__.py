@@ -1,0 +1,2 @@
+"""Compression passes on trained graphs: pruning (``prune``), weight sharing (``share``), binarization
+(``binarize``) and the size/accuracy report (``report``)."""
