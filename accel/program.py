@@ -16,6 +16,7 @@ is readable JSON) and replayed with :meth:`Program.load`.
 """
 
 import dataclasses
+import functools
 import json
 import struct
 from dataclasses import dataclass
@@ -61,11 +62,22 @@ class Command:
         _COMMANDS_BY_NAME[engine, cls.__name__] = cls
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value, width, signed = getattr(self, f.name), f.metadata["width"], f.metadata["signed"]
-            lo, hi = (-(2 ** (width - 1)), 2 ** (width - 1) - 1) if signed else (0, 2**width - 1)
-            if not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-                raise UserError(f"{type(self).__name__}.{f.name}: {value!r} does not fit; allowed {lo}..{hi}")
+        values = self.__dict__
+        for name, lo, hi in self._ranges():
+            value = values[name]
+            if type(value) is not int and not isinstance(value, np.integer) or not lo <= value <= hi:
+                raise UserError(f"{type(self).__name__}.{name}: {value!r} does not fit; allowed {lo}..{hi}")
+
+    @classmethod
+    @functools.cache
+    def _ranges(cls) -> tuple[tuple[str, int, int], ...]:
+        """Each field's name and allowed range (computed once per command type)."""
+        ranges = []
+        for f in dataclasses.fields(cls):
+            width = f.metadata["width"]
+            ranges.append((f.name, *((-(2 ** (width - 1)), 2 ** (width - 1) - 1) if f.metadata["signed"]
+                                     else (0, 2**width - 1))))
+        return tuple(ranges)
 
     @classmethod
     def width(cls) -> int:

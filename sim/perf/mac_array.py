@@ -65,11 +65,8 @@ def command_counters(spec: MacArraySpec, command: Command) -> dict[str, int]:
 
 def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
     """Total counters of a command sequence."""
-    totals = dict.fromkeys(COUNTERS, 0)
-    for command in commands:
-        for key, value in command_counters(spec, command).items():
-            totals[key] += value
-    return totals
+    per_command = np.array([list(command_counters(spec, command).values()) for command in commands], np.int64)
+    return dict(zip(COUNTERS, per_command.sum(axis=0).tolist())) if commands else dict.fromkeys(COUNTERS, 0)
 
 
 def run(program: Program) -> RunResult:
