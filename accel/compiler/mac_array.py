@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..compress.encode import block_features, unblock_features
 from ..errors import UserError
 from ..isa.mac_array import PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from ..nn.qgraph import QAdd, QConv, QDense, QPool
@@ -188,20 +189,6 @@ def _weight_tiles(blocks: list[int], capacity: int) -> list[list[int]]:
         current.append(kg)
         used += n + PARAM_BLOCKS
     return tiles + [current]
-
-
-def block_features(x: np.ndarray, atomic: int) -> np.ndarray:
-    """(C, H, W) → (⌈C/atomic⌉, H, W, atomic), zero-padded channels."""
-    c, h, w = x.shape
-    padded = np.zeros((-(-c // atomic) * atomic, h, w), x.dtype)
-    padded[:c] = x
-    return padded.reshape(-1, atomic, h, w).transpose(0, 2, 3, 1)
-
-
-def unblock_features(blocked: np.ndarray, channels: int) -> np.ndarray:
-    """Inverse of :func:`block_features`."""
-    g, h, w, a = blocked.shape
-    return blocked.transpose(0, 3, 1, 2).reshape(g * a, h, w)[:channels]
 
 
 @dataclass

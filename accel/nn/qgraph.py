@@ -120,8 +120,9 @@ class QGraph:
                             f"got {x.dtype} {x.shape}")
         values = {"input": x}
         for op in self.ops:
-            if op.input not in values:
-                raise UserError(f"graph '{self.name}': op '{op.name}' reads '{op.input}' before it is computed")
+            for source in (op.a, op.b) if isinstance(op, QAdd) else (op.input,):
+                if source not in values:
+                    raise UserError(f"graph '{self.name}': op '{op.name}' reads '{source}' before it is computed")
             args = (values[op.input], self, values) if isinstance(op, QAdd) else (values[op.input], self)
             values[op.name] = op.run(*args)
             if op.name == until:
