@@ -11,13 +11,16 @@ buffer's banks between features and weights):
   whose partial sums stay in the accumulators (``first``/``last``).
 
 Loop order (NVDLA's two reuse modes): *weight-reuse* keeps a weight tile resident while all bands
-stream through; *data-reuse* keeps a band resident while all weight tiles stream through. The mapping
-with the least DRAM traffic wins (then the fewest commands); :class:`Mapping` reports the choice.
+stream through; *data-reuse* keeps a band resident while all weight tiles stream through. With *double
+buffering* the feature and weight spaces are halved and consecutive loads alternate halves, so the next
+band or tile loads while the current one computes (NVDLA's CDMA prefetch); the ``wait`` flags order the
+rest. The mapping with the fewest estimated cycles wins (then the least DRAM traffic); :class:`Mapping`
+reports the choice.
 Grouped and depthwise convolutions read only the channel groups a kernel group needs; weights outside a
 kernel's group are zero.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -71,6 +74,8 @@ class Mapping:
     chunks: int  # input-channel chunks per kernel group (dense layers only)
     bytes_read: int
     bytes_written: int
+    double: bool = False  # buffer halves alternate, so loads overlap the computation
+    cycles: int = 0  # the estimate the choice was made by
 
 
 def _group_range(shape: ConvShape, kg: int, ak: int, ac: int) -> tuple[int, int]:
@@ -99,10 +104,18 @@ def _check(shape: ConvShape, spec: MacArraySpec, name: str):
 
 
 def plan(spec: MacArraySpec, shape: ConvShape, name: str = "layer") -> Mapping:
-    """The mapping with the least DRAM traffic, or a :class:`UserError` if the layer cannot be tiled."""
+    """The fastest mapping by estimate, or a :class:`UserError` if the layer cannot be tiled."""
     _check(shape, spec, name)
-    return min((m for fb in _feature_bank_choices(spec) for m in _mappings(spec, shape, fb)),
-               key=lambda m: (m.bytes_read, m.bands * m.weight_tiles), default=None) or _untileable(spec, shape, name)
+    mappings = (m for fb in _feature_bank_choices(spec) for double in (True, False)
+                for m in _mappings(spec, shape, fb, double))
+    return min(mappings, key=lambda m: (m.cycles, m.bytes_read), default=None) or _untileable(spec, shape, name)
+
+
+def _capacities(spec: MacArraySpec, feature_banks: int, double: bool) -> tuple[int, int]:
+    """Feature atoms and weight blocks one load may fill: all of each space, or half with double buffering."""
+    share = 2 if double else 1
+    weight_blocks = (spec.banks - feature_banks) // spec.atomic_k * spec.bank_entries
+    return feature_banks * spec.bank_entries // share, weight_blocks // share
 
 
 def _untileable(spec, shape, name):
@@ -140,23 +153,40 @@ def _band_rows(shape: ConvShape, feature_atoms: int, cgs: int) -> int:
     return min(shape.out_h, (rows_fitting - shape.r) // shape.stride + 1)
 
 
-def _load_band(commands: list, shape: ConvShape, cgs: int, ac: int, address: int, a: int, b: int) -> tuple[int, int]:
-    """Append the load of the input rows that output rows [a, b) need, for every channel group, to feature
-    atoms ``g·rows·W + y·W + x``; the first input row loaded and the number of rows."""
+def _load_band(shape: ConvShape, cgs: int, ac: int, address: int, base: int, a: int, b: int):
+    """The load of the input rows that output rows [a, b) need, for every channel group, to feature atoms
+    ``base + g·rows·W + y·W + x``; with the first input row loaded and the number of rows."""
     lo, hi = _band_input_rows(shape, a, b)
     rows, w = hi - lo, shape.w
-    commands.append(LoadFeatures(address + lo * w * ac, 0, rows * w, cgs, shape.h * w * ac, rows * w))
-    return lo, rows
+    return LoadFeatures(address + lo * w * ac, base, rows * w, cgs, shape.h * w * ac, rows * w, 1), lo, rows
+
+
+def _emit(first: Config, phases: list[tuple[list, list]], double: bool) -> list:
+    """Commands of ``phases`` (each: loads, then the computations that need them) with their ``wait`` flags.
+
+    Without double buffering everything waits: one command after another. With it, phase i + 1's loads
+    are issued right after phase i's first computation has started — by then every computation of phase
+    i − 1, the last reader of the halves they overwrite, has finished — and the first computation of each
+    phase waits for the loads before it.
+    """
+    commands = [first]
+    for i, (loads, computes) in enumerate(phases):
+        if i == 0 or not double:
+            commands += loads
+        commands.append(replace(computes[0], wait=1))
+        if double and i + 1 < len(phases):
+            commands += [replace(load, wait=0) for load in phases[i + 1][0]]
+        commands += [replace(c, wait=int(not double)) for c in computes[1:]]
+    return commands
 
 
 def _bands(shape: ConvShape, rows: int) -> list[tuple[int, int]]:
     return [(oy, min(oy + rows, shape.out_h)) for oy in range(0, shape.out_h, rows)]
 
 
-def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int):
-    ac, ak, e = spec.atomic_c, spec.atomic_k, spec.bank_entries
-    feature_atoms = feature_banks * e
-    weight_blocks = (spec.banks - feature_banks) // ak * e
+def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: bool):
+    ac, ak = spec.atomic_c, spec.atomic_k
+    feature_atoms, weight_blocks = _capacities(spec, feature_banks, double)
     cgs = -(-shape.c // ac)
     blocks = _kernel_group_blocks(spec, shape)
     chunks = 1
@@ -174,9 +204,12 @@ def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int):
     weight_bytes = (sum(blocks) + PARAM_BLOCKS * len(blocks) * chunks) * ak * ac
     written = -(-shape.k // ak) * shape.out_h * shape.out_w * ak
     common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), weight_tiles=tiles, chunks=chunks,
-                  bytes_written=written)
-    yield Mapping("weight-reuse", bytes_read=weight_bytes + tiles * band_bytes, **common)
-    yield Mapping("data-reuse", bytes_read=band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes, **common)
+                  bytes_written=written, double=double)
+    steps = shape.out_h * shape.out_w * sum(blocks)
+    for mode, read in (("weight-reuse", weight_bytes + tiles * band_bytes),
+                       ("data-reuse", band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes)):
+        beats = read // ac
+        yield Mapping(mode, bytes_read=read, cycles=max(steps, beats) if double else steps + beats, **common)
 
 
 def _weight_tiles(blocks: list[int], capacity: int) -> list[list[int]]:
@@ -225,7 +258,7 @@ class Layout:
     def of(spec: MacArraySpec, shape: ConvShape, mapping: Mapping) -> "Layout":
         ac, ak = spec.atomic_c, spec.atomic_k
         cgs, kgs = -(-shape.c // ac), -(-shape.k // ak)
-        chunk_groups = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries - PARAM_BLOCKS
+        chunk_groups = _capacities(spec, mapping.feature_banks, mapping.double)[1] - PARAM_BLOCKS
         pieces = []
         for kg in range(kgs):
             lo, hi = _group_range(shape, kg, ak, ac)
@@ -247,48 +280,57 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
     cgs = -(-shape.c // ac)
     pieces, piece_blocks = layout.pieces, layout.piece_blocks
     piece_offset = np.concatenate([[0], np.cumsum(piece_blocks)]) * ak * ac
+    feature_half, weight_half = _capacities(spec, mapping.feature_banks, True)
     if mapping.chunks > 1:
         tiles = [[i] for i in range(len(pieces))]
     else:
-        weight_capacity = (spec.banks - mapping.feature_banks) // ak * spec.bank_entries
-        tiles = _weight_tiles(_kernel_group_blocks(spec, shape), weight_capacity)  # one piece per kernel group
+        capacity = _capacities(spec, mapping.feature_banks, mapping.double)[1]
+        tiles = _weight_tiles(_kernel_group_blocks(spec, shape), capacity)  # one piece per kernel group
     bands = _bands(shape, mapping.band_rows)
-    commands = [Config(mapping.feature_banks)]
+    loaded = {"features": 0, "weights": 0}  # loads so far: their parity picks the half with double buffering
+
+    def base(kind, size):
+        return (loaded[kind] - 1) % 2 * size if mapping.double else 0
 
     def load_tile(tile):
+        loaded["weights"] += 1
         count = sum(piece_blocks[i] for i in tile)
-        commands.append(LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), 0, count))
-        bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])])
-        return {i: int(base) for i, base in zip(tile, bases)}
-
-    def convs(tile, bases, a, b, band_lo, rows):
-        for i in tile:
-            kg, first, g_lo, g_hi = pieces[i]
-            last = i + 1 == len(pieces) or pieces[i + 1][0] != kg
-            commands.append(Conv(
-                fbase=g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w, kernel_h=shape.r,
-                kernel_w=shape.s, stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo,
-                x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
-                out_zp=out_zp, lo=lo, hi=hi,
-                out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
-                first=int(first), last=int(last)))
+        block = base("weights", weight_half)
+        bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])]) + block
+        return LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), block, count, 1), \
+            {i: int(b) for i, b in zip(tile, bases)}
 
     def load_band(a, b):
-        return _load_band(commands, shape, cgs, ac, layout.input_address, a, b)
+        loaded["features"] += 1
+        return _load_band(shape, cgs, ac, layout.input_address, base("features", feature_half), a, b)
 
+    def convs(tile, bases, a, b, band):
+        load, band_lo, rows = band
+        return [Conv(
+            fbase=load.entry + g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w,
+            kernel_h=shape.r, kernel_w=shape.s, stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo,
+            x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
+            out_zp=out_zp, lo=lo, hi=hi, out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
+            first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg), wait=1)
+            for i in tile for kg, first, g_lo, g_hi in [pieces[i]]]
+
+    phases = []
     if mapping.mode == "weight-reuse":
         for tile in tiles:
-            bases = load_tile(tile)
-            for a, b in bands:
-                convs(tile, bases, a, b, *load_band(a, b))
+            weights, bases = load_tile(tile)
+            for index, (a, b) in enumerate(bands):
+                band = load_band(a, b)
+                phases.append(([weights, band[0]] if index == 0 else [band[0]], convs(tile, bases, a, b, band)))
     else:
         for index, (a, b) in enumerate(bands):
             band = load_band(a, b)
-            for tile in tiles:
+            for t, tile in enumerate(tiles):
+                loads = [band[0]] if t == 0 else []
                 if len(tiles) > 1 or index == 0:
-                    bases = load_tile(tile)
-                convs(tile, bases, a, b, *band)
-    return commands
+                    weights, bases = load_tile(tile)
+                    loads.append(weights)
+                phases.append((loads, convs(tile, bases, a, b, band)))
+    return _emit(Config(mapping.feature_banks), phases, mapping.double)
 
 
 def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
@@ -338,14 +380,14 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
     return Lowered(Program(spec, commands, memory), mapping, shape, shape.macs)
 
 
-def _feature_only_config(spec: MacArraySpec) -> tuple[Config, int]:
+def _feature_only_config(spec: MacArraySpec) -> Config:
     """Pooling and element-wise layers need no weights: all banks but one weight set hold features."""
-    feature_banks = spec.banks - spec.atomic_k
-    return Config(feature_banks), feature_banks * spec.bank_entries
+    return Config(spec.banks - spec.atomic_k)
 
 
 def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
-    """Lower int8 pooling ``op`` of input ``x`` (C, H, W): row bands, one Pool command per channel group."""
+    """Lower int8 pooling ``op`` of input ``x`` (C, H, W): row bands (double-buffered when two fit), one
+    Pool command per channel group."""
     c, h, w = x.shape
     (r, s), (stride, stride_w), (pad_h, pad_w) = op.kernel, op.stride, op.padding
     if stride != stride_w:
@@ -354,53 +396,54 @@ def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
     _check(shape, spec, op.name)
     ac = spec.atomic_c
     cgs = -(-c // ac)
-    config, feature_atoms = _feature_only_config(spec)
-    rows = _band_rows(shape, feature_atoms, cgs)
+    config = _feature_only_config(spec)
+    half = _capacities(spec, config.feature_banks, True)[0]
+    double = _band_rows(shape, half, cgs) > 0
+    rows = _band_rows(shape, _capacities(spec, config.feature_banks, double)[0], cgs)
     if rows == 0:
         _untileable(spec, shape, op.name)
     memory = MemoryImage(alignment=64)
     source = memory.add("input", block_features(x, ac))
     output = memory.reserve("output", cgs * shape.out_h * shape.out_w * ac)
-    commands = [config]
-    for a, b in _bands(shape, rows):
-        band_lo, band_rows = _load_band(commands, shape, cgs, ac, source.address, a, b)
-        for g in range(cgs):
-            commands.append(Pool(
-                fbase=g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
-                y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
-                average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac))
-    mapping = Mapping("data-reuse", config.feature_banks, rows, len(_bands(shape, rows)), 0, 1,
-                      sum(cmd.count * cmd.groups * ac for cmd in commands if isinstance(cmd, LoadFeatures)),
-                      output.size)
-    return Lowered(Program(spec, commands, memory), mapping, shape, 0)
+    phases = []
+    for n, (a, b) in enumerate(_bands(shape, rows)):
+        load, band_lo, band_rows = _load_band(shape, cgs, ac, source.address, n % 2 * half if double else 0, a, b)
+        phases.append(([load], [Pool(
+            fbase=load.entry + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
+            y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
+            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac,
+            wait=1) for g in range(cgs)]))
+    mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
+                      sum(load.count * load.groups * ac for (load,), _ in phases), output.size, double)
+    return Lowered(Program(spec, _emit(config, phases, double), memory), mapping, shape, 0)
 
 
 def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Lowered:
-    """Lower int8 residual addition ``op`` of ``a`` and ``b`` (C, H, W): both loaded in chunks of half the
-    feature space, one Eltwise command per chunk."""
+    """Lower int8 residual addition ``op`` of ``a`` and ``b`` (C, H, W): both loaded in chunks (a quarter of
+    the feature space each, double-buffered), one Eltwise command per chunk."""
     if a.shape != b.shape:
         raise UserError(f"layer '{op.name}': input shapes {a.shape} and {b.shape} differ")
     c, h, w = a.shape
     ac = spec.atomic_c
-    config, feature_atoms = _feature_only_config(spec)
+    config = _feature_only_config(spec)
+    half = _capacities(spec, config.feature_banks, True)[0]
     memory = MemoryImage(alignment=64)
     region_a = memory.add("input", block_features(a, ac))
     region_b = memory.add("input_b", block_features(b, ac))
     output = memory.reserve("output", region_a.size)
-    atoms, chunk = region_a.size // ac, feature_atoms // 2
+    atoms, chunk = region_a.size // ac, half // 2
     q = op.requant
-    commands = [config]
-    for first in range(0, atoms, chunk):
-        count = min(chunk, atoms - first)
-        commands += [
-            LoadFeatures(region_a.address + first * ac, 0, count, 1, 0, 0),
-            LoadFeatures(region_b.address + first * ac, chunk, count, 1, 0, 0),
-            Eltwise(0, chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0, q.b_shift,
-                    q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac),
-        ]
+    phases = []
+    for n, first in enumerate(range(0, atoms, chunk)):
+        count, base = min(chunk, atoms - first), n % 2 * half
+        phases.append((
+            [LoadFeatures(region_a.address + first * ac, base, count, 1, 0, 0, 1),
+             LoadFeatures(region_b.address + first * ac, base + chunk, count, 1, 0, 0, 1)],
+            [Eltwise(base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
+                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac, 1)]))
     shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
-    mapping = Mapping("data-reuse", config.feature_banks, h, -(-atoms // chunk), 0, 1, 2 * region_a.size, output.size)
-    return Lowered(Program(spec, commands, memory), mapping, shape, 0)
+    mapping = Mapping("data-reuse", config.feature_banks, h, len(phases), 0, 1, 2 * region_a.size, output.size, True)
+    return Lowered(Program(spec, _emit(config, phases, True), memory), mapping, shape, 0)
 
 
 LAYER_KINDS = {

@@ -4,6 +4,14 @@ Convolution-buffer (CBUF) addressing: feature space is a linear array of *atoms*
 channel group of one pixel); weight space is an array of *blocks* (atomic_k atoms, one per kernel lane).
 ``Config`` splits the banks: the first ``feature_banks`` hold features, the rest weights.
 
+Issue and concurrency: commands are accepted in order, at most one per cycle. The load unit (loads) and
+the compute units (convolution and pooling; element-wise) run at the same time: a load is accepted when
+the load unit is free, a compute command when the compute units are free, ``Config`` when both are; with
+``wait`` set a load also waits for the compute units to be free and a compute command for the load unit.
+The compiler sets ``wait`` so that no command reads buffer contents that a running load is writing and no
+load overwrites contents that a running computation reads (double buffering); all of them set, execution
+is strictly one command after another.
+
 DRAM layouts (byte addresses, little-endian):
 - features: channel-group blocked ``(CG, H, W, atomic_c)``, one atom per memory beat;
 - a kernel group's weights: 3 parameter blocks then ``(CG, R, S)`` weight blocks, each block atomic_k atoms
@@ -38,6 +46,7 @@ class LoadFeatures(Command, engine="mac_array", opcode=2):
     groups: int = bits(16)
     src_stride: int = bits(ADDR)
     dst_stride: int = bits(ENTRY)
+    wait: int = bits(1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class LoadWeights(Command, engine="mac_array", opcode=3):
     address: int = bits(ADDR)
     block: int = bits(ENTRY)
     count: int = bits(ENTRY)
+    wait: int = bits(1)
 
 
 @dataclass(frozen=True)
@@ -82,19 +92,21 @@ class Conv(Command, engine="mac_array", opcode=4):
     out_address: int = bits(ADDR)
     first: int = bits(1)
     last: int = bits(1)
+    wait: int = bits(1)
 
 
 PARAM_BLOCKS = 3
 
 COUNTERS = ("cycles", "commands", "mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc",
-            "bytes_read", "bytes_written")
-"""The engine's performance counters, in the order of its ``counters`` port. Every cycle with work is
-exactly one of: a command accepted (``commands``), MACs issued (``mac_active``), a pooling step or an
-element-wise lane issued (``pp_active``), waiting on the memory port — loads, a blocked write port,
-write acknowledgements (``stall_memory``), reading parameters, operands and filling the read pipeline
-before the last step (``stall_buffer``), or draining the pipelines after it (``stall_postproc``).
-``cycles`` is their sum."""
-WORK = COUNTERS[1:7]
+            "stall_issue", "bytes_read", "bytes_written")
+"""The engine's performance counters, in the order of its ``counters`` port. ``commands`` counts accepted
+commands. Every cycle from the first acceptance to the end of the last command is exactly one of, by
+what the compute units do: issue MACs (``mac_active``) or pooling steps and element-wise lanes
+(``pp_active``); wait on the memory port — a blocked write port, write acknowledgements, or, while idle,
+a running load (``stall_memory``); read parameters and operands and fill the read pipeline before their
+last step (``stall_buffer``); drain their pipelines after it (``stall_postproc``); or nothing, while
+commands are being accepted (``stall_issue``). ``cycles`` is their sum."""
+WORK = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "stall_issue")
 """The classes that partition ``cycles``."""
 
 
@@ -120,6 +132,7 @@ class Pool(Command, engine="mac_array", opcode=5):
     out_w: int = bits(DIM)
     average: int = bits(1)
     out_address: int = bits(ADDR)
+    wait: int = bits(1)
 
 
 @dataclass(frozen=True)
@@ -143,3 +156,4 @@ class Eltwise(Command, engine="mac_array", opcode=6):
     lo: int = bits(8, signed=True)
     hi: int = bits(8, signed=True)
     out_address: int = bits(ADDR)
+    wait: int = bits(1)

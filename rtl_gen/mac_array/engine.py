@@ -60,15 +60,29 @@ class MacArray(wiring.Component):
             conv.weight_data.eq(cbuf.weight_data),
             conv.feature_data.eq(cbuf.feature_data), eltwise.feature_data.eq(cbuf.feature_data),
         ]
-        # Command decode.
+        # Command issue: in order; loads go to the load unit, the rest to the compute units (see
+        # accel.isa.mac_array for `wait`).
         word = self.cmd.payload
         opcode = word[:4]
         accept = self.cmd.valid & self.cmd.ready
-        with m.FSM() as fsm:
-            with m.State("IDLE"):
+        load_idle, compute_idle = Signal(), Signal()
+        with m.Switch(opcode):
+            with m.Case(Config.opcode):
+                m.d.comb += self.cmd.ready.eq(load_idle & compute_idle)
+            for op in (LoadFeatures, LoadWeights):
+                with m.Case(op.opcode):
+                    m.d.comb += self.cmd.ready.eq(load_idle & (~decode(op, word).wait | compute_idle))
+            for op in (Conv, Pool, Eltwise):
+                with m.Case(op.opcode):
+                    m.d.comb += self.cmd.ready.eq(compute_idle & (~decode(op, word).wait | load_idle))
+            with m.Default():  # not a command: dropped
                 m.d.comb += self.cmd.ready.eq(1)
-                with m.If(accept & (opcode == Config.opcode)):
-                    m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
+        with m.If(accept & (opcode == Config.opcode)):
+            m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
+
+        with m.FSM(name="load_fsm") as load_fsm:
+            with m.State("IDLE"):
+                m.d.comb += load_idle.eq(1)
                 with m.If(accept & (opcode == LoadFeatures.opcode)):
                     fields = decode(LoadFeatures, word)
                     m.d.sync += [
@@ -84,6 +98,14 @@ class MacArray(wiring.Component):
                         load.index.eq(fields.block), load.count.eq(fields.count * spec.atomic_k), load.groups.eq(1),
                     ]
                     m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.sync += load.start.eq(0)
+                with m.If(~load.busy):
+                    m.next = "IDLE"
+
+        with m.FSM(name="compute_fsm") as compute_fsm:
+            with m.State("IDLE"):
+                m.d.comb += compute_idle.eq(1)
                 with m.If(accept & (opcode == Conv.opcode)):
                     m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())]), pool.eq(0)]
                     m.next = "CONV"
@@ -98,10 +120,6 @@ class MacArray(wiring.Component):
                 with m.If(accept & (opcode == Eltwise.opcode)):
                     m.d.sync += [eltwise.start.eq(1), eltwise_command.eq(word[:len(eltwise_command.as_value())])]
                     m.next = "ELTWISE"
-            with m.State("LOAD"):
-                m.d.sync += load.start.eq(0)
-                with m.If(~load.busy):
-                    m.next = "IDLE"
             with m.State("CONV"):
                 m.d.sync += conv.start.eq(0)
                 with m.If(~conv.busy):
@@ -110,10 +128,12 @@ class MacArray(wiring.Component):
                 m.d.sync += eltwise.start.eq(0)
                 with m.If(~eltwise.busy):
                     m.next = "IDLE"
-        loading, converting, adding = fsm.ongoing("LOAD"), fsm.ongoing("CONV"), fsm.ongoing("ELTWISE")
-        m.d.comb += self.busy.eq(loading | converting | adding)
+        loading = load_fsm.ongoing("LOAD")
+        converting, adding = compute_fsm.ongoing("CONV"), compute_fsm.ongoing("ELTWISE")
+        computing = converting | adding
+        m.d.comb += self.busy.eq(loading | computing)
 
-        # The feature read port and the write port belong to the unit that runs.
+        # The feature read port and the write port belong to the compute unit that runs.
         with m.If(adding):
             m.d.comb += [cbuf.feature_en.eq(eltwise.feature_en), cbuf.feature_index.eq(eltwise.feature_index)]
             wiring.connect(m, wiring.flipped(self.wr_req), eltwise.wr_req)
@@ -123,20 +143,20 @@ class MacArray(wiring.Component):
             wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
             wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
 
-        # Counters: each working cycle in exactly one class (see accel.isa.mac_array.COUNTERS).
+        # Counters: each cycle in exactly one class, by what the compute units do (accel.isa.mac_array.COUNTERS).
         counts = dict(zip(COUNTERS, self.counters))
-        computing = converting | adding
         fed_all = Mux(adding, eltwise.fed_all, conv.fed_all)
         written_all = Mux(adding, eltwise.written_all, conv.written_all)
         step = (converting & (conv.mac_step | conv.pool_step)) | (adding & eltwise.lane_step)
-        waiting_on_memory = loading | (computing & ((self.wr_req.valid & ~self.wr_req.ready) | written_all))
+        on_memory = Mux(computing, (self.wr_req.valid & ~self.wr_req.ready) | written_all, loading)
         classes = {
             "commands": accept,
             "mac_active": converting & conv.mac_step,
             "pp_active": (converting & conv.pool_step) | (adding & eltwise.lane_step),
-            "stall_memory": ~step & waiting_on_memory,
-            "stall_buffer": computing & ~step & ~waiting_on_memory & ~fed_all,
-            "stall_postproc": computing & ~step & ~waiting_on_memory & fed_all,
+            "stall_memory": ~step & on_memory,
+            "stall_buffer": computing & ~step & ~on_memory & ~fed_all,
+            "stall_postproc": computing & ~step & ~on_memory & fed_all,
+            "stall_issue": ~computing & ~loading & accept,
         }
         for name, active in classes.items():
             m.d.sync += counts[name].eq(counts[name] + active)
