@@ -61,7 +61,9 @@ class Command:
         _COMMANDS[engine, opcode] = cls
         _COMMANDS_BY_NAME[engine, cls.__name__] = cls
 
-    def __post_init__(self):
+    def validate(self) -> None:
+        """Raise :class:`UserError` if a field does not fit its bits (checked when a Program is made and when
+        a command is encoded, so that schedules built only for the perf model cost no checks)."""
         values = self.__dict__
         for name, lo, hi in self._ranges():
             value = values[name]
@@ -86,6 +88,7 @@ class Command:
 
     def encode(self) -> int:
         """The command word as the RTL command port receives it."""
+        self.validate()
         word, shift = self.opcode, OPCODE_BITS
         for f in dataclasses.fields(self):
             width = f.metadata["width"]
@@ -207,6 +210,7 @@ class Program:
 
     def __post_init__(self):
         for command in self.commands:
+            command.validate()
             if command.engine != self.spec.name:
                 raise UserError(f"program: command {type(command).__name__} is for engine '{command.engine}', "
                                 f"not '{self.spec.name}'")

@@ -20,7 +20,8 @@ Grouped and depthwise convolutions read only the channel groups a kernel group n
 kernel's group are zero.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -154,15 +155,17 @@ def _band_rows(shape: ConvShape, feature_atoms: int, cgs: int) -> int:
 
 
 def _load_band(shape: ConvShape, cgs: int, ac: int, address: int, base: int, a: int, b: int):
-    """The load of the input rows that output rows [a, b) need, for every channel group, to feature atoms
-    ``base + g·rows·W + y·W + x``; with the first input row loaded and the number of rows."""
+    """The load (a factory taking ``wait``) of the input rows that output rows [a, b) need, for every
+    channel group, to feature atoms ``base + g·rows·W + y·W + x``; with the first input row loaded and the
+    number of rows."""
     lo, hi = _band_input_rows(shape, a, b)
     rows, w = hi - lo, shape.w
-    return LoadFeatures(address + lo * w * ac, base, rows * w, cgs, shape.h * w * ac, rows * w, 1), lo, rows
+    return partial(LoadFeatures, address + lo * w * ac, base, rows * w, cgs, shape.h * w * ac, rows * w), lo, rows
 
 
 def _emit(first: Config, phases: list[tuple[list, list]], double: bool) -> list:
-    """Commands of ``phases`` (each: loads, then the computations that need them) with their ``wait`` flags.
+    """Commands of ``phases`` (each: loads, then the computations that need them, as command factories
+    taking ``wait``) with their ``wait`` flags.
 
     Without double buffering everything waits: one command after another. With it, phase i + 1's loads
     are issued right after phase i's first computation has started — by then every computation of phase
@@ -172,11 +175,11 @@ def _emit(first: Config, phases: list[tuple[list, list]], double: bool) -> list:
     commands = [first]
     for i, (loads, computes) in enumerate(phases):
         if i == 0 or not double:
-            commands += loads
-        commands.append(replace(computes[0], wait=1))
+            commands += [load(wait=1) for load in loads]
+        commands.append(computes[0](wait=1))
         if double and i + 1 < len(phases):
-            commands += [replace(load, wait=0) for load in phases[i + 1][0]]
-        commands += [replace(c, wait=int(not double)) for c in computes[1:]]
+            commands += [load(wait=0) for load in phases[i + 1][0]]
+        commands += [compute(wait=int(not double)) for compute in computes[1:]]
     return commands
 
 
@@ -297,7 +300,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         count = sum(piece_blocks[i] for i in tile)
         block = base("weights", weight_half)
         bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])]) + block
-        return LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), block, count, 1), \
+        return partial(LoadWeights, layout.weights_address + int(piece_offset[tile[0]]), block, count), \
             {i: int(b) for i, b in zip(tile, bases)}
 
     def load_band(a, b):
@@ -306,12 +309,12 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
 
     def convs(tile, bases, a, b, band):
         load, band_lo, rows = band
-        return [Conv(
-            fbase=load.entry + g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w,
+        return [partial(
+            Conv, fbase=load.args[1] + g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w,
             kernel_h=shape.r, kernel_w=shape.s, stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo,
             x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
             out_zp=out_zp, lo=lo, hi=hi, out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
-            first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg), wait=1)
+            first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg))
             for i in tile for kg, first, g_lo, g_hi in [pieces[i]]]
 
     phases = []
@@ -408,14 +411,15 @@ def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
     phases = []
     for n, (a, b) in enumerate(_bands(shape, rows)):
         load, band_lo, band_rows = _load_band(shape, cgs, ac, source.address, n % 2 * half if double else 0, a, b)
-        phases.append(([load], [Pool(
-            fbase=load.entry + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
+        phases.append(([load], [partial(
+            Pool, fbase=load.args[1] + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
             y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
-            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac,
-            wait=1) for g in range(cgs)]))
+            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac)
+            for g in range(cgs)]))
+    commands = _emit(config, phases, double)
     mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
-                      sum(load.count * load.groups * ac for (load,), _ in phases), output.size, double)
-    return Lowered(Program(spec, _emit(config, phases, double), memory), mapping, shape, 0)
+                      sum(c.count * c.groups * ac for c in commands if isinstance(c, LoadFeatures)), output.size, double)
+    return Lowered(Program(spec, commands, memory), mapping, shape, 0)
 
 
 def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Lowered:
@@ -437,10 +441,10 @@ def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Low
     for n, first in enumerate(range(0, atoms, chunk)):
         count, base = min(chunk, atoms - first), n % 2 * half
         phases.append((
-            [LoadFeatures(region_a.address + first * ac, base, count, 1, 0, 0, 1),
-             LoadFeatures(region_b.address + first * ac, base + chunk, count, 1, 0, 0, 1)],
-            [Eltwise(base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
-                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac, 1)]))
+            [partial(LoadFeatures, region_a.address + first * ac, base, count, 1, 0, 0),
+             partial(LoadFeatures, region_b.address + first * ac, base + chunk, count, 1, 0, 0)],
+            [partial(Eltwise, base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
+                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac)]))
     shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
     mapping = Mapping("data-reuse", config.feature_banks, h, len(phases), 0, 1, 2 * region_a.size, output.size, True)
     return Lowered(Program(spec, _emit(config, phases, True), memory), mapping, shape, 0)

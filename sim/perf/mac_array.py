@@ -28,42 +28,32 @@ from accel.spec import MacArraySpec
 
 from ..result import RunResult
 
-def command_counters(spec: MacArraySpec, command: Command) -> dict[str, int]:
-    """What one command adds: its unit's busy cycles by class (``busy``), bytes moved, and a command."""
+_PER_COMMAND = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "bytes_read",
+                "bytes_written")
+
+
+def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
+    """What one command adds: its unit's busy cycles, then the counters of :data:`_PER_COMMAND`."""
     latency = spec.mem_latency
-    counts = dict.fromkeys(COUNTERS, 0)
-    counts["commands"] = 1
     if isinstance(command, (LoadFeatures, LoadWeights)):
         beats = command.count * (spec.atomic_k if isinstance(command, LoadWeights) else command.groups)
-        counts["busy"] = beats + latency + 2
-        counts["bytes_read"] = beats * spec.beat_bytes
-        return counts
+        return beats + latency + 2, 0, 0, 0, 0, 0, beats * spec.beat_bytes, 0
     if isinstance(command, Conv):
         steps = command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
-        dot_latency = 1 + (spec.atomic_c - 1).bit_length()
-        counts["stall_buffer"] = 6
-        counts["mac_active"] = steps
-        counts["stall_postproc"] = dot_latency + (6 if command.last else 1)
-        if command.last:
-            counts["stall_memory"] = latency + 1
-            counts["bytes_written"] = command.out_h * command.out_w * spec.atomic_k
-    elif isinstance(command, Pool):
-        counts["stall_buffer"] = 6
-        counts["pp_active"] = command.out_h * command.out_w * command.kernel_h * command.kernel_w
-        counts["stall_postproc"] = 3
-        counts["stall_memory"] = latency + 1
-        counts["bytes_written"] = command.out_h * command.out_w * spec.atomic_c
-    elif isinstance(command, Eltwise):
-        if command.count:
-            counts["stall_buffer"] = 1 + 3 * command.count
-            counts["pp_active"] = command.count * spec.atomic_c
-            counts["stall_postproc"] = 10
-            counts["stall_memory"] = latency + 1
-            counts["bytes_written"] = command.count * spec.atomic_c
-    elif not isinstance(command, Config):
-        raise TypeError(f"not a mac_array command: {command!r}")
-    counts["busy"] = sum(counts[k] for k in WORK)
-    return counts
+        drain = 1 + (spec.atomic_c - 1).bit_length() + (6 if command.last else 1)
+        memory, written = (latency + 1, command.out_h * command.out_w * spec.atomic_k) if command.last else (0, 0)
+        return 6 + steps + drain + memory, steps, 0, memory, 6, drain, 0, written
+    if isinstance(command, Pool):
+        steps = command.out_h * command.out_w * command.kernel_h * command.kernel_w
+        return 10 + steps + latency, 0, steps, latency + 1, 6, 3, 0, command.out_h * command.out_w * spec.atomic_c
+    if isinstance(command, Eltwise):
+        if not command.count:
+            return 0, 0, 0, 0, 0, 0, 0, 0
+        lanes, operands = command.count * spec.atomic_c, 1 + 3 * command.count
+        return operands + lanes + 11 + latency, 0, lanes, latency + 1, operands, 10, 0, command.count * spec.atomic_c
+    if isinstance(command, Config):
+        return 0, 0, 0, 0, 0, 0, 0, 0
+    raise TypeError(f"not a mac_array command: {command!r}")
 
 
 def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
@@ -81,35 +71,30 @@ def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
 
 def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
     """Total counters of a command sequence, from the timeline of the load and compute units."""
-    totals = dict.fromkeys(COUNTERS, 0)
     accept = 0  # earliest cycle the next command can be accepted
     load_free = compute_free = 0  # first cycle each unit is free again
-    loads, computes = [], []
+    loads, computes, rows = [], [], []
     for command in commands:
-        counts = command_counters(spec, command)
-        is_load = isinstance(command, (LoadFeatures, LoadWeights))
-        wait = isinstance(command, Config) or getattr(command, "wait", 0)
-        if is_load:
-            accept = max(accept, load_free, compute_free if wait else 0)
+        row = command_counters(spec, command)
+        rows.append(row)
+        if isinstance(command, (LoadFeatures, LoadWeights)):
+            accept = max(accept, load_free, compute_free if command.wait else 0)
+            load_free = accept + 1 + row[0]
+            loads.append((accept + 1, load_free))
+        elif isinstance(command, Config):
+            accept = max(accept, load_free, compute_free)
         else:
-            accept = max(accept, compute_free, load_free if wait else 0)
-        busy = (accept + 1, accept + 1 + counts.pop("busy"))
-        if is_load:
-            loads.append(busy)
-            load_free = busy[1]
-        elif not isinstance(command, Config):
-            computes.append(busy)
-            compute_free = busy[1]
+            accept = max(accept, compute_free, load_free if command.wait else 0)
+            compute_free = accept + 1 + row[0]
+            computes.append((accept + 1, compute_free))
         accept += 1
-        for key, value in counts.items():
-            totals[key] += value
+    totals = dict(zip(_PER_COMMAND, np.array(rows, np.int64).reshape(-1, 8)[:, 1:].sum(axis=0).tolist()))
     end = max(accept, load_free, compute_free)
     idle = end - sum(e - s for s, e in computes)
     waiting = sum(e - s for s, e in loads) - _overlap(loads, computes)
     totals["stall_memory"] += waiting
-    totals["stall_issue"] = idle - waiting
-    totals["cycles"] = end
-    return totals
+    totals |= {"cycles": end, "commands": len(commands), "stall_issue": idle - waiting}
+    return {name: totals[name] for name in COUNTERS}
 
 
 def run(program: Program) -> RunResult:

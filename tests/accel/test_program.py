@@ -40,8 +40,11 @@ def test_decode_inverts_encode(command):
 @pytest.mark.parametrize("make,field", [(lambda: Load(2**32, 0), "address"), (lambda: Shift(32, 0), "amount"),
                                         (lambda: Shift(-33, 0), "amount"), (lambda: Load(-1, 0), "address")])
 def test_out_of_range_fields_are_user_errors(make, field):
+    command = make()
     with pytest.raises(UserError, match=field):
-        make()
+        command.encode()
+    with pytest.raises(UserError, match=field):
+        Program(DotProductSpec(), [command], MemoryImage())
 
 
 def test_unknown_opcode():
