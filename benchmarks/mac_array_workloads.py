@@ -59,14 +59,21 @@ def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:
                 aligned=shape.c % spec.atomic_c == 0 and shape.k % spec.atomic_k == 0 and shape.groups == 1)
 
 
-def perf_seconds(spec: MacArraySpec, shapes) -> float:
-    runs = []
+def perf_seconds(spec: MacArraySpec, shapes) -> tuple[float, float]:
+    """Median seconds (of 5) to plan and schedule every layer (compiler), and to count their cycles (perf model)."""
+    compile_runs, perf_runs = [], []
     for _ in range(5):
         start = time.perf_counter()
+        schedules = []
         for name, shape in shapes:
-            evaluate(spec, name, shape)
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+            mapping = plan(spec, shape, name)
+            schedules.append(schedule(spec, shape, mapping, Layout.of(spec, shape, mapping)))
+        middle = time.perf_counter()
+        for commands in schedules:
+            counters(spec, commands)
+        compile_runs.append(middle - start)
+        perf_runs.append(time.perf_counter() - middle)
+    return statistics.median(compile_runs), statistics.median(perf_runs)
 
 
 def rtl_speed(shapes) -> dict:
@@ -97,7 +104,7 @@ def main():
         shapes = conv_shapes(WORKLOADS / file)
         for config, spec in CONFIGS.items():
             rows = [evaluate(spec, name, shape) for name, shape in shapes]
-            seconds = perf_seconds(spec, shapes)
+            compile_seconds, seconds = perf_seconds(spec, shapes)
             total_cycles = sum(r["cycles"] for r in rows)
             total_macs = sum(r["macs"] for r in rows)
             compute_bound = [r for r in rows if r["aligned"] and not r["memory_bound"]]
@@ -105,13 +112,16 @@ def main():
                 layers=len(rows), macs=total_macs, cycles=total_cycles,
                 utilization=total_macs / (total_cycles * spec.macs_per_cycle),
                 bytes_read=sum(r["bytes_read"] for r in rows), bytes_written=sum(r["bytes_written"] for r in rows),
-                perf_model_seconds=seconds,
+                perf_model_seconds=seconds, compiler_seconds=compile_seconds,
+                commands=sum(len(schedule(spec, shape, m, Layout.of(spec, shape, m)))
+                             for name, shape in shapes for m in [plan(spec, shape, name)]),
                 min_utilization_compute_bound_aligned=min((r["utilization"] for r in compute_bound), default=None),
                 memory_bound=[r["layer"] for r in rows if r["memory_bound"]])
             report["networks"][f"{network}/{config}"] = {"summary": summary, "layers": rows}
             print(f"\n{network} on {config}: {len(rows)} layers, {total_macs / 1e9:.2f} GMAC, {total_cycles:,} cycles, "
                   f"utilization {summary['utilization']:.1%}, DRAM {summary['bytes_read'] / 1e6:.1f} MB read "
-                  f"{summary['bytes_written'] / 1e6:.1f} MB written, perf model {seconds * 1e3:.1f} ms")
+                  f"{summary['bytes_written'] / 1e6:.1f} MB written; {summary['commands']:,} commands: compiler "
+                  f"{compile_seconds * 1e3:.0f} ms, perf model {seconds * 1e3:.0f} ms")
             print(f"{'layer':<10}{'C':>6}{'HxW':>9}{'K':>6}{'RxS':>5}{'s':>3}{'g':>5}{'cycles':>12}{'util':>7}"
                   f"{'read kB':>10}{'write kB':>10}  mode")
             for r in rows:
