@@ -15,11 +15,13 @@ import contextlib
 import fcntl
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import version
 from pathlib import Path
 
+import cocotb_tools.config
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
@@ -27,7 +29,7 @@ from accel.cache import cache_dir, content_hash
 from accel.progress import step
 from accel.spec import Spec
 from rtl_gen.export import WAIVERS, module_name, verilog_for, write_if_changed
-from rtl_gen.toolchain import verilator_env, verilator_version
+from rtl_gen.toolchain import verilator_env, verilator_executable, verilator_version
 
 _PARAMS_VAR = "ACCEL_TB_PARAMS"
 
@@ -52,9 +54,14 @@ def build(spec: Spec) -> Build:
 
 
 def build_verilog(spec: Spec, verilog: str, top: str) -> Build:
-    """The Verilator model of module ``top`` in ``verilog`` (a design around ``spec``, e.g. a harness)."""
+    """The Verilator model of module ``top`` in ``verilog`` (a design around ``spec``, e.g. a harness).
+
+    Built like cocotb's runner does it, with one difference: only the top module's ports and signals are
+    public (a generated control file) instead of every signal (``--public-flat-rw``), so Verilator can
+    optimise the inside of the design; testbenches reach the design through the top's ports only.
+    """
     waves = waves_requested()
-    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique"]
+    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
     if waves:
         options += ["--trace-fst", "--trace-structs"]
     key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"))
@@ -64,16 +71,23 @@ def build_verilog(spec: Spec, verilog: str, top: str) -> Build:
         if not stamp.exists():
             source = directory / f"{top}.v"
             write_if_changed(source, verilog)
-            verilator_env()
-            runner = get_runner("verilator")
+            public = directory / "public.vlt"
+            public.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+            libs = cocotb_tools.config.libs_dir
+            commands = [
+                [str(verilator_executable()), "-cc", "--exe", "-Mdir", str(directory), "--top-module", top, "--vpi",
+                 "--prefix", "Vtop", "-o", top, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
+                 *options, str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp"),
+                 str(source), str(WAIVERS), str(public)],
+                ["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk",
+                 f"VM_TRACE={int(waves)}"],
+            ]
             log = directory / "build.log"
-            with step(f"Verilator build of {top} (cached afterwards in {directory})"):
-                try:
-                    runner.build(sources=[source, WAIVERS], hdl_toplevel=top, build_dir=directory,
-                                 build_args=options, waves=waves, log_file=log)
-                except RuntimeError as error:
-                    tail = "\n".join(log.read_text().splitlines()[-30:])
-                    raise RuntimeError(f"Verilator build of {top} failed ({error}); end of {log}:\n{tail}") from None
+            with step(f"Verilator build of {top} (cached afterwards in {directory})"), open(log, "w") as output:
+                for command in commands:
+                    if subprocess.run(command, env=verilator_env(), stdout=output, stderr=subprocess.STDOUT).returncode:
+                        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                        raise RuntimeError(f"Verilator build of {top} failed; end of {log}:\n{tail}")
             stamp.write_text(key)
     return Build(spec, top, directory, waves)
 
