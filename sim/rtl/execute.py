@@ -18,7 +18,7 @@ from rtl_gen.export import module_name
 from .. import perf
 from ..result import RunResult
 from . import runner
-from .harness import Harness
+from .harness import Harness, clock_wrapper
 
 TESTBENCH = "sim.rtl.testbenches.engine"
 COMMANDS = 4096
@@ -33,9 +33,11 @@ def harness_words(programs: list[Program]) -> int:
 
 def build(spec: Spec, words: int) -> runner.Build:
     """The Verilator model of the harness around ``spec``'s engine with ``words`` memory beats (cached)."""
-    top = f"harness_{module_name(spec)}_{words}"
+    inner = f"harness_{module_name(spec)}_{words}"
     harness = Harness(build_engine(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
-    return runner.build_verilog(spec, verilog.convert(harness, name=top, emit_src=False), top)
+    top = f"{inner}_clocked"
+    text = clock_wrapper(harness, verilog.convert(harness, name=inner, emit_src=False), inner, top)
+    return runner.build_verilog(spec, text, top, timing=True)
 
 
 def run(programs: list[Program], *, stall: bool = False, seed: int = 1, test_dir: Path | None = None,

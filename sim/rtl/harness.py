@@ -9,7 +9,7 @@ write accepted in cycle t is acknowledged in cycle t + latency, one beat per cyc
 acknowledgements at random (about half the cycles each); results must not change, only timing.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -178,3 +178,25 @@ class Harness(wiring.Component):
         with m.Elif(engine.cmd.valid & engine.cmd.ready):
             m.d.sync += next_command.eq(next_command + 1)
         return m
+
+
+def clock_wrapper(harness: Harness, verilog: str, inner: str, top: str, period_ns: int = 10) -> str:
+    """``verilog`` (the harness converted as module ``inner``) and a module ``top`` around it that drives its
+    clock itself (built with Verilator ``--timing``), so no testbench code runs on clock edges; ``clk``
+    becomes an output for the testbench to wait on. One timescale covers every module."""
+    ports, connections = ["output reg clk", "input rst"], [".clk(clk)", ".rst(rst)"]
+    for name, member in harness.signature.members.items():
+        width = Shape.cast(member.shape).width
+        direction = "input" if member.flow == In else "output"
+        ports.append(f"{direction} {f'[{width - 1}:0] ' if width > 1 else ''}{name}")
+        connections.append(f".{name}({name})")
+    return "\n".join([
+        "`timescale 1ns/1ps",
+        verilog,
+        f"module {top}({', '.join(ports)});",
+        "  initial clk = 1'b0;",
+        f"  always #{period_ns // 2} clk = ~clk;",
+        f"  {inner} harness({', '.join(connections)});",
+        "endmodule",
+        "",
+    ])

@@ -53,15 +53,18 @@ def build(spec: Spec) -> Build:
     return build_verilog(spec, verilog_for(spec), module_name(spec))
 
 
-def build_verilog(spec: Spec, verilog: str, top: str) -> Build:
+def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -> Build:
     """The Verilator model of module ``top`` in ``verilog`` (a design around ``spec``, e.g. a harness).
 
     Built like cocotb's runner does it, with one difference: only the top module's ports and signals are
     public (a generated control file) instead of every signal (``--public-flat-rw``), so Verilator can
-    optimise the inside of the design; testbenches reach the design through the top's ports only.
+    optimise the inside of the design; testbenches reach the design through the top's ports only. With
+    ``timing``, delays in the Verilog run (``--timing``), for a clock generated inside the design.
     """
     waves = waves_requested()
     options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
+    if timing:
+        options += ["--timing", "-CFLAGS", "-std=c++20"]
     if waves:
         options += ["--trace-fst", "--trace-structs"]
     key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"))

@@ -10,7 +10,6 @@ import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, with_timeout
 
 from accel.program import Program
@@ -29,7 +28,7 @@ async def run_programs(dut):
     params = tb_params()
     spec = params["spec"]
     beat = spec.port_bits // 8
-    Clock(dut.clk, 10, unit="ns").start()
+    # The harness wrapper generates the clock itself (sim.rtl.harness.clock_wrapper).
     for path, result, timeout in zip(params["programs"], params["results"], params["timeouts"]):
         program = Program.load(path)
         await reset(dut.clk, dut.rst)
