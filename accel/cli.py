@@ -99,17 +99,19 @@ def synth(name, spec_file, assignments, device, target_mhz, as_json):
 
 
 @cli.command()
-@click.option("--engine", required=True, help="Engine to simulate (mac_array).")
-@click.option("--layer", "layer", required=True, metavar="KIND:KEY=VALUE,...",
+@click.option("--engine", required=True, help="Engine to simulate (mac_array, eie, xnor).")
+@click.option("--layer", "layer", default=None, metavar="KIND:KEY=VALUE,...",
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
+@click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
 @_spec_file
 @_set
 @click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random data.")
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, spec_file, assignments, backend, seed, stall, as_json):
-    """Run one random layer on ENGINE: bits against the reference, cycles, utilization, traffic."""
+def simulate(engine, layer, model, spec_file, assignments, backend, seed, stall, as_json):
+    """Run one random layer (or a trained model) on ENGINE: bits against the reference, cycles,
+    utilization, traffic."""
     import importlib
 
     import numpy as np
@@ -118,8 +120,17 @@ def simulate(engine, layer, spec_file, assignments, backend, seed, stall, as_jso
 
     spec = _spec(engine, spec_file, assignments)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
-    kind, params = parse_layer(layer, compiler.LAYER_KINDS)
-    case = compiler.random_case(spec, kind, params, np.random.default_rng(seed))
+    if (layer is None) == (model is None):
+        raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,... and --model NAME")
+    if model is not None:
+        if not hasattr(compiler, "model_case"):
+            raise UserError(f"--model: engine '{engine}' runs single layers only; use --layer")
+        kind, params = "model", {"name": model}
+        case = compiler.model_case(spec, model, seed=seed)
+    else:
+        kind, params = parse_layer(layer, compiler.LAYER_KINDS)
+        case = compiler.random_case(spec, kind, params, np.random.default_rng(seed))
+    spec = case.program.spec
     from sim import golden, perf
 
     reference = golden.run(case.program)
@@ -136,7 +147,7 @@ def simulate(engine, layer, spec_file, assignments, backend, seed, stall, as_jso
     else:
         result["bit_exact"] = bool(np.array_equal(case.output(reference.memory), case.expected))
         counters = predicted.counters
-    result["reference"] = "golden" if backend == "rtl" else "int8 reference"
+    result["reference"] = "golden" if backend == "rtl" else "independent reference"
     result["cycles"] = counters["cycles"]
     result["utilization"] = case.macs / (counters["cycles"] * spec.macs_per_cycle) if case.macs else 0.0
     result["counters"] = counters

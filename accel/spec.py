@@ -244,3 +244,162 @@ class MacArraySpec(Spec):
         |acc| < 2**31 + 2·2**14·n = 2**31 + 2**15·n, which fits in ⌈log2(2**31 + 2**15·n)⌉ + 1 bits.
         """
         return math.ceil(math.log2(2**31 + 2**15 * self.max_reduction)) + 1
+
+
+@register("xnor")
+@dataclass(frozen=True)
+class XnorSpec(Spec):
+    """A FINN-style binary engine: one matrix-vector-threshold unit (MVTU) of ``pe`` × ``simd`` XNOR lanes
+    (Umuroglu et al., FPGA 2017) behind the engine shell, with a sliding-window unit, on-chip weight,
+    threshold and input buffers, and a bit-serial mode for integer first-layer inputs (see rtl_gen/xnor).
+
+    Each cycle every PE (one output channel) XNORs ``simd`` input bits with its ``simd`` weight bits and
+    counts the agreements; ``max_reduction`` bounds the padded reduction length (synapse folds × simd),
+    from which every datapath width below is derived.
+    """
+
+    pe: int = param(4, lo=1, hi=64, pow2=True, doc="processing elements: output channels computed in parallel")
+    simd: int = param(32, lo=2, hi=256, pow2=True, doc="input bits each PE consumes per cycle")
+    weight_depth: int = param(1024, lo=16, hi=2**16, pow2=True, doc="weight-memory entries (pe × simd bits each)")
+    threshold_depth: int = param(128, lo=4, hi=2**14, pow2=True,
+                                 doc="threshold-memory entries (one 32-bit threshold per PE each)")
+    input_depth: int = param(2048, lo=16, hi=2**16, pow2=True, doc="input-buffer words (simd bits each)")
+    max_reduction: int = param(4096, lo=2, hi=2**20,
+                               doc="largest padded reduction (synapse folds × simd bits) per output")
+    input_bits: int = param(8, lo=1, hi=8, doc="widest unsigned integer (first-layer) input, computed bit-serially "
+                                               "one plane per pass; 1: ±1 inputs only")
+    port_bits: int = param(64, choices=(32, 64, 128), doc="memory-port data width in bits")
+    mem_latency: int = param(8, lo=2, hi=256, doc="cycles from read request to data in the simulation memory model")
+
+    MAX_KERNEL: ClassVar[int] = 7
+    MAX_STRIDE: ClassVar[int] = 4
+    MAX_POOL: ClassVar[int] = 4
+    MAX_DIM: ClassVar[int] = 1023
+    THRESHOLD_SLOT: ClassVar[int] = 32
+    """Bits per threshold in memory: the threshold in the low ``threshold_width`` bits, the direction in bit 31."""
+    OUTPUT_INT_BITS: ClassVar[int] = 32
+    """Integer (last-layer) outputs are written as int32."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pe > self.port_bits:
+            raise UserError(f"xnor.pe: {self.pe} is not allowed; expected at most port_bits = {self.port_bits} "
+                            f"(one output chunk of pe bits fits a memory beat)")
+        if self.max_reduction < self.simd:
+            raise UserError(f"xnor.max_reduction: {self.max_reduction} is not allowed; expected at least "
+                            f"simd = {self.simd} (one synapse fold)")
+        if self.threshold_width + 1 > self.THRESHOLD_SLOT:
+            raise UserError(f"xnor.max_reduction: {self.max_reduction} is not allowed; the threshold width "
+                            f"{self.threshold_width} must leave the direction bit of a 32-bit slot")
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.port_bits // 8
+
+    @property
+    def lanes(self) -> int:
+        """Binary MAC lanes: pe × simd XNOR–popcount bits per cycle."""
+        return self.pe * self.simd
+
+    macs_per_cycle = lanes
+
+    @property
+    def popcount_width(self) -> int:
+        """Unsigned width of one PE's popcount of simd bits: values 0..simd."""
+        return self.simd.bit_length()
+
+    @property
+    def acc_range(self) -> tuple[int, int]:
+        """Smallest and largest accumulator value, derived from the largest reduction the spec allows.
+
+        A binary (±1-input) fold adds 2·popcount − simd ∈ [−simd, simd] per word, so n = max_reduction
+        padded bits give [−n, n]. A bit-serial fold of P <= input_bits planes adds Σ 2^(P−1−j)·popcount_j
+        (Horner: acc ← 2·acc + popcount at each new plane), so [0, (2^P − 1)·n].
+        """
+        return -self.max_reduction, max(1, 2**self.input_bits - 1) * self.max_reduction
+
+    @property
+    def acc_width(self) -> int:
+        """Signed accumulator width holding every value of :attr:`acc_range`."""
+        lo, hi = self.acc_range
+        return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+
+    @property
+    def threshold_width(self) -> int:
+        """Signed threshold width: thresholds lie in [acc_min, acc_max + 1] (beyond that a comparison is
+        constant, and the compiler clamps to the ends), one more bit than the accumulator to hold acc_max + 1."""
+        return self.acc_width + 1
+
+    @property
+    def diff_width(self) -> int:
+        """Signed width of acc − threshold (and of an integer output): both in the threshold's range."""
+        return self.threshold_width + 1
+
+
+@register("eie")
+@dataclass(frozen=True)
+class EieSpec(Spec):
+    """An EIE sparse matrix × sparse vector engine (Han et al., ISCA 2016; see rtl_gen/eie and DESIGN.md).
+
+    ``n_pe`` processing elements; output row i lives in PE i mod n_pe. Each PE holds pointer SRAM
+    (even/odd banks), sparse-matrix SRAM of 64-bit lines of eight (4-bit codebook index, 4-bit relative
+    row) entries, an activation queue and source/destination activation register files. Activations and
+    codebook values are 16-bit signed fixed point with ``act_frac`` and ``weight_frac`` fraction bits
+    (the arithmetic is defined once in sim/golden/eie.py).
+    """
+
+    n_pe: int = param(4, lo=1, hi=256, pow2=True, doc="processing elements (the paper's benchmarks use 64)")
+    queue_depth: int = param(8, lo=1, hi=256, doc="activation queue entries per PE (8 in the paper)")
+    act_regs: int = param(64, lo=4, hi=1024, pow2=True,
+                          doc="entries per PE of each activation register file (64 in the paper: 4K per 64 PEs)")
+    ptr_entries: int = param(1024, lo=4, hi=65536, pow2=True,
+                             doc="column pointers per PE (even + odd bank): at most ptr_entries - 2 columns per block")
+    spmat_lines: int = param(1024, lo=2, hi=4096, pow2=True,
+                             doc="64-bit lines of sparse-matrix SRAM per PE (8 entries each)")
+    act_frac: int = param(8, lo=0, hi=14, doc="fraction bits of the 16-bit activations")
+    weight_frac: int = param(12, lo=0, hi=15, doc="fraction bits of the 16-bit codebook values")
+    max_cols: int = param(4096, lo=1, hi=2**20, doc="largest input length of a layer (sets the accumulator width)")
+    port_bits: int = param(64, choices=(64,), doc="memory-port data width (one sparse-matrix line per beat)")
+    mem_latency: int = param(8, lo=2, hi=256, doc="cycles from read request to data in the simulation memory model")
+
+    ACT_BITS: ClassVar[int] = 16
+    WEIGHT_BITS: ClassVar[int] = 16
+    CODEBOOK_ENTRIES: ClassVar[int] = 16
+    ENTRIES_PER_LINE: ClassVar[int] = 8
+    POINTER_BITS: ClassVar[int] = 16
+    """Pointers are 16-bit in memory; spmat_lines <= 4096 keeps every pointer (<= 32768) inside."""
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.port_bits // 8
+
+    @property
+    def macs_per_cycle(self) -> int:
+        """One multiply-accumulate per PE per cycle."""
+        return self.n_pe
+
+    @property
+    def spmat_entries(self) -> int:
+        """(index, run) entries of sparse-matrix SRAM per PE."""
+        return self.spmat_lines * self.ENTRIES_PER_LINE
+
+    @property
+    def ptr_width(self) -> int:
+        """Bits of a stored pointer: values 0..spmat_entries inclusive."""
+        return self.spmat_entries.bit_length()
+
+    @property
+    def vector_capacity(self) -> int:
+        """Activations the register files hold across all PEs (input chunk and output batch length)."""
+        return self.n_pe * self.act_regs
+
+    @property
+    def acc_width(self) -> int:
+        """Signed accumulator width, derived so no allowed layer can overflow.
+
+        An output sums at most n = max_cols + 1 products (the input columns and the bias column). Each is
+        a 16-bit × 16-bit signed product, |w·a| <= 2**15 · 2**15 = 2**30 (the bias column's constant
+        2**act_frac <= 2**14 keeps its product below that too), so |acc| <= n · 2**30, and a two's-complement
+        number holding +n · 2**30 (its bit length plus a sign bit) holds every sum.
+        """
+        return ((self.max_cols + 1) << 30).bit_length() + 1

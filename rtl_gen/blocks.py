@@ -2,14 +2,16 @@
 
 from amaranth.lib import wiring
 
-from accel.spec import DotProductSpec, MacArraySpec, Spec
+from accel.spec import DotProductSpec, MacArraySpec, Spec, XnorSpec
 
 from .lib.dot_product import DotProduct
 from .mac_array.engine import MacArray
+from .xnor.engine import XnorEngine
 
 COMPONENTS: dict[type[Spec], type[wiring.Component]] = {
     DotProductSpec: DotProduct,
     MacArraySpec: MacArray,
+    XnorSpec: XnorEngine,
 }
 
 

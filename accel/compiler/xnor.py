@@ -2,15 +2,16 @@
 
 A :class:`BinaryLayer` is a convolution (a dense layer is a 1×1 convolution of a 1×1 map) with ±1 weights,
 followed by either a per-channel :class:`~accel.compress.binarize.Threshold` (BatchNorm + sign folded, as
-:mod:`accel.compress.binarize` computes it), optionally a max-pool of the resulting bits, or nothing (an
-integer output: the raw dot products of the last layer). Its input is a binary map (bool, True for +1) or
+:func:`accel.compress.binarize.thresholds` computes it; +1 iff dot >= t, or dot <= t where not ``up``),
+optionally a max-pool of the resulting bits, or nothing (an integer output: the raw dot products of the
+last layer). Its input is a binary map (bool, True for +1) or
 an unsigned integer map of ``planes`` bits (the first layer: computed bit-serially, plane by plane).
 
 Folding (FINN's, Umuroglu et al. 2017): the engine's PE and SIMD are fixed by the spec; a layer of K
 output channels and N = R·S·C inputs per output runs as NF neuron folds of PE channels and SF synapse
 folds of SIMD bits. Channels are padded so a pixel's output bits fill whole input words of the next layer:
-a binary output has ``cp = ⌈K / max(pe, simd)⌉ · max(pe, simd)`` bits per pixel, so NF = cp / pe; an
-integer output has NF = ⌈K / PE⌉. Each channel fold of a pixel is ``cf = cp / simd`` words. All weights of
+a binary output has ``cp = ⌈K / max(pe, simd)⌉ · max(pe, simd)`` bits per pixel: NF = ⌈K / PE⌉ chunks of
+PE bits, then the packer's zero chunks. Each channel fold of a pixel is ``cf = cp / simd`` words. All weights of
 a layer stay on chip (like FINN's MVTU); a layer whose weights, thresholds or input map do not fit the
 spec's memories is a :class:`UserError` naming the memory, and :func:`fit_spec` picks the memory depths
 that hold every layer of a network.
@@ -25,23 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..compress.binarize import Threshold
 from ..errors import UserError
 from ..isa.xnor import TARGETS, Load, Mvtu
+from ..nn.graph import Graph
+from ..nn.layers import BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
 from ..program import MemoryImage, Program
 from ..spec import XnorSpec
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """Per output channel: the output is +1 iff ``dot >= t`` (``up``) or iff ``dot <= t`` (not ``up``)
-    (the same form as :class:`accel.compress.binarize.Threshold`)."""
-
-    t: np.ndarray
-    up: np.ndarray
-
-    def apply(self, dot: np.ndarray) -> np.ndarray:
-        """Bits of dot products (..., K) (channels last)."""
-        return np.where(self.up, dot >= self.t, dot <= self.t)
 
 
 @dataclass(frozen=True)
@@ -140,6 +131,7 @@ class Folding:
     conv_w: int
     cp: int  # output bits per pixel (binary output) or 0
     pool: int
+    pixel_chunks: int  # output chunks of pe bits per pixel: nf, then zero chunks up to cp
 
     @property
     def steps(self) -> int:
@@ -184,16 +176,17 @@ def fold(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> Folding:
     conv_h, conv_w = _check_layer(spec, layer, layout)
     binary_out = layer.threshold is not None
     cp = output_bits_per_pixel(spec, layer.k) if binary_out else 0
-    nf = cp // spec.pe if binary_out else -(-layer.k // spec.pe)
+    nf = -(-layer.k // spec.pe)
     return Folding(nf, layer.r * layer.r * layout.cf, layout.planes, conv_h // layer.pool, conv_w // layer.pool,
-                   conv_h, conv_w, cp, layer.pool)
+                   conv_h, conv_w, cp, layer.pool, cp // spec.pe if binary_out else nf)
 
 
 def finn_ideal_cycles(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> int:
     """FINN's model: (outputs / PE) · (inputs / SIMD) cycles per output pixel of the convolution, with one
     pass per input plane: ⌈K/PE⌉ · ⌈R·R·C/SIMD⌉ · planes · conv pixels."""
     f = fold(spec, layer, layout)
-    return -(-layer.k // spec.pe) * -(-layer.r * layer.r * layer.c // spec.simd) * layout.planes * f.conv_h * f.conv_w
+    c = layer.c if layer.channel_mask is None else int(np.count_nonzero(layer.channel_mask))
+    return -(-layer.k // spec.pe) * -(-layer.r * layer.r * c // spec.simd) * layout.planes * f.conv_h * f.conv_w
 
 
 def weight_bits(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, nf: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +275,8 @@ class LayerPlan:
             pool_col_step=layer.pool * layer.stride * cs, pad_base=lay.words, cf=lay.cf, planes=lay.planes,
             in_h=lay.h, in_w=lay.w, stride=layer.stride, pad=layer.pad, kernel=layer.r, pool=layer.pool,
             out_h=f.out_h, out_w=f.out_w, nf=f.nf, sf=f.sf, wbase=0, tbase=0,
-            dot=int(layer.threshold is None), out_address=out_address)
+            dot=int(layer.threshold is None), pixel_chunks=f.pixel_chunks,
+            out_address=out_address)
 
     def pad_pixel(self, spec: XnorSpec) -> np.ndarray:
         """The stored pad pixel's words: the pad value in real channels (0 for integer inputs)."""
@@ -293,18 +287,19 @@ class LayerPlan:
         return bits
 
 
-def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> LayerPlan:
-    """Fold ``layer`` on ``spec`` and check that its weights, thresholds and input fit the memories."""
+def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, check: bool = True) -> LayerPlan:
+    """Fold ``layer`` on ``spec`` and (with ``check``) check that its weights, thresholds and input fit the
+    memories."""
     f = fold(spec, layer, layout)
     length = f.sf * spec.simd
     name = layer.name
-    if length > spec.max_reduction:
+    if check and length > spec.max_reduction:
         raise UserError(f"layer '{name}': padded reduction {length} bits exceeds xnor.max_reduction = "
                         f"{spec.max_reduction}")
     needs = {"weight_depth": (f.nf * f.sf, "weight entries"), "threshold_depth": (f.nf, "threshold entries"),
              "input_depth": (layout.words + layout.planes * layout.cf, "input words (map and pad pixel)")}
     for field, (count, what) in needs.items():
-        if count > getattr(spec, field):
+        if check and count > getattr(spec, field):
             raise UserError(f"layer '{name}': needs {count} {what}; xnor.{field} = {getattr(spec, field)} "
                             f"is too small (weights stay on chip)")
     wbits, real = weight_bits(spec, layer, layout, f.nf)
@@ -315,14 +310,45 @@ def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> LayerPl
     return LayerPlan(layer, layout, f, wbits, slot_bits(slots), output, finn_ideal_cycles(spec, layer, layout))
 
 
-def fit_spec(spec: XnorSpec, plans_needs: list[tuple[int, int, int]]) -> XnorSpec:
-    """``spec`` with the smallest power-of-two memory depths (never below the given ones) holding every
-    (weight entries, threshold entries, input words) in ``plans_needs``."""
-    def pow2(n, floor):
-        return max(floor, 1 << max(n - 1, 0).bit_length())
-    w, t, i = (max(n[k] for n in plans_needs) for k in range(3))
-    return dataclasses.replace(spec, weight_depth=pow2(w, spec.weight_depth),
-                               threshold_depth=pow2(t, spec.threshold_depth), input_depth=pow2(i, spec.input_depth))
+def memory_needs(plans: list[LayerPlan], simd: int) -> dict[str, int]:
+    """The largest weight, threshold and input-buffer use and padded reduction among ``plans`` (spec field →
+    entries or bits)."""
+    return {"max_reduction": max(p.folding.sf * simd for p in plans),
+            "weight_depth": max(len(p.weights) for p in plans),
+            "threshold_depth": max(len(p.thresholds) for p in plans),
+            "input_depth": max(p.layout.words + p.layout.planes * p.layout.cf for p in plans)}
+
+
+def fit_spec(spec: XnorSpec, layers: list[BinaryLayer], shape: tuple[int, int, int], planes: int = 1) -> XnorSpec:
+    """``spec`` with each memory depth enlarged, where needed, to the smallest power of two that holds every
+    layer of the network ``layers`` on inputs of ``shape`` (C, H, W), and ``max_reduction`` to its largest
+    padded reduction: the fold is kept, the memories and widths fit it."""
+    if layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0], shape[0]):
+        c, h, w = shape
+        first = layers[0]
+        oh, ow = ((n + 2 * first.pad - first.r) // first.stride + 1 for n in (h, w))
+        layers, shape = [im2col_layer(first)] + list(layers[1:]), (first.r * first.r * c, oh, ow)
+    plans = _plan_all(spec, layers, input_layout(spec, *shape, planes), check=False)
+    needs = memory_needs(plans, spec.simd)
+    fitted = {field: max(getattr(spec, field), n if field == "max_reduction" else 1 << max(n - 1, 0).bit_length())
+              for field, n in needs.items()}
+    return dataclasses.replace(spec, **fitted)
+
+
+def _plan_all(spec: XnorSpec, layers: list[BinaryLayer], layout: MapLayout, check: bool = True) -> list[LayerPlan]:
+    plans = []
+    for layer in layers:
+        if layout is None:
+            raise UserError(f"layer '{plans[-1].layer.name}': an integer output must be the last layer")
+        if layer.weight.ndim == 2:  # dense
+            if (layout.h, layout.w) == (1, 1):
+                layer = dataclasses.replace(layer, weight=layer.weight[:, :, None, None])
+            else:
+                layer, layout = dense_on_map(spec, layer.name, layer.weight, layout, layer.threshold)
+        plan = plan_layer(spec, layer, layout, check)
+        plans.append(plan)
+        layout = plan.output
+    return plans
 
 
 @dataclass
@@ -353,33 +379,30 @@ class Lowered:
         return decode_map(spec, bits, k, f.out_h, f.out_w)
 
 
-def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], planes: int = 1) -> Lowered:
+def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], planes: int = 1,
+          im2col: bool = True) -> Lowered:
     """Lower ``layers`` (applied in order) to one Program running every map of ``inputs`` ((C, H, W) bool,
     or unsigned integers of ``planes`` bits) through them: per layer, its weights and thresholds are
     loaded once, then per image the input map and pad pixel are loaded and the Mvtu runs. Layer i's output
     for image n is region ``out{i}_{n}``; a dense layer after a map is given as (K, C·H·W) weights over the
-    flattened (c, y, x) map (see :func:`dense_on_map`)."""
+    flattened (c, y, x) map (see :func:`dense_on_map`). With ``im2col``, a first convolution whose channels
+    fill a small part of a SIMD word (:func:`im2col_pays`) reads host-expanded windows instead
+    (:func:`im2col_map`)."""
+    layers_in = layers
     memory = MemoryImage(alignment=64)
     c, h, w = inputs[0].shape
-    if not 1 <= planes <= spec.MAX_PLANES:
-        raise UserError(f"input planes {planes} is not allowed; expected 1..{spec.MAX_PLANES}")
+    if not (planes == 1 or 2 <= planes <= spec.input_bits):
+        raise UserError(f"input: {planes}-bit integer inputs are not allowed; expected at most "
+                        f"xnor.input_bits = {spec.input_bits} bits (or ±1 inputs)")
     for x in inputs:
         if x.shape != (c, h, w) or (planes > 1 and (x.min() < 0 or x.max() >= 2**planes)):
             raise UserError(f"input: every map must be {c}×{h}×{w}" + (f" with values in 0..{2**planes - 1}"
                                                                         if planes > 1 else " of bits"))
-    layout = input_layout(spec, c, h, w, planes)
-    plans = []
-    for layer in layers:
-        if layer.weight.ndim == 2:  # dense
-            if layout is not None and (layout.h, layout.w) == (1, 1):
-                layer = dataclasses.replace(layer, weight=layer.weight[:, :, None, None])
-            elif layout is not None:
-                layer, layout = dense_on_map(spec, layer.name, layer.weight, layout, layer.threshold)
-        plan = plan_layer(spec, layer, layout)
-        plans.append(plan)
-        layout = plan.output
-        if layout is None and len(plans) < len(layers):
-            raise UserError(f"layer '{layer.name}': an integer output must be the last layer")
+    if im2col and layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0], c):
+        layers = [im2col_layer(layers[0])] + list(layers[1:])
+        inputs = [im2col_map(layers_in[0], x, planes) for x in inputs]
+        c, h, w = inputs[0].shape
+    plans = _plan_all(spec, layers, input_layout(spec, c, h, w, planes))
     for n, x in enumerate(inputs):
         memory.add(f"input_{n}", pack_entries(encode_map(spec, x, planes), spec.port_bits))
     commands = []
@@ -447,3 +470,164 @@ def reference(layers: list[BinaryLayer], x: np.ndarray, planes: int = 1) -> np.n
         bits = bits[:, :oh // q * q, :ow // q * q].reshape(layer.k, oh // q, q, ow // q, q).max(axis=(2, 4))
         value, planes = np.where(bits, 1.0, -1.0), 1
     return value > 0
+
+
+def graph_layers(graph: Graph, input_scale: float, input_max: int) -> tuple[list[BinaryLayer], int]:
+    """The :class:`BinaryLayer` s of a ±1 graph (:func:`accel.compress.binarize.export`'s form: Dense/Conv2d
+    without bias, each followed by BatchNorm + Sign and optionally a max-pool of the signs, the last one by
+    nothing), with thresholds folded by :func:`accel.compress.binarize.thresholds` for integer inputs of
+    ``input_scale`` up to ``input_max``; and the input planes (bits of ``input_max``)."""
+    from ..compress.binarize import thresholds
+    from ..nn.train import Sign
+
+    folded = thresholds(graph, input_scale, input_max)
+    layers, current = [], None
+    for node in graph.layers():
+        op, where = node.op, f"layer '{node.name}' ({type(node.op).__name__})"
+        if isinstance(op, (Dense, Conv2d)):
+            if current is not None:
+                layers.append(current)
+            weight = np.asarray(node.params["weight"])
+            if not np.all(np.abs(weight) == 1):
+                raise UserError(f"{where}: weights are not ±1; export the trained graph first")
+            weight = weight.astype(np.int8)
+            if isinstance(op, Dense):
+                current = BinaryLayer(node.name, weight, None)
+            else:
+                if (op.kernel[0] != op.kernel[1] or op.stride[0] != op.stride[1] or op.padding[0] != op.padding[1]
+                        or op.groups != 1 or op.dilation != (1, 1)):
+                    raise UserError(f"{where}: the xnor engine runs square kernels, equal strides and paddings, "
+                                    f"groups 1 and dilation 1")
+                current = BinaryLayer(node.name, weight, None, stride=op.stride[0], pad=op.padding[0])
+        elif isinstance(op, BatchNorm):
+            current = dataclasses.replace(current, threshold=folded[node.name])
+        elif isinstance(op, MaxPool2d):
+            if current is None or current.threshold is None:
+                raise UserError(f"{where}: max-pooling runs on the bits after BatchNorm + Sign")
+            if op.kernel[0] != op.kernel[1] or op.stride != op.kernel or op.padding != (0, 0):
+                raise UserError(f"{where}: kernel {op.kernel}, stride {op.stride}, padding {op.padding} is not "
+                                f"allowed; expected a square pool with stride = kernel and no padding")
+            current = dataclasses.replace(current, pool=op.kernel[0])
+        elif not isinstance(op, (Sign, Flatten)):
+            raise UserError(f"{where}: the xnor engine runs Dense, Conv2d, BatchNorm + Sign, MaxPool2d and Flatten")
+    return layers + [current], max(2, int(input_max).bit_length())  # 1 plane would mean ±1 inputs
+
+
+def im2col_pays(spec: XnorSpec, layer: BinaryLayer, c: int) -> bool:
+    """Whether expanding the input's windows on the host (R·R·C bits per output pixel, packed) takes fewer
+    synapse folds than reading R·R pixels of ⌈C/SIMD⌉ words each: FINN's SWU packs a window into SIMD words;
+    this engine's window unit reads whole words per pixel, so a first layer of few channels (an image)
+    would leave most lanes idle."""
+    return layer.r > 1 and -(-layer.r * layer.r * c // spec.simd) < layer.r * layer.r * -(-c // spec.simd)
+
+
+def im2col_layer(layer: BinaryLayer) -> BinaryLayer:
+    """``layer`` as a 1×1 convolution over its input's windows (channel (r·R + s)·C + c)."""
+    k, c, r, _ = layer.weight.shape
+    weight = layer.weight.transpose(0, 2, 3, 1).reshape(k, r * r * c, 1, 1)
+    return dataclasses.replace(layer, weight=weight, stride=1, pad=0)
+
+
+def im2col_map(layer: BinaryLayer, x: np.ndarray, planes: int) -> np.ndarray:
+    """The windows of ``layer`` over ``x`` (C, H, W) as a (R·R·C, OH, OW) map, padding included (the pad
+    value for a binary map, 0 for integers)."""
+    c, h, w = x.shape
+    p, r, st = layer.pad, layer.r, layer.stride
+    fill = (layer.pad_value > 0) if planes == 1 else 0
+    padded = np.full((c, h + 2 * p, w + 2 * p), fill, x.dtype)
+    padded[:, p:p + h, p:p + w] = x
+    oh, ow = (h + 2 * p - r) // st + 1, (w + 2 * p - r) // st + 1
+    cols = [padded[:, i:i + st * (oh - 1) + 1:st, j:j + st * (ow - 1) + 1:st] for i in range(r) for j in range(r)]
+    return np.concatenate(cols, axis=0)
+
+
+LAYER_KINDS = {
+    "dense": {"in": 256, "out": 64, "input": "binary", "output": "bits"},
+    "conv": dict(h=8, w=8, c=16, k=16, r=3, stride=1, pad=1, pad_value=-1, pool=1, input="binary", output="bits"),
+}
+"""``accel simulate --layer`` kinds for the xnor engine and their defaults: ``input`` binary (±1) or int8
+(8 bit planes, bit-serial), ``output`` bits (random thresholds, some falling) or dot (integer dot products)."""
+
+
+def random_layer(rng: np.random.Generator, kind: str, p: dict) -> tuple[BinaryLayer, np.ndarray, int]:
+    """A random layer of ``kind`` with sizes ``p`` (:data:`LAYER_KINDS`), its input and input planes."""
+    for key, value in p.items():
+        if isinstance(value, int) and key not in ("pad", "pad_value") and value < 1:
+            raise UserError(f"--layer {kind}: {key}={value} is not allowed; expected >= 1")
+    if p["input"] not in ("binary", "int8"):
+        raise UserError(f"--layer {kind}: input={p['input']!r} is not one of binary, int8")
+    if p["output"] not in ("bits", "dot"):
+        raise UserError(f"--layer {kind}: output={p['output']!r} is not one of bits, dot")
+    planes = 1 if p["input"] == "binary" else 8
+    if kind == "dense":
+        c, h, w, k, r = p["in"], 1, 1, p["out"], 1
+        stride, pad, pad_value, pool = 1, 0, -1, 1
+    else:
+        c, h, w, k, r = p["c"], p["h"], p["w"], p["k"], p["r"]
+        stride, pad, pad_value, pool = p["stride"], p["pad"], p["pad_value"], p["pool"]
+    x = rng.random((c, h, w)) < 0.5 if planes == 1 else rng.integers(0, 256, (c, h, w))
+    weight = rng.choice(np.array([-1, 1], np.int8), (k, c, r, r))
+    threshold = None
+    if p["output"] == "bits":
+        reach = r * r * c * (255 if planes > 1 else 1)
+        spread = max(1, int(np.sqrt(r * r * c)) * (64 if planes > 1 else 1))
+        t = rng.integers(-spread, spread + 1, k) + (127 * weight.reshape(k, -1).sum(axis=1) if planes > 1 else 0)
+        extreme = rng.random(k) < 0.1
+        t = np.where(extreme, rng.choice([-reach - 5, reach + 5], k), t)
+        threshold = Threshold(t.astype(np.int64), rng.random(k) < 0.7)
+    layer = BinaryLayer(kind, weight, threshold, stride=stride, pad=pad, pad_value=pad_value, pool=pool)
+    return layer, x, planes
+
+
+def random_case(spec: XnorSpec, kind: str, p: dict, rng: np.random.Generator):
+    """A random binary layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
+    reference result from :func:`reference` (float ±1 arithmetic)."""
+    from . import Case
+
+    layer, x, planes = random_layer(rng, kind, p)
+    lowered = lower(spec, [layer], [x], planes)
+    plan = lowered.plans[0]
+    f = plan.folding
+    macs = layer.k * layer.r * layer.r * layer.c * f.conv_h * f.conv_w
+    info = dict(nf=f.nf, sf=f.sf, planes=f.planes, im2col=plan.layer.r != layer.r,
+                finn_ideal_cycles=lowered.ideal_cycles, steps=f.steps)
+    return Case(lowered.program, lowered.output, reference([layer], x, planes), macs, info)
+
+
+MODELS = {"digits-bnn-mlp": (64, 1, 1), "digits-bnn-cnn": (1, 8, 8)}
+"""Trained binarized networks ``accel simulate --model`` runs (accel.nn.models), with their input shapes."""
+
+
+def model_case(spec: XnorSpec, name: str, images: int = 8, seed: int = 0):
+    """``images`` digits test images through the trained binarized network ``name`` (a key of :data:`MODELS`),
+    lowered onto ``spec`` with its memories enlarged to fit (:func:`fit_spec`); the reference is the
+    integer-only forward of :func:`accel.compress.binarize.integer_forward`. The output is the scores
+    (images, classes)."""
+    from . import Case
+    from ..compress.binarize import integer_forward
+    from ..nn import digits, models
+
+    if name not in MODELS:
+        raise UserError(f"--model: '{name}' is not a binarized model the xnor engine runs; "
+                        f"expected one of {', '.join(MODELS)}")
+    graph = models.model(name)
+    layers, planes = graph_layers(graph, 1 / digits.PIXEL_MAX, digits.PIXEL_MAX)
+    shape = MODELS[name]
+    _, test = digits.load()
+    pick = np.random.default_rng(seed).choice(len(test.labels), size=min(images, len(test.labels)), replace=False)
+    pixels = test.pixels[pick].astype(np.int64)
+    fitted = fit_spec(spec, layers, shape, planes)
+    lowered = lower(fitted, layers, [p.reshape(shape) for p in pixels], planes)
+
+    def output(memory: np.ndarray) -> np.ndarray:
+        return np.stack([lowered.output(memory, n).reshape(-1) for n in range(len(pixels))])
+
+    expected = integer_forward(graph, pixels.reshape(-1, *graph.nodes["input"].shape), 1 / digits.PIXEL_MAX,
+                               digits.PIXEL_MAX)
+    macs = len(pixels) * sum(p.layer.k * p.layer.r * p.layer.r * p.layer.c * p.folding.conv_h * p.folding.conv_w
+                             for p in lowered.plans)
+    info = dict(model=name, images=len(pixels), labels=test.labels[pick].tolist(),
+                accuracy=float(np.mean(expected.argmax(axis=1) == test.labels[pick])),
+                finn_ideal_cycles=lowered.ideal_cycles,
+                fitted_spec={k: getattr(fitted, k) for k in ("weight_depth", "threshold_depth", "input_depth")})
+    return Case(lowered.program, output, expected, macs, info)

@@ -64,7 +64,9 @@ class Mvtu(Command, engine="xnor", opcode=2):
     channel n·pe + p, each chunk of pe values padded with zeros to whole beats); else the position's bit
     is ``(d >= 0) if up else (d < 0)`` and the output bit of channel n·pe + p is the OR of the pool
     window's bits. Output bits stream from ``out_address`` in (py, px, n, p) order, pe bits per chunk
-    (bit i of the stream is bit i % 8 of byte i // 8), the last beat padded with zeros.
+    (bit i of the stream is bit i % 8 of byte i // 8); each pixel's nf chunks are followed by
+    ``pixel_chunks − nf`` chunks of zeros (so a pixel fills whole input words of the next layer), the last
+    beat padded with zeros.
     """
 
     origin: int = bits(ENTRY + 2, signed=True)
@@ -90,6 +92,7 @@ class Mvtu(Command, engine="xnor", opcode=2):
     wbase: int = bits(ENTRY)
     tbase: int = bits(ENTRY)
     dot: int = bits(1)
+    pixel_chunks: int = bits(ENTRY)
     out_address: int = bits(ADDR)
 
 

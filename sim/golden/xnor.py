@@ -85,13 +85,15 @@ class XnorGolden:
     def Mvtu(self, c: Mvtu):
         spec = self.spec
         pe, simd = spec.pe, spec.simd
-        if c.planes < 1 or c.planes > spec.MAX_PLANES:
-            raise ValueError(f"planes {c.planes} outside 1..{spec.MAX_PLANES}")
+        if c.planes < 1 or (c.planes > 1 and c.planes > spec.input_bits):
+            raise ValueError(f"planes {c.planes}: expected 1 (±1 inputs) or 2..input_bits = {spec.input_bits}")
         words_per_position = c.kernel * c.kernel * c.cf
         if words_per_position * simd > spec.max_reduction:
             raise ValueError(f"reduction {words_per_position * simd} exceeds max_reduction {spec.max_reduction}")
         if c.dot and c.pool != 1:
             raise ValueError("an integer (dot) output needs pool 1")
+        if not c.dot and c.pixel_chunks < c.nf:
+            raise ValueError(f"pixel_chunks {c.pixel_chunks} is below nf {c.nf}")
         if min(c.out_h, c.out_w, c.nf, c.pool, c.planes, c.kernel, c.cf) == 0:
             raise ValueError("an Mvtu needs at least one step of every loop")
         word, inside, within = window_steps(c)
@@ -131,7 +133,9 @@ class XnorGolden:
             out = chunks.astype("<i4").view(np.uint8).reshape(-1)
         else:
             bits = np.where(up[None, :], d >= 0, d < 0).reshape(pixels, positions, -1).any(axis=1)
-            stream = bits.reshape(-1)
+            per_pixel = np.zeros((pixels, c.pixel_chunks * pe), bool)
+            per_pixel[:, :c.nf * pe] = bits
+            stream = per_pixel.reshape(-1)
             padded = np.zeros(-(-stream.size // spec.port_bits) * spec.port_bits, np.uint8)
             padded[:stream.size] = stream
             out = from_bits(padded)

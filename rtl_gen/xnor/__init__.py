@@ -1,0 +1,1 @@
+"""The xnor engine: a FINN-style binary matrix-vector-threshold unit behind the engine shell."""

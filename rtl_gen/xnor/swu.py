@@ -1,0 +1,165 @@
+"""The sliding-window unit: the steps of an Mvtu command — which input word, weight entry and threshold
+entry each cycle reads, and where the step stands in its window position, pool window and command."""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from accel.isa.xnor import ENTRY, Mvtu
+
+from ..shell import command_layout
+
+ADDRESS = signed(ENTRY + 3)  # input-word addresses of padding positions may be negative
+COORD = signed(13)  # rows and columns, from −pad to (out·pool + pool)·stride + kernel
+
+
+def step_layout() -> data.StructLayout:
+    """One step: the memory addresses it reads and its position flags."""
+    return data.StructLayout({
+        "input": ENTRY,  # input-buffer word (the pad pixel's outside the map)
+        "weight": ENTRY,  # weight-memory entry
+        "threshold": ENTRY,  # threshold-memory entry
+        "first": 1,  # first step of a pool-window position: the accumulator restarts
+        "plane_first": 1,  # first step of a plane: the accumulator doubles (Horner)
+        "last": 1,  # last step of a window position: threshold it
+        "pool_first": 1,  # the position is the first of its pool window
+        "pool_last": 1,  # ... the last: the pooled output chunk is complete
+        "final": 1,  # last step of the command
+    })
+
+
+class WindowUnit(wiring.Component):
+    """Emits the steps of one ``Mvtu`` command in its loop order (see :class:`accel.isa.xnor.Mvtu`):
+    output row, output column, neuron fold, pool row, pool column, plane, kernel row, kernel column, channel
+    fold — one step per innermost iteration.
+
+    Addresses are kept incrementally, one base register per loop level (adds only, no multiplier on the
+    step path); a step outside the stored map reads the pad pixel instead.
+
+    Timing: steps leave through a registered stream, one per cycle while ``steps`` is ready, starting the
+    cycle after ``start``; ``busy`` is high from ``start`` until the final step has been accepted.
+
+    Members
+    -------
+    start : ``In(1)``
+        Begin the command in ``command`` (a one-cycle pulse); ``command`` stays stable until done.
+    command : ``In(command_layout(Mvtu))``
+    busy : ``Out(1)``
+    steps : ``Out(stream.Signature(step_layout()))``
+    """
+
+    def __init__(self):
+        super().__init__({
+            "start": In(1),
+            "command": In(command_layout(Mvtu)),
+            "busy": Out(1),
+            "steps": Out(stream.Signature(step_layout())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.command
+
+        running = Signal()
+        counts = {"py": c.out_h, "px": c.out_w, "n": c.nf, "qy": c.pool, "qx": c.pool, "j": c.planes,
+                  "r": c.kernel, "s": c.kernel, "f": c.cf}
+        loops = {name: Signal(len(count), name=name) for name, count in counts.items()}
+        # The last index of each loop, registered from the (stable) command: off the step path. Valid from
+        # the cycle after ``start``, when the first step is formed.
+        limits = {name: Signal(len(count), name=f"{name}_last") for name, count in counts.items()}
+        m.d.sync += [limits[name].eq(count - 1) for name, count in counts.items()]
+        last = {name: loops[name] == limits[name] for name in loops}
+        zero = {name: loops[name] == 0 for name in loops}
+
+        # Input-word address bases, one per level (the address at the start of that level's iteration).
+        a_py, a_px, a_qy, a_qx, a_j, a_r, a_s, a = (Signal(ADDRESS, name=f"a_{n}") for n in
+                                                    ("py", "px", "qy", "qx", "j", "r", "s", "f"))
+        # Coordinates of the window position (row y_*, column x_*) and of the step.
+        y_p, y_q, y, x_p, x_q, x = (Signal(COORD, name=n) for n in ("y_p", "y_q", "y", "x_p", "x_q", "x"))
+        within_j, within = Signal(ENTRY), Signal(ENTRY)  # j·cf, and j·cf + f (the pad pixel's word)
+        w_n, w = Signal(ENTRY), Signal(ENTRY)  # weight entries: wbase + n·sf, and the step's
+        t_n = Signal(ENTRY)
+        pool_stride = Signal(6)  # registered: first used a pixel after the start, off the step path
+        m.d.sync += pool_stride.eq(c.pool * c.stride)
+
+        step = self.steps.payload
+        advance = ~self.steps.valid | self.steps.ready
+        m.d.comb += self.busy.eq(self.start | running | self.steps.valid)
+
+        def reset_inner(level: str, address, y_value, x_value):
+            """Start the loops inside ``level`` over, at ``address`` and window position (y, x)."""
+            order = ["py", "px", "n", "qy", "qx", "j", "r", "s", "f"]
+            bases = {"py": [a_px, a_qy, a_qx, a_j, a_r, a_s, a], "px": [a_qy, a_qx, a_j, a_r, a_s, a],
+                     "n": [a_qy, a_qx, a_j, a_r, a_s, a], "qy": [a_qx, a_j, a_r, a_s, a],
+                     "qx": [a_j, a_r, a_s, a], "j": [a_r, a_s, a], "r": [a_s, a], "s": [a]}[level]
+            stmts = [loops[name].eq(0) for name in order[order.index(level) + 1:]]
+            stmts += [base.eq(address) for base in bases]
+            return stmts
+
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), within_j.eq(0), within.eq(0), w_n.eq(c.wbase), w.eq(c.wbase),
+                         t_n.eq(c.tbase)]
+            m.d.sync += [counter.eq(0) for counter in loops.values()]
+            m.d.sync += [base.eq(c.origin) for base in (a_py, a_px, a_qy, a_qx, a_j, a_r, a_s, a)]
+            m.d.sync += [v.eq(-c.pad) for v in (y_p, y_q, y, x_p, x_q, x)]
+        with m.Elif(advance):
+            m.d.sync += self.steps.valid.eq(running)
+            with m.If(running):
+                inside = (y >= 0) & (y < c.in_h) & (x >= 0) & (x < c.in_w)
+                m.d.sync += [
+                    step.input.eq(Mux(inside, a, c.pad_base + within)),
+                    step.weight.eq(w),
+                    step.threshold.eq(t_n),
+                    step.first.eq(zero["j"] & zero["r"] & zero["s"] & zero["f"]),
+                    step.plane_first.eq(zero["r"] & zero["s"] & zero["f"]),
+                    step.last.eq(last["j"] & last["r"] & last["s"] & last["f"]),
+                    step.pool_first.eq(zero["qy"] & zero["qx"]),
+                    step.pool_last.eq(last["qy"] & last["qx"]),
+                    step.final.eq(last["py"] & last["px"] & last["n"] & last["qy"] & last["qx"] & last["j"]
+                                  & last["r"] & last["s"] & last["f"]),
+                ]
+                with m.If(~last["f"]):
+                    m.d.sync += [loops["f"].eq(loops["f"] + 1), a.eq(a + 1), within.eq(within + 1), w.eq(w + 1)]
+                with m.Elif(~last["s"]):
+                    nxt = a_s + c.col_stride
+                    m.d.sync += [loops["s"].eq(loops["s"] + 1), *reset_inner("s", nxt, y, x), a_s.eq(nxt),
+                                 x.eq(x + 1), within.eq(within_j), w.eq(w + 1)]
+                with m.Elif(~last["r"]):
+                    nxt = a_r + c.row_stride
+                    m.d.sync += [loops["r"].eq(loops["r"] + 1), *reset_inner("r", nxt, y, x), a_r.eq(nxt),
+                                 y.eq(y + 1), x.eq(x_q), within.eq(within_j), w.eq(w + 1)]
+                with m.Elif(~last["j"]):
+                    nxt = a_j + c.cf
+                    m.d.sync += [loops["j"].eq(loops["j"] + 1), *reset_inner("j", nxt, y, x), a_j.eq(nxt),
+                                 y.eq(y_q), x.eq(x_q), within_j.eq(within_j + c.cf), within.eq(within_j + c.cf),
+                                 w.eq(w_n)]
+                with m.Elif(~last["qx"]):
+                    nxt = a_qx + c.col_step
+                    m.d.sync += [loops["qx"].eq(loops["qx"] + 1), *reset_inner("qx", nxt, y, x), a_qx.eq(nxt),
+                                 y.eq(y_q), x_q.eq(x_q + c.stride), x.eq(x_q + c.stride),
+                                 within_j.eq(0), within.eq(0), w.eq(w_n)]
+                with m.Elif(~last["qy"]):
+                    nxt = a_qy + c.row_step
+                    m.d.sync += [loops["qy"].eq(loops["qy"] + 1), *reset_inner("qy", nxt, y, x), a_qy.eq(nxt),
+                                 y_q.eq(y_q + c.stride), y.eq(y_q + c.stride), x_q.eq(x_p), x.eq(x_p),
+                                 within_j.eq(0), within.eq(0), w.eq(w_n)]
+                with m.Elif(~last["n"]):
+                    m.d.sync += [loops["n"].eq(loops["n"] + 1), *reset_inner("n", a_px, y, x),
+                                 y_q.eq(y_p), y.eq(y_p), x_q.eq(x_p), x.eq(x_p),
+                                 within_j.eq(0), within.eq(0), w_n.eq(w_n + c.sf), w.eq(w_n + c.sf),
+                                 t_n.eq(t_n + 1)]
+                with m.Elif(~last["px"]):
+                    nxt = a_px + c.pool_col_step
+                    m.d.sync += [loops["px"].eq(loops["px"] + 1), *reset_inner("px", nxt, y, x), a_px.eq(nxt),
+                                 y_q.eq(y_p), y.eq(y_p), x_p.eq(x_p + pool_stride), x_q.eq(x_p + pool_stride),
+                                 x.eq(x_p + pool_stride), within_j.eq(0), within.eq(0), w_n.eq(c.wbase),
+                                 w.eq(c.wbase), t_n.eq(c.tbase)]
+                with m.Elif(~last["py"]):
+                    nxt = a_py + c.pool_row_step
+                    m.d.sync += [loops["py"].eq(loops["py"] + 1), *reset_inner("py", nxt, y, x), a_py.eq(nxt),
+                                 y_p.eq(y_p + pool_stride), y_q.eq(y_p + pool_stride), y.eq(y_p + pool_stride),
+                                 x_p.eq(-c.pad), x_q.eq(-c.pad), x.eq(-c.pad), within_j.eq(0), within.eq(0),
+                                 w_n.eq(c.wbase), w.eq(c.wbase), t_n.eq(c.tbase)]
+                with m.Else():
+                    m.d.sync += running.eq(0)
+        return m

@@ -1,0 +1,146 @@
+"""Cycle model of the xnor engine: closed-form cycles and counters per command, equal to the RTL's.
+
+Derived from the RTL's timing (rtl_gen.xnor), with the default memory model of latency L (beats and
+acknowledgements L cycles after their request, never a stall):
+
+- every command: 1 cycle to be accepted (``commands``);
+- a load of n entries of w bits (port P): the loader starts a cycle after acceptance and requests from the
+  next cycle on. Entries at least a beat wide take k = w/P beats each, one request per cycle: n·k + L + 2
+  cycles. Narrower entries come e = P/w to a beat, unpacked one per cycle, so requests go every e cycles:
+  (B − 1)·e + L + r + 2 cycles for B = ⌈n/e⌉ beats, r entries in the last (``stall_memory``);
+- an Mvtu of S steps (one per cycle, ``active``): 3 cycles to start the window unit and pass its first
+  step through the step queue, then after the last
+  step the pipeline drains — memory read, operand register, ⌈log2 simd⌉ popcount levels, word value,
+  accumulator, threshold, pool/output register, packer — 7 + ⌈log2 simd⌉ cycles, plus m − 1 more for an integer
+  output of m beats per chunk (``stall_pipeline``); the final write is acknowledged L + 1 cycles later
+  (``stall_memory``). An integer chunk takes m write cycles: when chunks come faster (every g = planes·sf
+  steps), each chunk after the first holds the datapath m − g cycles (``stall_output``). A binary output
+  pads each pixel with z = pixel_chunks − nf zero chunks, one per cycle: z more drain cycles, and
+  z + 1 − g held cycles per later pixel when its first chunk comes sooner (g = pool²·planes·sf).
+
+FINN's model (Umuroglu et al. 2017) is ⌈K/PE⌉·⌈R·R·C/SIMD⌉ cycles per output pixel; :func:`departures`
+splits the difference between it and this model into its causes (padding of synapse folds, pool
+cropping, pipeline fill and drain, output stalls); loads are separate commands.
+"""
+
+from accel.isa.xnor import COUNTERS, TARGETS, WORK, Load, Mvtu
+from accel.program import Command, Program
+from accel.spec import XnorSpec
+
+from ..result import RunResult
+
+START_CYCLES = 3
+"""Cycles between an Mvtu's acceptance and its first step entering the datapath: the window unit starts,
+forms the step, the step queue hands it on."""
+
+
+def target_width(spec: XnorSpec, target: int) -> int:
+    return {"input": spec.simd, "weights": spec.pe * spec.simd,
+            "thresholds": spec.pe * spec.THRESHOLD_SLOT}[TARGETS[target]]
+
+
+def load_cycles(spec: XnorSpec, width: int, count: int) -> tuple[int, int]:
+    """(cycles after acceptance, beats read) of a load of ``count`` entries of ``width`` bits."""
+    latency, port = spec.mem_latency, spec.port_bits
+    if count == 0:
+        return 2, 0
+    if width >= port:
+        beats = count * width // port
+        return beats + latency + 2, beats
+    e = port // width
+    beats = -(-count // e)
+    last = count - (beats - 1) * e
+    return (beats - 1) * e + latency + last + 2, beats
+
+
+def popcount_levels(spec: XnorSpec) -> int:
+    return max(1, (spec.simd - 1).bit_length())
+
+
+def int_beats(spec: XnorSpec) -> int:
+    return -(-spec.pe * spec.OUTPUT_INT_BITS // spec.port_bits)
+
+
+def mvtu_steps(c: Mvtu) -> int:
+    return c.out_h * c.out_w * c.nf * c.pool * c.pool * c.planes * c.kernel * c.kernel * c.cf
+
+
+def command_counters(spec: XnorSpec, command: Command) -> dict[str, int]:
+    """The counters one command adds."""
+    counts = dict.fromkeys(COUNTERS, 0)
+    counts["commands"] = 1
+    if isinstance(command, Load):
+        cycles, beats = load_cycles(spec, target_width(spec, command.target), command.count)
+        counts["stall_memory"] = cycles
+        counts["bytes_read"] = beats * spec.beat_bytes
+    elif isinstance(command, Mvtu):
+        steps = mvtu_steps(command)
+        chunks = command.out_h * command.out_w * command.nf
+        counts["active"] = steps
+        counts["stall_pipeline"] = START_CYCLES + 7 + popcount_levels(spec)
+        counts["stall_memory"] = spec.mem_latency + 1
+        if command.dot:
+            m = int_beats(spec)
+            gap = command.planes * command.kernel * command.kernel * command.cf
+            counts["stall_pipeline"] += m - 1
+            counts["stall_output"] = (chunks - 1) * max(0, m - gap)
+            counts["bytes_written"] = chunks * m * spec.beat_bytes
+        else:
+            pixels = command.out_h * command.out_w
+            zeros = command.pixel_chunks - command.nf
+            gap = command.pool * command.pool * command.planes * command.kernel * command.kernel * command.cf
+            counts["stall_pipeline"] += zeros
+            counts["stall_output"] = (pixels - 1) * max(0, zeros + 1 - gap) if zeros else 0
+            bits = pixels * command.pixel_chunks * spec.pe
+            counts["bytes_written"] = -(-bits // spec.port_bits) * spec.beat_bytes
+    else:
+        raise TypeError(f"not an xnor command: {command!r}")
+    counts["cycles"] = sum(counts[k] for k in WORK)
+    return counts
+
+
+def counters(spec: XnorSpec, commands: list[Command]) -> dict[str, int]:
+    """Total counters of a command sequence."""
+    totals = dict.fromkeys(COUNTERS, 0)
+    for command in commands:
+        for key, value in command_counters(spec, command).items():
+            totals[key] += value
+    return totals
+
+
+def departures(spec: XnorSpec, command: Mvtu, k: int, n: int, conv_pixels: int) -> dict[str, int]:
+    """Where an Mvtu's cycles depart from FINN's ideal for its layer — ⌈k/PE⌉·⌈n/SIMD⌉ cycles per plane and
+    convolution pixel, k output channels of n = R·R·C inputs each — by cause; the values sum to the
+    command's cycles:
+
+    - ``ideal``: FINN's model;
+    - ``synapse_padding``: synapse folds beyond ⌈n/SIMD⌉ — each window pixel's channels take whole words;
+    - ``channel_padding``: neuron folds beyond ⌈k/PE⌉ (none: the packer pads pixels with zero chunks);
+    - ``pool_crop``: window positions computed minus convolution pixels (negative where a pool drops the
+      last rows or columns);
+    - ``pipeline``: starting the window unit, filling and draining the datapath and the packer;
+    - ``output``: datapath held by integer writes or zero chunks;
+    - ``memory`` and ``command``: the final acknowledgement and the command's acceptance.
+    """
+    counts = command_counters(spec, command)
+    nf_ideal, sf_ideal = -(-k // spec.pe), -(-n // spec.simd)
+    positions = command.out_h * command.out_w * command.pool * command.pool
+    planes = command.planes
+    parts = {
+        "ideal": nf_ideal * sf_ideal * planes * conv_pixels,
+        "synapse_padding": command.nf * planes * positions * (command.sf - sf_ideal),
+        "pool_crop": command.nf * planes * sf_ideal * (positions - conv_pixels),
+        "channel_padding": planes * sf_ideal * conv_pixels * (command.nf - nf_ideal),
+        "pipeline": counts["stall_pipeline"],
+        "output": counts["stall_output"],
+        "memory": counts["stall_memory"],
+        "command": counts["commands"],
+    }
+    assert sum(parts.values()) == counts["cycles"]
+    return parts
+
+
+def run(program: Program) -> RunResult:
+    """Predicted cycles and counters of ``program`` (memory unchanged: the perf model moves no data)."""
+    totals = counters(program.spec, program.commands)
+    return RunResult(program, program.memory.flatten(), totals["cycles"], totals)
