@@ -2,8 +2,9 @@
 
 from amaranth.lib import wiring
 
-from accel.spec import DotProductSpec, MacArraySpec, Spec, XnorSpec
+from accel.spec import DotProductSpec, EieSpec, MacArraySpec, Spec, XnorSpec
 
+from .eie.engine import Eie
 from .lib.dot_product import DotProduct
 from .mac_array.engine import MacArray
 from .xnor.engine import XnorEngine
@@ -11,6 +12,7 @@ from .xnor.engine import XnorEngine
 COMPONENTS: dict[type[Spec], type[wiring.Component]] = {
     DotProductSpec: DotProduct,
     MacArraySpec: MacArray,
+    EieSpec: Eie,
     XnorSpec: XnorEngine,
 }
 

@@ -13,9 +13,12 @@ that the broadcast feeds the constant 1.0 (EIE, Section III). Lowering (Section 
   fits; :class:`Plan` says when a split happened).
 
 An MLP keeps its activations on chip between layers (the register files swap roles) whenever a layer's
-output fits the register files; otherwise it goes through DRAM.
+output fits the register files; otherwise it goes through DRAM. :func:`lower_mlp_batch` runs many input
+vectors with every layer's weights resident at once (each layer at its own pointer index and SRAM line).
+:func:`digits_mlp` prunes and weight-shares the trained digits MLP (``accel.compress``) into eie layers.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +27,7 @@ from ..compress.encode import EieCsc, encode_csc
 from ..errors import UserError
 from ..isa.eie import Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
+from ..progress import step
 from ..spec import EieSpec
 
 INT16 = (-(2**15), 2**15 - 1)
@@ -78,13 +82,16 @@ class Lowered:
     program: Program
     plans: list[Plan]
     outputs: int
-    macs: int = 0
+    batch: int = 0  # 0: one input vector; else the number of vectors of a batch
     info: dict = field(default_factory=dict)
 
     def output(self, memory: np.ndarray) -> np.ndarray:
-        """The int16 output vector from a final memory image."""
+        """The int16 output vector (a batch: one row per input) from a final memory image."""
         region = self.program.memory["output"]
-        return memory[region.address:region.end].view("<i2")[:self.outputs].copy()
+        values = memory[region.address:region.end].view("<i2")
+        if not self.batch:
+            return values[:self.outputs].copy()
+        return values.reshape(self.batch, -1)[:, :self.outputs].copy()
 
 
 def check_layer(spec: EieSpec, layer: SparseDense) -> None:
@@ -117,11 +124,11 @@ class _Builder:
         while a < hi:
             fits = [np.searchsorted(ptr[p], ptr[p, a] + spec.spmat_entries, side="right") - 1
                     for p in range(spec.n_pe)]
-            b = min(hi, a + spec.ptr_entries - 1, *fits)
+            b = int(min(hi, a + spec.ptr_entries - 1, *fits))
             if b <= a:
                 raise UserError(f"layer '{name}': column {a} alone has more entries in one PE than the "
                                 f"{spec.spmat_entries}-entry sparse-matrix SRAM holds; expected a larger spmat_lines")
-            blocks.append((a, b))
+            blocks.append((int(a), int(b)))
             a = b
         return blocks
 
@@ -239,6 +246,66 @@ def lower_mlp(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> Lowere
     return Lowered(program, plans, outputs)
 
 
+def _padded(vectors: np.ndarray) -> np.ndarray:
+    """Rows padded to whole beats (4 int16 each), as a DMA of each row reads or writes them."""
+    rows, length = vectors.shape
+    out = np.zeros((rows, -(-length // 4) * 4), "<i2")
+    out[:, :length] = vectors
+    return out
+
+
+def lower_mlp_batch(spec: EieSpec, layers: list[SparseDense], xs: np.ndarray) -> Lowered:
+    """Lower ``layers`` applied to every row of ``xs`` with all weights resident on chip.
+
+    Every layer's pointers and sparse matrix are loaded once, each at its own pointer index and line
+    (``Compute.ptr_base``); then per input vector: load it, run the layers (reloading only the 16-entry
+    codebook of each), store the result. A :class:`UserError` says what does not fit on chip."""
+    xs = np.asarray(xs)
+    if xs.ndim != 2 or not layers or xs.shape[1] != layers[0].shape[1]:
+        raise UserError(f"mlp batch: inputs of shape {xs.shape} do not match {layers[0].shape[1] if layers else '?'} "
+                        f"inputs; expected (vectors, inputs)")
+    builder = _Builder(spec)
+    cap = spec.vector_capacity
+    inputs = builder.memory.add("input", _padded(xs))
+    plans, resident, line_base, ptr_base = [], [], 0, 0
+    for index, layer in enumerate(layers):
+        check_layer(spec, layer)
+        out, n_in = layer.shape
+        if index and layers[index - 1].shape[0] != n_in:
+            raise UserError(f"layer '{layer.name}': {n_in} inputs do not match the {layers[index - 1].shape[0]} "
+                            f"outputs of '{layers[index - 1].name}'")
+        if max(out, n_in) > cap:
+            raise UserError(f"layer '{layer.name}': {max(out, n_in)} activations exceed the register files "
+                            f"(n_pe · act_regs = {cap}); expected a larger n_pe or act_regs to keep the MLP on chip")
+        csc = encode_csc(layer.matrix(), spec.n_pe)
+        columns = layer.matrix().shape[1]
+        pointers, lines, count = builder._block_data(csc, 0, columns)
+        if line_base + count > spec.spmat_lines or ptr_base + columns + 1 > spec.ptr_entries:
+            raise UserError(f"layer '{layer.name}': the weights of the MLP do not fit on chip together "
+                            f"({line_base + count} of {spec.spmat_lines} sparse-matrix lines, {ptr_base + columns + 1} "
+                            f"of {spec.ptr_entries} pointers); expected larger spmat_lines or ptr_entries")
+        pointer_region = builder.memory.add(f"pointers{index}", (pointers + line_base * 8).astype("<u2"))
+        matrix_region = builder.memory.add(f"matrix{index}", lines)
+        codebook = builder.memory.add(f"codebook{index}", np.asarray(layer.codebook, "<i2"))
+        builder.commands += [LoadPointers(pointer_region.address, ptr_base, columns + 1),
+                             LoadMatrix(matrix_region.address, line_base, count)]
+        compute = Compute(col_lo=0, col_hi=n_in, ptr_base=ptr_base, rows=-(-out // spec.n_pe),
+                          bias=int(layer.bias is not None), first=1, last=1, relu=int(layer.relu))
+        resident.append((codebook.address, compute))
+        plans.append(Plan(layer.name, layer.shape, 1, 1, 1, index > 0, index < len(layers) - 1, csc.entries,
+                          csc.padding_entries))
+        line_base, ptr_base = line_base + count, ptr_base + columns + 1
+    outputs = layers[-1].shape[0]
+    stride_in, stride_out = inputs.size // len(xs), -(-outputs // 4) * 8
+    output = builder.memory.reserve("output", stride_out * len(xs))
+    for i in range(len(xs)):
+        builder.commands.append(LoadActs(inputs.address + i * stride_in, xs.shape[1]))
+        for codebook, compute in resident:
+            builder.commands += [LoadCodebook(codebook), compute]
+        builder.commands.append(StoreActs(output.address + i * stride_out, outputs))
+    return Lowered(Program(spec, builder.commands, builder.memory), plans, outputs, batch=len(xs))
+
+
 def lower_dense(spec: EieSpec, layer: SparseDense, x: np.ndarray) -> Lowered:
     """Lower one compressed Dense layer applied to int16 ``x`` to a Program."""
     return lower_mlp(spec, [layer], x)
@@ -265,13 +332,24 @@ def reference(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> np.nda
     return y.astype(np.int16)
 
 
+def random_indices(rng: np.random.Generator, rows: int, cols: int, density: float) -> np.ndarray:
+    """A (rows, cols) uint8 matrix of codebook indices 1..15 where a uniform draw is below ``density``, else
+    0 (generated in slices of rows, so even VGG-6's 4096 × 25088 stays small in memory)."""
+    indices = np.zeros((rows, cols), np.uint8)
+    step = max(1, (1 << 22) // max(cols, 1))
+    for lo in range(0, rows, step):
+        hi = min(rows, lo + step)
+        mask = rng.random((hi - lo, cols), dtype=np.float32) < density
+        indices[lo:hi][mask] = rng.integers(1, 16, int(mask.sum()), dtype=np.uint8)
+    return indices
+
+
 def random_dense(rng: np.random.Generator, spec: EieSpec, n_in: int, n_out: int, weight_density: float,
                  act_density: float, *, relu: bool = True, bias: bool = True, gain: float = 1.0,
                  name: str = "dense") -> tuple[SparseDense, np.ndarray]:
     """A random compressed Dense layer and input: weights non-zero with ``weight_density``, activations
     with ``act_density``; codebook values scaled so outputs mostly stay in range (times ``gain``)."""
-    mask = rng.random((n_out, n_in)) < weight_density
-    indices = (rng.integers(1, 16, (n_out, n_in)) * mask).astype(np.uint8)
+    indices = random_indices(rng, n_out, n_in, weight_density)
     x_mask = rng.random(n_in) < act_density
     amplitude = 1 << (spec.act_frac + 2)
     x = rng.integers(-amplitude, amplitude + 1, n_in)
@@ -335,15 +413,14 @@ def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
         x = x0 if x is None else x
     lowered = lower_mlp(spec, layers, x)
     expected = reference(spec, layers, x)
-    return Case(lowered.program, lowered.output, expected, useful_macs(layers, x, spec),
-                case_info(lowered))
+    return Case(lowered.program, lowered.output, expected, useful_macs(layers, x, spec), case_info(lowered))
 
 
 def case_info(lowered: Lowered) -> dict:
     """Mapping facts and the performance model's load efficiency and padding entries of ``lowered``."""
-    from importlib import import_module
+    from sim.perf import run as perf  # lazily, for the CLI: accel never imports sim at load time
 
-    counters = import_module("sim.perf").run(lowered.program).counters  # lazily: accel never imports sim at load
+    counters = perf(lowered.program).counters
     busy, idle = counters["pe_busy"], counters["pe_idle"]
     plans = lowered.plans
     return {
@@ -356,3 +433,107 @@ def case_info(lowered: Lowered) -> dict:
         "stored_entries": sum(p.entries for p in plans),
         "stored_padding_entries": sum(p.padding_entries for p in plans),
     }
+
+
+def engine_codebook(codebook: np.ndarray, frac_bits: int, spec: EieSpec, name: str) -> np.ndarray:
+    """A fixed-point codebook with ``frac_bits`` fraction bits in the engine's format (``weight_frac``),
+    rounded to nearest (ties away from zero); a :class:`UserError` if a value leaves int16."""
+    scaled = np.round(np.asarray(codebook, np.float64) * 2.0 ** (spec.weight_frac - frac_bits))
+    if scaled.min() < INT16[0] or scaled.max() > INT16[1]:
+        raise UserError(f"layer '{name}': codebook value {np.abs(codebook).max() / 2.0**frac_bits:.4g} does not fit "
+                        f"int16 with eie.weight_frac = {spec.weight_frac}; expected a smaller weight_frac")
+    return scaled.astype(np.int16)
+
+
+def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
+    """The Dense layers of a pruned, weight-shared MLP ``graph`` (accel.compress.share's ``shared``) as eie
+    layers: its codebooks in the engine's format, each bias rounded to the nearest entry of its layer's
+    codebook (the bias column shares the codebook), ReLU where the graph has one after the layer."""
+    from ..nn.layers import Dense, ReLU
+
+    relu_after = {node.inputs[0] for node in graph.layers() if isinstance(node.op, ReLU)}
+    layers = []
+    for node in graph.layers():
+        if not isinstance(node.op, Dense):
+            continue
+        weight = shared[node.name]
+        codebook = engine_codebook(weight.codebook, weight.frac_bits, spec, node.name)
+        bias = None
+        if node.op.bias:
+            values = codebook / 2.0**spec.weight_frac
+            bias = np.abs(node.params["bias"][:, None] - values[None, :]).argmin(axis=1).astype(np.uint8)
+        layers.append(SparseDense(weight.indices.astype(np.uint8), codebook, bias, node.name in relu_after,
+                                  node.name))
+    return layers
+
+
+@dataclass
+class DigitsMlp:
+    """The trained digits MLP, pruned and weight-shared, as eie layers, with its test images."""
+
+    layers: list[SparseDense]
+    pixels: np.ndarray  # (n, 64) uint8, 0..16
+    labels: np.ndarray  # (n,)
+    float_accuracy: float  # of the pruned, shared float model
+
+    def inputs(self, spec: EieSpec) -> np.ndarray:
+        """Pixels / 16 as int16 activations with act_frac fraction bits (exact for act_frac >= 4)."""
+        x = self.pixels.astype(np.int64)
+        return (x << (spec.act_frac - 4) if spec.act_frac >= 4 else x >> (4 - spec.act_frac)).astype(np.int16)
+
+
+def digits_mlp(spec: EieSpec, density: float = 0.1, bits: int = 4, seed: int = 0) -> DigitsMlp:
+    """The ``digits-mlp`` model (64-300-100-10) trained from ``seed``, pruned to ``density`` with fine-tuning
+    and weight-shared with ``2**bits``-entry codebooks (Deep Compression), as eie layers."""
+    if bits > 4:
+        raise UserError(f"digits-mlp: {bits}-bit sharing is not allowed on eie; expected at most 4 (4-bit indices)")
+    graph, shared, pixels, labels, accuracy = _compressed_digits_mlp(density, bits, seed)
+    return DigitsMlp(shared_layers(spec, graph, shared), pixels, labels, accuracy)
+
+
+@functools.lru_cache(maxsize=4)
+def _compressed_digits_mlp(density: float, bits: int, seed: int):
+    """(graph, shared weights, test pixels, test labels, float accuracy) — computed once per process."""
+    import copy
+
+    from ..compress import prune as prune_pass
+    from ..compress import share as share_pass
+    from ..compress.report import FINETUNE, PRUNE_ROUNDS
+    from ..nn import digits
+    from ..nn.models import inputs, model
+
+    train, test = digits.load()
+    graph = copy.deepcopy(model("digits-mlp", seed))
+    x = inputs(graph, train)
+    with step(f"digits-mlp: pruning to {density:.0%} and sharing {2**bits}-entry codebooks"):
+        prune_pass.prune(graph, density, x, train.labels, FINETUNE, PRUNE_ROUNDS)
+        shared = share_pass.share(graph, bits, x, train.labels, FINETUNE)
+    accuracy = digits.accuracy(graph.run(inputs(graph, test)), test.labels)
+    return graph, shared, test.pixels.reshape(len(test.labels), -1), test.labels, accuracy
+
+MODELS = ("digits-mlp",)
+"""Trained models ``model_case`` can lower (``accel simulate --engine eie --model NAME``)."""
+
+
+def model_case(spec: EieSpec, name: str, seed: int = 0):
+    """The whole test set of trained model ``name`` (pruned to 10 %, 4-bit weight sharing) as one Program
+    with the weights resident on chip, its reference scores and, in ``info``, the test accuracy of the
+    engine's arithmetic (equal to the golden and RTL results whenever they are bit exact) and of the
+    compressed float model."""
+    from . import Case
+
+    if name not in MODELS:
+        raise UserError(f"--model: '{name}' is not a model the eie engine runs; known: {', '.join(MODELS)}")
+    mlp = digits_mlp(spec, seed=seed)
+    xs = mlp.inputs(spec)
+    lowered = lower_mlp_batch(spec, mlp.layers, xs)
+    expected = np.stack([reference(spec, mlp.layers, x) for x in xs])
+    info = case_info(lowered)
+    info.update(model=name, images=len(xs), test_accuracy=float(np.mean(expected.argmax(axis=1) == mlp.labels)),
+                float_accuracy=mlp.float_accuracy, layers=[list(layer.shape) for layer in mlp.layers],
+                weight_density=[float(np.count_nonzero(layer.indices)) / layer.indices.size for layer in mlp.layers])
+    return Case(lowered.program, lowered.output, expected, useful_macs_batch(mlp.layers, xs, spec), info)
+
+
+def useful_macs_batch(layers: list[SparseDense], xs: np.ndarray, spec: EieSpec) -> int:
+    return sum(useful_macs(layers, x, spec) for x in xs)

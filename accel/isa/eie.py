@@ -27,6 +27,22 @@ LINE = 13  # sparse-matrix lines and counts: spmat_lines <= 4096
 ROWS = 11  # local rows per PE: act_regs <= 1024
 
 
+SLOTS = 4
+"""16-bit elements (pointers, activations, codebook entries) per 64-bit memory beat."""
+
+
+def pointer_pace(n_pe: int) -> int:
+    """Cycles the DMA takes to store one beat of pointers: 4 per beat, at most one write per pointer bank
+    (even, odd) of each PE per cycle — 2 with one PE, else 1."""
+    return SLOTS // min(SLOTS, 2 * n_pe)
+
+
+def act_pace(n_pe: int) -> int:
+    """Cycles to store (or read for a store) one beat of activations: 4 per beat, one register-file
+    access per PE per cycle — 4 / N with N < 4 PEs, else 1."""
+    return SLOTS // min(SLOTS, n_pe)
+
+
 @dataclass(frozen=True)
 class LoadCodebook(Command, engine="eie", opcode=1):
     """Copy the 16-entry codebook (4 beats) from DRAM ``address``."""

@@ -42,12 +42,13 @@ class ComputeTrace:
     """What one ``Compute`` does, as the timing model needs it.
 
     ``values``: the broadcast activations in order (bias last), ``start``/``end``: (n_pe, K) entry ranges
-    of each PE for each broadcast item.
+    of each PE for each broadcast item, ``padding``: padding entries among them (all PEs).
     """
 
     values: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    padding: int = 0
 
 
 class EieGolden:
@@ -156,8 +157,9 @@ class EieGolden:
             if rows.max() >= spec.act_regs:
                 raise ValueError(f"{c}: PE {pe} row {rows.max()} beyond the {spec.act_regs} accumulators")
             real = v != 0
+            trace.padding += int(total - np.count_nonzero(real))
             products = self.codebook[v[real]] * trace.values[item[real]]
-            # float64 sums are exact here: every partial sum is an integer below 2**52 (acc_width <= 53).
+            # float64 sums are exact here: every partial sum is an integer below 2**51 (acc_width <= 52).
             self.acc[pe] += np.bincount(rows[real], products.astype(np.float64),
                                         minlength=spec.act_regs).astype(np.int64)
         if c.last:

@@ -1,0 +1,1 @@
+"""The EIE engine (Han et al., ISCA 2016): sparse PE array, LNZD broadcast, DMA."""

@@ -1,0 +1,261 @@
+"""One EIE processing element: activation queue, pointer read unit, sparse-matrix read unit, arithmetic
+unit with its accumulators, and the source/destination activation register files (EIE, Section IV)."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from accel.isa.eie import COL
+from accel.spec import EieSpec
+
+from .lnzd import leading_one
+from .queue import ActivationQueue
+
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+
+
+def one_hot(index, width: int):
+    """``width`` bits with only bit ``index`` set."""
+    return (Const(1, width) << index)[:width]
+
+
+def below(count, width: int):
+    """``width`` bits with bits 0 … count − 1 set (count <= width)."""
+    return ((Const(1, width + 1) << count) - 1)[:width]
+
+
+def local_bits(spec: EieSpec) -> int:
+    return (spec.act_regs - 1).bit_length()
+
+
+def index_bits(spec: EieSpec) -> int:
+    """Bits of a pointer index (0 … ptr_entries − 1)."""
+    return (spec.ptr_entries - 1).bit_length()
+
+
+class ProcessingElement(wiring.Component):
+    """PE ``index`` of the array: it owns output rows i with i mod n_pe == index.
+
+    Pipeline, one entry per cycle: the activation queue (``queue_depth`` (value, pointer index) items);
+    **A** pops the head and reads p_j and p_j+1 in one cycle from the even and odd pointer banks; **B**
+    walks the entries p_j … p_j+1 − 1, one per cycle (one cycle for a column without entries), reading a
+    64-bit sparse-matrix line only when the entry's line differs from the last line read; **C** picks the
+    entry's byte, accumulates the relative row index into an absolute one and looks the 4-bit index up in
+    the codebook; **D** multiplies the 16-bit weight by the 16-bit activation and reads the accumulator;
+    **E** adds and writes it back, taking the sum of the previous cycle instead of the read value when both
+    cycles address the same accumulator (read-after-write bypass). Padding entries (index 0) write nothing.
+
+    The two activation register files swap roles with ``source_sel``. Each keeps a non-zero flag per entry;
+    at ``start`` the PE's *pending* bits become the source's non-zero flags of elements in [col_lo, col_hi),
+    the first of them (:func:`leading_one`) moving into the candidate register: this PE's LNZD leaf.
+    ``take`` consumes the candidate, reads it from the source file (``source_data`` the cycle after) and
+    moves the next pending one into the candidate register. Write-back: ``wb_read`` reads accumulator
+    ``wb_row``; the cycle after, the rounded, saturated (ReLU'd) value goes to the destination file.
+
+    Members
+    -------
+    source_sel : ``In(1)``
+        Which register file is the source.
+    start, clear_acc : ``In(1)``; col_lo, col_hi : ``In(19)``
+        A Compute begins: load the pending bits, forget the line buffer, clear the accumulators (first).
+    candidate_valid : ``Out(1)``; candidate : ``Out(local_bits)``; take : ``In(1)``
+        The LNZD leaf.
+    push, push_value, push_ptr : ``In``; queue_ready : ``Out(1)``
+        The broadcast into the activation queue.
+    store_read : ``In(1)``; store_local : ``In(local_bits)``; source_data : ``Out(16)``
+        Source-file reads (for ``take`` and for stores); data the cycle after, held otherwise.
+    act_we, act_local, act_data : ``In``
+        Write an element of the source file.
+    ptr_we : ``In(2)``; ptr_addr : ``In(ArrayLayout(bank_bits, 2))``; ptr_data : ``In(ArrayLayout(16, 2))``
+        Write the even (0) and odd (1) pointer banks.
+    line_we, line_addr, line_data : ``In``
+        Write a sparse-matrix line.
+    codebook : ``In(ArrayLayout(16, 16))``
+    wb_read : ``In(1)``; wb_row : ``In(local_bits)``; relu : ``In(1)``
+        Write-back.
+    busy : ``Out(1)``
+        Anything in the queue or the pipeline.
+    issue, padding, line_read, pop : ``Out(1)``
+        Events for the counters: an entry enters C, a padding entry is in C, a line is read, a pop.
+    """
+
+    def __init__(self, spec: EieSpec, index: int):
+        self.spec, self.index = spec, index
+        lb = local_bits(spec)
+        bank_bits = max(1, index_bits(spec) - 1)
+        super().__init__({
+            "source_sel": In(1),
+            "start": In(1), "clear_acc": In(1), "col_lo": In(COL), "col_hi": In(COL),
+            "candidate_valid": Out(1), "candidate": Out(lb), "take": In(1),
+            "push": In(1), "push_value": In(16), "push_ptr": In(index_bits(spec)), "queue_ready": Out(1),
+            "store_read": In(1), "store_local": In(lb), "source_data": Out(16),
+            "act_we": In(1), "act_local": In(lb), "act_data": In(16),
+            "ptr_we": In(2), "ptr_addr": In(data.ArrayLayout(bank_bits, 2)), "ptr_data": In(data.ArrayLayout(16, 2)),
+            "line_we": In(1), "line_addr": In(range(spec.spmat_lines)), "line_data": In(64),
+            "codebook": In(data.ArrayLayout(16, spec.CODEBOOK_ENTRIES)),
+            "wb_read": In(1), "wb_row": In(lb), "relu": In(1),
+            "busy": Out(1), "issue": Out(1), "padding": Out(1), "line_read": Out(1), "pop": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        spec, p = self.spec, self.index
+        n, regs = spec.n_pe, spec.act_regs
+        lb, pe_bits = local_bits(spec), (n - 1).bit_length()
+        ptr_width = spec.ptr_width
+
+        # Activation register files, their non-zero flags, and the pending bits of the LNZD leaf.
+        files = [memory.Memory(shape=16, depth=regs, init=[]) for _ in range(2)]
+        nonzero = [Signal(regs, name=f"nonzero{f}") for f in range(2)]  # flag vectors: shifts, not decoders
+        pending = Signal(regs)
+        candidate_valid, candidate = Signal(), Signal(lb)
+        wb_valid, wb_row = Signal(), Signal(lb)
+        wb_value = Signal(signed(16))
+        reads = []
+        for f, file in enumerate(files):
+            m.submodules[f"file{f}"] = file
+            read, write = file.read_port(), file.write_port()
+            is_source = self.source_sel == f
+            source_write = self.act_we & is_source
+            dest_write = wb_valid & ~is_source
+            m.d.comb += [
+                read.addr.eq(Mux(self.store_read, self.store_local, candidate)),  # take only enables
+                read.en.eq(is_source & (self.take | self.store_read)),
+                write.en.eq(source_write | dest_write),
+                write.addr.eq(Mux(wb_valid, wb_row, self.act_local)),  # selected by a register: loads and
+                write.data.eq(Mux(wb_valid, wb_value, self.act_data)),  # write-backs never overlap
+            ]
+            bit = one_hot(write.addr, regs)
+            with m.If(write.en):
+                m.d.sync += nonzero[f].eq((nonzero[f] & ~bit) | Mux(write.data != 0, bit, 0))
+            reads.append(read)
+        m.d.comb += self.source_data.eq(Mux(self.source_sel, reads[1].data, reads[0].data))
+
+        source_nonzero = Mux(self.source_sel, nonzero[1], nonzero[0])
+        # Local indices l with col_lo <= l·N + p < col_hi: first_local <= l < end_local.
+        first_local = ((self.col_lo + (n - 1 - p)) >> pe_bits)[:lb + 1]
+        end_local = ((self.col_hi + (n - 1 - p)) >> pe_bits)[:lb + 1]
+        in_range = ~below(first_local, regs) & below(end_local, regs)
+        # The candidate is registered and no longer pending, so the broadcast's loop (candidates → LNZD
+        # tree → take → next candidate) does not pass through the leading-one detector.
+        m.d.comb += [self.candidate_valid.eq(candidate_valid), self.candidate.eq(candidate)]
+        remaining = Signal(regs)  # at start the source's non-zero flags in range, else the pending bits
+        m.d.comb += remaining.eq(Mux(self.start, source_nonzero & in_range, pending))
+        any_remaining, leading = leading_one(remaining)
+        with m.If(self.start | self.take):
+            m.d.sync += [pending.eq(remaining & (remaining - 1)), candidate_valid.eq(any_remaining),
+                         candidate.eq(leading)]
+
+        # Activation queue: (value, pointer index).
+        m.submodules.queue = queue = ActivationQueue(16 + len(self.push_ptr), spec.queue_depth)
+        m.d.comb += [queue.w_en.eq(self.push), queue.w_data.eq(Cat(self.push_value, self.push_ptr)),
+                     self.queue_ready.eq(queue.w_rdy)]
+        head_value, head_ptr = queue.r_data[:16], queue.r_data[16:]
+
+        # A: pointer read unit — even bank holds p_2k, odd bank p_2k+1.
+        banks = [memory.Memory(shape=ptr_width, depth=max(1, spec.ptr_entries // 2), init=[]) for _ in range(2)]
+        bank_reads = []
+        for b, bank in enumerate(banks):
+            m.submodules[f"ptr_bank{b}"] = bank
+            read, write = bank.read_port(), bank.write_port()
+            m.d.comb += [write.en.eq(self.ptr_we[b]), write.addr.eq(self.ptr_addr[b]),
+                         write.data.eq(self.ptr_data[b][:ptr_width])]
+            bank_reads.append(read)
+        a_valid, a_value, a_odd = Signal(), Signal(16), Signal()
+        b_valid, b_entry, b_end, b_value, b_new = Signal(), Signal(ptr_width), Signal(ptr_width), Signal(16), Signal()
+        issue = b_valid & (b_entry < b_end)
+        b_last = b_valid & (b_entry + 1 >= b_end)
+        a_to_b = a_valid & (~b_valid | b_last)
+        pop = queue.r_rdy & (~a_valid | a_to_b)
+        m.d.comb += [
+            queue.r_en.eq(pop),
+            bank_reads[0].addr.eq((head_ptr + 1) >> 1), bank_reads[1].addr.eq(head_ptr >> 1),
+            bank_reads[0].en.eq(pop), bank_reads[1].en.eq(pop),
+            self.pop.eq(pop),
+        ]
+        with m.If(pop):
+            m.d.sync += [a_valid.eq(1), a_value.eq(head_value), a_odd.eq(head_ptr[0])]
+        with m.Elif(a_to_b):
+            m.d.sync += a_valid.eq(0)
+        start_ptr = Mux(a_odd, bank_reads[1].data, bank_reads[0].data)
+        end_ptr = Mux(a_odd, bank_reads[0].data, bank_reads[1].data)
+
+        # B: sparse-matrix read unit.
+        with m.If(a_to_b):
+            m.d.sync += [b_valid.eq(1), b_entry.eq(start_ptr), b_end.eq(end_ptr), b_value.eq(a_value), b_new.eq(1)]
+        with m.Elif(b_last):
+            m.d.sync += b_valid.eq(0)
+        with m.Elif(b_valid):
+            m.d.sync += [b_entry.eq(b_entry + 1), b_new.eq(0)]
+        m.submodules.spmat = spmat = memory.Memory(shape=64, depth=spec.spmat_lines, init=[])
+        line_read, line_write = spmat.read_port(), spmat.write_port()
+        line = b_entry >> 3
+        held_line, line_valid = Signal.like(line), Signal()
+        read_line = issue & (~line_valid | (line != held_line))
+        m.d.comb += [
+            line_write.en.eq(self.line_we), line_write.addr.eq(self.line_addr), line_write.data.eq(self.line_data),
+            line_read.addr.eq(line), line_read.en.eq(read_line),
+            self.issue.eq(issue), self.line_read.eq(read_line),
+        ]
+        with m.If(self.start):
+            m.d.sync += line_valid.eq(0)
+        with m.Elif(read_line):
+            m.d.sync += [line_valid.eq(1), held_line.eq(line)]
+
+        # C: entry select (from the line read); C2: address accumulation, codebook lookup.
+        c1_valid, c_offset, c_new, c_value = Signal(), Signal(3), Signal(), Signal(16)
+        m.d.sync += [c1_valid.eq(issue), c_offset.eq(b_entry[:3]), c_new.eq(b_new), c_value.eq(b_value)]
+        c2_valid, c2_new, c2_value, c2_entry = Signal(), Signal(), Signal(16), Signal(8)
+        m.d.sync += [c2_valid.eq(c1_valid), c2_new.eq(c_new), c2_value.eq(c_value),
+                     c2_entry.eq(Array(line_read.data[8 * k:8 * k + 8] for k in range(8))[c_offset])]
+        c_valid, c_new, c_value = c2_valid, c2_new, c2_value
+        v, z = c2_entry[:4], c2_entry[4:]
+        previous_row = Signal(lb)
+        row = (Mux(c_new, 0, previous_row + 1) + z)[:lb]
+        with m.If(c_valid):
+            m.d.sync += previous_row.eq(row)
+        weight = Mux(v == 0, 0, Array(self.codebook)[v])
+        m.d.comb += self.padding.eq(c_valid & (v == 0))
+
+        # D: multiply, read the accumulator.
+        d_valid, d_write, d_row = Signal(), Signal(), Signal(lb)
+        d_weight, d_value = Signal(signed(16)), Signal(signed(16))
+        m.d.sync += [d_valid.eq(c_valid), d_write.eq(c_valid & (v != 0)), d_row.eq(row),
+                     d_weight.eq(weight), d_value.eq(c_value)]
+        acc_width = spec.acc_width
+        m.submodules.acc = acc = memory.Memory(shape=signed(acc_width), depth=regs, init=[])
+        acc_read, acc_write = acc.read_port(), acc.write_port()
+        acc_valid = Signal(regs)  # accumulators written since the Compute with ``first``
+        m.d.comb += [acc_read.addr.eq(Mux(self.wb_read, self.wb_row, d_row)), acc_read.en.eq(1)]
+
+        # E: add (with the read-after-write bypass) and write.
+        e_valid, e_write, e_row, e_known = Signal(), Signal(), Signal(lb), Signal()
+        e_product = Signal(signed(32))
+        m.d.sync += [e_valid.eq(d_valid), e_write.eq(d_write), e_row.eq(d_row), e_product.eq(d_weight * d_value),
+                     e_known.eq((acc_valid >> d_row)[0])]
+        last_write, last_row, last_sum = Signal(), Signal(lb), Signal(signed(acc_width))
+        bypass = last_write & (last_row == e_row)
+        old = Mux(bypass, last_sum, Mux(e_known, acc_read.data, 0))
+        total = Signal(signed(acc_width))
+        m.d.comb += [total.eq(old + e_product),
+                     acc_write.en.eq(e_valid & e_write), acc_write.addr.eq(e_row), acc_write.data.eq(total)]
+        m.d.sync += [last_write.eq(e_valid & e_write), last_row.eq(e_row), last_sum.eq(total)]
+        with m.If(self.clear_acc):
+            m.d.sync += acc_valid.eq(0)
+        with m.Elif(acc_write.en):
+            m.d.sync += acc_valid.eq(acc_valid | one_hot(e_row, regs))
+
+        # Write-back, two stages after the read: round to nearest (ties up); saturate to int16, ReLU, and
+        # write the destination file.
+        wb1_valid, wb1_row, wb1_known = Signal(), Signal(lb), Signal()
+        m.d.sync += [wb1_valid.eq(self.wb_read), wb1_row.eq(self.wb_row), wb1_known.eq((acc_valid >> self.wb_row)[0])]
+        value = Mux(wb1_known, acc_read.data, 0)
+        if spec.weight_frac:
+            value = (value + (1 << (spec.weight_frac - 1))) >> spec.weight_frac
+        rounded = Signal(signed(acc_width + 1))
+        m.d.sync += [rounded.eq(value), wb_valid.eq(wb1_valid), wb_row.eq(wb1_row)]
+        saturated = Mux(rounded > INT16_MAX, INT16_MAX, Mux(rounded < INT16_MIN, INT16_MIN, rounded))
+        m.d.comb += wb_value.eq(Mux(self.relu & (saturated < 0), 0, saturated))
+
+        m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | d_valid | e_valid)
+        return m

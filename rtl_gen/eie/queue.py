@@ -1,0 +1,48 @@
+"""The activation queue of a PE: a first-word-fall-through FIFO of (value, pointer index) items."""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class ActivationQueue(wiring.Component):
+    """``depth`` items of ``width`` bits (any depth >= 1; Amaranth's SyncFIFO makes zero-width pointers for
+    depth 1, which do not lint).
+
+    Timing: an item written in cycle t can be read from cycle t + 1; ``w_rdy`` is low while ``depth``
+    items are stored, even in a cycle that reads one (as :class:`amaranth.lib.fifo.SyncFIFO`).
+
+    Members
+    -------
+    w_en : ``In(1)``; w_data : ``In(width)``; w_rdy : ``Out(1)``
+    r_en : ``In(1)``; r_data : ``Out(width)``; r_rdy : ``Out(1)``
+    """
+
+    def __init__(self, width: int, depth: int):
+        self.width, self.depth = width, depth
+        super().__init__({"w_en": In(1), "w_data": In(width), "w_rdy": Out(1),
+                          "r_en": In(1), "r_data": Out(width), "r_rdy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self.depth
+        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=max(2, depth), init=[])
+        write, read = storage.write_port(), storage.read_port(domain="comb")
+        produce, consume = Signal(range(max(2, depth))), Signal(range(max(2, depth)))
+        level = Signal(range(depth + 1))
+        do_write = self.w_en & self.w_rdy
+        do_read = self.r_en & self.r_rdy
+        m.d.comb += [
+            self.w_rdy.eq(level != depth), self.r_rdy.eq(level != 0),
+            write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
+            read.addr.eq(consume), self.r_data.eq(read.data),
+        ]
+        with m.If(do_write):
+            m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
+        with m.If(do_read):
+            m.d.sync += consume.eq(Mux(consume == depth - 1, 0, consume + 1))
+        with m.If(do_write & ~do_read):
+            m.d.sync += level.eq(level + 1)
+        with m.Elif(do_read & ~do_write):
+            m.d.sync += level.eq(level - 1)
+        return m
