@@ -20,8 +20,8 @@ def one_hot(index, width: int):
 
 
 def below(count, width: int):
-    """``width`` bits with bits 0 … count − 1 set (count <= width)."""
-    return ((Const(1, width + 1) << count) - 1)[:width]
+    """``width`` bits with bits 0 … count − 1 set (count <= width): a shifter, no carry chain."""
+    return ~(Const(2 ** (width + 1) - 1, width + 1) << count)[:width]
 
 
 def local_bits(spec: EieSpec) -> int:
