@@ -203,7 +203,6 @@ class MacArraySpec(Spec):
     MAX_KERNEL: ClassVar[int] = 11
     MAX_STRIDE: ClassVar[int] = 4
     MAX_DIM: ClassVar[int] = 2048
-    ADDRESS_BITS: ClassVar[int] = 32
 
     def __post_init__(self):
         super().__post_init__()

@@ -8,7 +8,7 @@ from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
 from ..lib.dot_product import DotProduct
-from ..shell import ADDRESS_BITS, command_layout, write_layout
+from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS
 from .pool import PoolReducer
 from .requant import Requantizer
