@@ -66,9 +66,7 @@ class Broadcast(wiring.Component):
         all_ready = self.queue_ready.all()
         push = s1_valid & all_ready
         advance = ~s1_valid | push
-        take = advance & lnzd.found
-        for p in range(n):
-            m.d.comb += self.take[p].eq(take & (lnzd.pe == p))
+        m.d.comb += self.take.eq(Mux(advance, lnzd.winner, 0))
         with m.If(advance):
             with m.If(lnzd.found):
                 m.d.sync += [s1_valid.eq(1), s1_bias.eq(0), s1_pe.eq(lnzd.pe), s1_local.eq(lnzd.index)]

@@ -67,6 +67,7 @@ class Eie(wiring.Component):
         load_index, load_line, load_count = Signal(17), Signal(13), Signal(19)
         rows, last, relu = Signal(range(spec.act_regs + 1)), Signal(), Signal()
         wb_row = Signal(range(spec.act_regs + 2))
+        wb_reading = Signal()  # registered wb_row < rows: the accumulator read address is selected by a register
 
         word = self.cmd.payload
         opcode = word[:4]
@@ -132,6 +133,7 @@ class Eie(wiring.Component):
                 with m.If(~start & ~broadcast.busy & ~pes_busy):
                     m.d.sync += wb_row.eq(0)
                     with m.If(last):
+                        m.d.sync += wb_reading.eq(rows != 0)
                         m.next = "WRITEBACK"
                     with m.Else():
                         m.next = "IDLE"
@@ -140,7 +142,7 @@ class Eie(wiring.Component):
                     m.d.sync += source_sel.eq(~source_sel)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += wb_row.eq(wb_row + 1)
+                    m.d.sync += [wb_row.eq(wb_row + 1), wb_reading.eq(wb_row + 1 < rows)]
         loading, storing = fsm.ongoing("LOAD"), fsm.ongoing("STORE")
         computing, writing_back = fsm.ongoing("COMPUTE"), fsm.ongoing("WRITEBACK")
         m.d.comb += self.busy.eq(loading | storing | computing | writing_back)
@@ -179,11 +181,11 @@ class Eie(wiring.Component):
             m.d.comb += [
                 pe.source_sel.eq(source_sel), pe.codebook.eq(Cat(*codebook)),
                 pe.start.eq(start), pe.clear_acc.eq(start & accepted.first),
-                pe.col_lo.eq(accepted.col_lo), pe.col_hi.eq(accepted.col_hi),
+                pe.range_we.eq(starting), pe.col_lo.eq(compute.col_lo), pe.col_hi.eq(compute.col_hi),
                 pe.take.eq(broadcast.take[p]),
                 pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.value), pe.push_ptr.eq(broadcast.ptr),
                 pe.store_read.eq(store.read_en), pe.store_local.eq(store.read_local),
-                pe.wb_read.eq(writing_back & (wb_row < rows)), pe.wb_row.eq(wb_row[:lb]), pe.relu.eq(relu),
+                pe.wb_read.eq(wb_reading), pe.wb_row.eq(wb_row[:lb]), pe.relu.eq(relu),
                 broadcast.candidate_valid[p].eq(pe.candidate_valid), broadcast.candidate[p].eq(pe.candidate),
                 broadcast.source_data[p].eq(pe.source_data), broadcast.queue_ready[p].eq(pe.queue_ready),
                 store.read_data[p].eq(pe.source_data),

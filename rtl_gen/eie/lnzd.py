@@ -6,7 +6,7 @@ four children. Activation j lives in PE j mod N at local index j div N, so the o
 "smallest local index first, then lowest PE": every node passes up its children's smallest (local, pe).
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,15 +24,37 @@ def leading_one(bits) -> tuple:
     return low_any | high_any, Mux(low_any, low_index, high_index)[:index_bits]
 
 
-def _earlier(first: tuple, second: tuple) -> tuple:
-    """The smaller of two (valid, local, pe) candidates; ``first`` has the lower PEs, so it wins ties."""
-    valid, local, pe = second
-    take = valid & (~first[0] | (local < first[1]))
-    return first[0] | valid, Mux(take, local, first[1]), Mux(take, pe, first[2])
+def lowest_two(bits) -> tuple:
+    """``(any, index, second, second_index)``: the lowest set bit of ``bits`` and, if there is one, the next
+    set bit above it (indices 0 when absent), as a balanced mux tree (no carry chain)."""
+    width = len(bits)
+    if width == 1:
+        return bits[0], Const(0, 1), Const(0, 1), Const(0, 1)
+    half = 1 << ((width - 1).bit_length() - 1)
+    low_any, low_index, low_second, low_second_index = lowest_two(bits[:half])
+    high_any, high_index, high_second, high_second_index = lowest_two(bits[half:])
+    index_bits = (width - 1).bit_length()
+    high_index, high_second_index = ((i + half)[:index_bits] for i in (high_index, high_second_index))
+    second = low_second | Mux(low_any, high_any, high_second)
+    second_index = Mux(low_second, low_second_index, Mux(low_any, high_index, high_second_index))
+    return (low_any | high_any, Mux(low_any, low_index, high_index)[:index_bits], second,
+            second_index[:index_bits])
+
+
+def _earliest(children: list) -> list:
+    """Which of up to four (valid, local) children holds the smallest (local, child): all pairs compared
+    at once, so a quadtree node costs one comparator delay. Children are in PE order, so ties go to the
+    lower one. Returns one bit per child, at most one set."""
+    wins = []
+    for c, (valid, local) in enumerate(children):
+        beats = [~other_valid | (local < other_local if d < c else local <= other_local)
+                 for d, (other_valid, other_local) in enumerate(children) if d != c]
+        wins.append(Cat(valid, *beats).all())
+    return wins
 
 
 class Lnzd(wiring.Component):
-    """The LNZD quadtree over ``n_pe`` candidates; purely combinational.
+    """The LNZD quadtree over ``n_pe`` candidates; purely combinational, one comparator delay per level.
 
     Members
     -------
@@ -42,6 +64,8 @@ class Lnzd(wiring.Component):
         Each PE's first pending local index.
     found : ``Out(1)``; pe : ``Out(range(n_pe))``; index : ``Out(local_bits)``
         The candidate with the smallest (local, pe), if any.
+    winner : ``Out(n_pe)``
+        That candidate's PE, one-hot (ANDs of the nodes' decisions, no decoder).
     """
 
     def __init__(self, n_pe: int, local_bits: int):
@@ -52,29 +76,42 @@ class Lnzd(wiring.Component):
             "found": Out(1),
             "pe": Out(range(n_pe)) if n_pe > 1 else Out(1),
             "index": Out(local_bits),
+            "winner": Out(n_pe),
         })
 
     def elaborate(self, platform):
         m = Module()
-        # A node is (valid, local, pe offset within the subtree); children are in PE order.
-        nodes = [(self.valid[p], self.local[p], Const(0, 1)) for p in range(self.n_pe)]
+        # A node is (valid, local, pe offset within the subtree, one-hot winner among its leaves as a list);
+        # children are in PE order.
+        nodes = [(self.valid[p], self.local[p], Const(0, 1), [Const(1, 1)]) for p in range(self.n_pe)]
         span, level = 1, 0
         while len(nodes) > 1:
             merged = []
             for g in range(0, len(nodes), 4):
                 group = nodes[g:g + 4]
-                # Children with their PE offsets within this node, merged pairwise (two comparator levels).
-                pairs = [(valid, local, offset + child * span) for child, (valid, local, offset) in enumerate(group)]
-                while len(pairs) > 1:
-                    pairs = [_earlier(*pairs[i:i + 2]) if i + 1 < len(pairs) else pairs[i]
-                             for i in range(0, len(pairs), 2)]
-                best = pairs[0]
+                wins = [Signal(name=f"lnzd_l{level}_n{g // 4}_win{c}") for c in range(len(group))]
+                m.d.comb += [w.eq(v) for w, v in zip(wins, _earliest([(valid, local) for valid, local, _, _ in group]))]
                 pe_bits = (min(4, len(group)) * span - 1).bit_length() or 1
                 node = tuple(Signal(shape, name=f"lnzd_l{level}_n{g // 4}_{what}")
-                                   for shape, what in ((1, "valid"), (self.local_bits, "local"), (pe_bits, "pe")))
-                m.d.comb += [node[0].eq(best[0]), node[1].eq(best[1]), node[2].eq(best[2])]
-                merged.append(node)
+                             for shape, what in ((1, "valid"), (self.local_bits, "local"), (pe_bits, "pe")))
+                m.d.comb += [
+                    node[0].eq(Cat(valid for valid, _, _, _ in group).any()),
+                    node[1].eq(_one_hot_or([Mux(win, local, 0) for win, (_, local, _, _) in zip(wins, group)])),
+                    node[2].eq(_one_hot_or([Mux(win, offset + c * span, 0)
+                                            for c, (win, (_, _, offset, _)) in enumerate(zip(wins, group))])),
+                ]
+                leaves = [win & leaf for win, (_, _, _, below) in zip(wins, group) for leaf in below]
+                merged.append((*node, leaves))
             nodes, span, level = merged, span * 4, level + 1
-        valid, local, pe = nodes[0]
-        m.d.comb += [self.found.eq(valid), self.index.eq(local), self.pe.eq(pe)]
+        valid, local, pe, leaves = nodes[0]
+        m.d.comb += [self.found.eq(valid), self.index.eq(local), self.pe.eq(pe),
+                     self.winner.eq(Cat(*leaves) & Mux(valid, (1 << self.n_pe) - 1, 0))]
         return m
+
+
+def _one_hot_or(values: list):
+    """The OR of ``values`` (at most one non-zero): a one-hot multiplexer's output."""
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
+    return result

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from accel.isa.eie import COL
 from accel.spec import EieSpec
 
-from .lnzd import leading_one
+from .lnzd import leading_one, lowest_two
 from .queue import ActivationQueue
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
@@ -56,8 +56,11 @@ class ProcessingElement(wiring.Component):
     -------
     source_sel : ``In(1)``
         Which register file is the source.
-    start, clear_acc : ``In(1)``; col_lo, col_hi : ``In(19)``
-        A Compute begins: load the pending bits, forget the line buffer, clear the accumulators (first).
+    range_we : ``In(1)``; col_lo, col_hi : ``In(19)``
+        A Compute is accepted: register which local elements lie in [col_lo, col_hi) (used at ``start``).
+    start, clear_acc : ``In(1)``
+        The Compute begins (the cycle after ``range_we``): load the pending bits, forget the line buffer,
+        clear the accumulators (first).
     candidate_valid : ``Out(1)``; candidate : ``Out(local_bits)``; take : ``In(1)``
         The LNZD leaf.
     push, push_value, push_ptr : ``In``; queue_ready : ``Out(1)``
@@ -85,7 +88,7 @@ class ProcessingElement(wiring.Component):
         bank_bits = max(1, index_bits(spec) - 1)
         super().__init__({
             "source_sel": In(1),
-            "start": In(1), "clear_acc": In(1), "col_lo": In(COL), "col_hi": In(COL),
+            "range_we": In(1), "col_lo": In(COL), "col_hi": In(COL), "start": In(1), "clear_acc": In(1),
             "candidate_valid": Out(1), "candidate": Out(lb), "take": In(1),
             "push": In(1), "push_value": In(16), "push_ptr": In(index_bits(spec)), "queue_ready": Out(1),
             "store_read": In(1), "store_local": In(lb), "source_data": Out(16),
@@ -110,7 +113,8 @@ class ProcessingElement(wiring.Component):
         pending = Signal(regs)
         candidate_valid, candidate = Signal(), Signal(lb)
         wb_valid, wb_row = Signal(), Signal(lb)
-        wb_value = Signal(signed(16))
+        wb_value, wb_nonzero = Signal(signed(16)), Signal()
+        written_nonzero = Mux(wb_valid, wb_nonzero, self.act_data != 0)
         reads = []
         for f, file in enumerate(files):
             m.submodules[f"file{f}"] = file
@@ -127,7 +131,7 @@ class ProcessingElement(wiring.Component):
             ]
             bit = one_hot(write.addr, regs)
             with m.If(write.en):
-                m.d.sync += nonzero[f].eq((nonzero[f] & ~bit) | Mux(write.data != 0, bit, 0))
+                m.d.sync += nonzero[f].eq((nonzero[f] & ~bit) | Mux(written_nonzero, bit, 0))
             reads.append(read)
         m.d.comb += self.source_data.eq(Mux(self.source_sel, reads[1].data, reads[0].data))
 
@@ -135,16 +139,29 @@ class ProcessingElement(wiring.Component):
         # Local indices l with col_lo <= l·N + p < col_hi: first_local <= l < end_local.
         first_local = ((self.col_lo + (n - 1 - p)) >> pe_bits)[:lb + 1]
         end_local = ((self.col_hi + (n - 1 - p)) >> pe_bits)[:lb + 1]
-        in_range = ~below(first_local, regs) & below(end_local, regs)
+        in_range = Signal(regs)  # registered a cycle before start: the range's shifters stay off the start path
+        with m.If(self.range_we):
+            m.d.sync += in_range.eq(~below(first_local, regs) & below(end_local, regs))
         # The candidate is registered and no longer pending, so the broadcast's loop (candidates → LNZD
         # tree → take → next candidate) does not pass through the leading-one detector.
         m.d.comb += [self.candidate_valid.eq(candidate_valid), self.candidate.eq(candidate)]
-        remaining = Signal(regs)  # at start the source's non-zero flags in range, else the pending bits
-        m.d.comb += remaining.eq(Mux(self.start, source_nonzero & in_range, pending))
-        any_remaining, leading = leading_one(remaining)
-        with m.If(self.start | self.take):
-            m.d.sync += [pending.eq(remaining & (remaining - 1)), candidate_valid.eq(any_remaining),
-                         candidate.eq(leading)]
+        # ``take`` only steers the candidate register: the pending bits drop the element that moved into the
+        # candidate one cycle later (``lag``), so meanwhile the next candidate is the second lowest of them.
+        lag = Signal()
+        first_any, first, second_any, second = lowest_two(pending)
+        in_source = Signal(regs)
+        m.d.comb += in_source.eq(source_nonzero & in_range)
+        start_any, start_first = leading_one(in_source)
+        with m.If(self.start):
+            m.d.sync += [pending.eq(in_source & (in_source - 1)), candidate_valid.eq(start_any),
+                         candidate.eq(start_first), lag.eq(0)]
+        with m.Else():
+            m.d.sync += lag.eq(self.take)
+            with m.If(lag):
+                m.d.sync += pending.eq(pending & ~one_hot(first, regs))
+            with m.If(self.take):
+                m.d.sync += [candidate_valid.eq(Mux(lag, second_any, first_any)),
+                             candidate.eq(Mux(lag, second, first))]
 
         # Activation queue: (value, pointer index).
         m.submodules.queue = queue = ActivationQueue(16 + len(self.push_ptr), spec.queue_depth)
@@ -246,16 +263,23 @@ class ProcessingElement(wiring.Component):
             m.d.sync += acc_valid.eq(acc_valid | one_hot(e_row, regs))
 
         # Write-back, two stages after the read: round to nearest (ties up); saturate to int16, ReLU, and
-        # write the destination file.
+        # write the destination file. Stage 1 compares the unrounded sum against constants (in parallel with
+        # the rounding add) so stage 2 only selects: rounded > INT16_MAX ⇔ value + half >= (INT16_MAX + 1)·2^f.
         wb1_valid, wb1_row, wb1_known = Signal(), Signal(lb), Signal()
         m.d.sync += [wb1_valid.eq(self.wb_read), wb1_row.eq(self.wb_row), wb1_known.eq((acc_valid >> self.wb_row)[0])]
         value = Mux(wb1_known, acc_read.data, 0)
-        if spec.weight_frac:
-            value = (value + (1 << (spec.weight_frac - 1))) >> spec.weight_frac
-        rounded = Signal(signed(acc_width + 1))
-        m.d.sync += [rounded.eq(value), wb_valid.eq(wb1_valid), wb_row.eq(wb1_row)]
-        saturated = Mux(rounded > INT16_MAX, INT16_MAX, Mux(rounded < INT16_MIN, INT16_MIN, rounded))
-        m.d.comb += wb_value.eq(Mux(self.relu & (saturated < 0), 0, saturated))
+        frac = spec.weight_frac
+        half = (1 << frac) >> 1
+        over, under, negative, zero = Signal(), Signal(), Signal(), Signal()
+        rounded = Signal(signed(16))
+        m.d.sync += [
+            rounded.eq((value + half) >> frac), wb_valid.eq(wb1_valid), wb_row.eq(wb1_row),
+            over.eq(value >= ((INT16_MAX + 1) << frac) - half), under.eq(value < (INT16_MIN << frac) - half),
+            negative.eq(value < -half), zero.eq((value >= -half) & (value < (1 << frac) - half)),
+        ]
+        clear = self.relu & negative
+        m.d.comb += [wb_value.eq(Mux(clear, 0, Mux(over, INT16_MAX, Mux(under, INT16_MIN, rounded)))),
+                     wb_nonzero.eq(~zero & ~clear)]
 
         m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | d_valid | e_valid)
         return m

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from accel.spec import EieSpec
-from rtl_gen.eie.lnzd import Lnzd, leading_one
+from rtl_gen.eie.lnzd import Lnzd, leading_one, lowest_two
 from rtl_gen.eie.queue import ActivationQueue
 from rtl_gen.export import export, lint
 
@@ -47,33 +47,46 @@ def test_lnzd_picks_the_smallest_local_then_pe(n_pe):
             if candidates:
                 best_local, best_pe = min(candidates)
                 assert (ctx.get(dut.index), ctx.get(dut.pe)) == (best_local, best_pe)
+            assert ctx.get(dut.winner) == (1 << min(candidates)[1] if candidates else 0)
             await step(ctx, False)
 
     run(dut, testbench, clocked=False)
 
 
-class LeadingOne(wiring.Component):
+class LeadingOnes(wiring.Component):
     bits: In(37)
     any: Out(1)
     index: Out(6)
+    any_two: Out(1)
+    index_two: Out(6)
+    second: Out(1)
+    second_index: Out(6)
 
     def elaborate(self, platform):
         m = Module()
         found, index = leading_one(self.bits)
         m.d.comb += [self.any.eq(found), self.index.eq(index)]
+        m.d.comb += [port.eq(value) for port, value in zip(
+            (self.any_two, self.index_two, self.second, self.second_index), lowest_two(self.bits))]
         return m
 
 
-def test_leading_one_detector():
-    dut = LeadingOne()
+def test_leading_one_and_lowest_two_detectors():
+    dut = LeadingOnes()
     rng = random.Random(1)
 
     async def testbench(ctx):
-        for value in [0, 1, 2**36] + [rng.getrandbits(37) & rng.getrandbits(37) for _ in range(300)]:
+        values = [0, 1, 2**36, 3, 2**36 + 2**35, 2**36 + 1] + [rng.getrandbits(37) & rng.getrandbits(37)
+                                                               for _ in range(300)]
+        for value in values:
             ctx.set(dut.bits, value)
-            assert ctx.get(dut.any) == (value != 0)
-            if value:
-                assert ctx.get(dut.index) == (value & -value).bit_length() - 1
+            ones = [i for i in range(37) if value >> i & 1]
+            assert ctx.get(dut.any) == ctx.get(dut.any_two) == bool(ones)
+            assert ctx.get(dut.second) == (len(ones) >= 2)
+            if ones:
+                assert ctx.get(dut.index) == ctx.get(dut.index_two) == ones[0]
+            if len(ones) >= 2:
+                assert ctx.get(dut.second_index) == ones[1]
             await step(ctx, False)
 
     run(dut, testbench, clocked=False)
