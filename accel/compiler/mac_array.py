@@ -20,8 +20,7 @@ Grouped and depthwise convolutions read only the channel groups a kernel group n
 kernel's group are zero.
 """
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +32,8 @@ from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
 
 INT32 = (-(2**31), 2**31 - 1)
+COMPUTE_DRAIN = 25  # about the cycles one computation spends in the compute pipeline beyond its MAC steps,
+# besides the write acknowledgement's memory latency (an estimate for choosing mappings; the perf model counts)
 
 
 @dataclass(frozen=True)
@@ -155,31 +156,63 @@ def _band_rows(shape: ConvShape, feature_atoms: int, cgs: int) -> int:
 
 
 def _load_band(shape: ConvShape, cgs: int, ac: int, address: int, base: int, a: int, b: int):
-    """The load (a factory taking ``wait``) of the input rows that output rows [a, b) need, for every
-    channel group, to feature atoms ``base + g·rows·W + y·W + x``; with the first input row loaded and the
-    number of rows."""
+    """The load of the input rows that output rows [a, b) need, for every channel group, to feature atoms
+    ``base + g·rows·W + y·W + x``; with the first input row loaded and the number of rows."""
     lo, hi = _band_input_rows(shape, a, b)
     rows, w = hi - lo, shape.w
-    return partial(LoadFeatures, address + lo * w * ac, base, rows * w, cgs, shape.h * w * ac, rows * w), lo, rows
+    return LoadFeatures(address + lo * w * ac, base, rows * w, cgs, shape.h * w * ac, rows * w, wait=0), lo, rows
 
 
-def _emit(first: Config, phases: list[tuple[list, list]], double: bool) -> list:
-    """Commands of ``phases`` (each: loads, then the computations that need them, as command factories
-    taking ``wait``) with their ``wait`` flags.
+def steady_cycles(spec: MacArraySpec, command) -> int:
+    """Steady-state cycles of a command: memory beats of a load, MAC or pooling steps of a computation."""
+    if isinstance(command, LoadFeatures):
+        return command.count * command.groups
+    if isinstance(command, LoadWeights):
+        return command.count * spec.atomic_k
+    if isinstance(command, Conv):
+        return command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
+    if isinstance(command, Pool):
+        return command.out_h * command.out_w * command.kernel_h * command.kernel_w
+    return command.count  # Eltwise
+
+
+def _split(spec: MacArraySpec, load, parts: int) -> list:
+    """``load`` as up to ``parts`` consecutive loads of nearly equal size: weights by blocks, features by
+    channel-group runs."""
+    if isinstance(load, LoadWeights):
+        total, step = load.count, spec.atomic_k * spec.atomic_c  # bytes per block
+        piece = lambda lo, n: replace(load, address=load.address + lo * step, block=load.block + lo, count=n)  # noqa: E731
+    else:
+        total = load.groups
+        piece = lambda lo, n: replace(load, address=load.address + lo * load.src_stride,  # noqa: E731
+                                      entry=load.entry + lo * load.dst_stride, groups=n)
+    bounds = [total * i // parts for i in range(parts + 1)]
+    return [piece(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], double: bool) -> list:
+    """Commands of ``phases`` (each: the loads it needs, then its computations, all with ``wait`` 0) with
+    their ``wait`` flags.
 
     Without double buffering everything waits: one command after another. With it, phase i + 1's loads
-    are issued right after phase i's first computation has started — by then every computation of phase
-    i − 1, the last reader of the halves they overwrite, has finished — and the first computation of each
-    phase waits for the loads before it.
+    are issued during phase i, after its first computation has started — by then every computation of
+    phase i − 1, the last reader of the halves they overwrite, has finished — and the first computation of
+    each phase waits for the loads before it. Issue is in order, so a load the busy load unit cannot take
+    yet would hold back the computations behind it: each load goes after the first computation by whose
+    (estimated) end the loads before it have finished.
     """
     commands = [first]
     for i, (loads, computes) in enumerate(phases):
         if i == 0 or not double:
-            commands += [load(wait=1) for load in loads]
-        commands.append(computes[0](wait=1))
-        if double and i + 1 < len(phases):
-            commands += [load(wait=0) for load in phases[i + 1][0]]
-        commands += [compute(wait=int(not double)) for compute in computes[1:]]
+            commands += [replace(load, wait=1) for load in loads]
+        upcoming = list(phases[i + 1][0]) if double and i + 1 < len(phases) else []
+        loaded = computed = 0
+        for j, compute in enumerate(computes):
+            commands.append(replace(compute, wait=int(j == 0 or not double)))
+            computed += steady_cycles(spec, compute)
+            while upcoming and (loaded <= computed or j + 1 == len(computes)):
+                loaded += steady_cycles(spec, upcoming[0])
+                commands.append(upcoming.pop(0))
     return commands
 
 
@@ -209,10 +242,15 @@ def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: 
     common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), weight_tiles=tiles, chunks=chunks,
                   bytes_written=written, double=double)
     steps = shape.out_h * shape.out_w * sum(blocks)
+    # Before the first MAC: the first band and (double-buffered) the first kernel group's weights.
+    lo, hi = _band_input_rows(shape, *bands[0])
+    fill = cgs * shape.w * (hi - lo) + (blocks[0] + PARAM_BLOCKS) * ak
+    drains = len(bands) * len(blocks) * chunks * (spec.mem_latency + COMPUTE_DRAIN)
     for mode, read in (("weight-reuse", weight_bytes + tiles * band_bytes),
                        ("data-reuse", band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes)):
         beats = read // ac
-        yield Mapping(mode, bytes_read=read, cycles=max(steps, beats) if double else steps + beats, **common)
+        cycles = drains + (fill + max(steps, beats - fill) if double else steps + beats)
+        yield Mapping(mode, bytes_read=read, cycles=cycles, **common)
 
 
 def _weight_tiles(blocks: list[int], capacity: int) -> list[list[int]]:
@@ -300,7 +338,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         count = sum(piece_blocks[i] for i in tile)
         block = base("weights", weight_half)
         bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])]) + block
-        return partial(LoadWeights, layout.weights_address + int(piece_offset[tile[0]]), block, count), \
+        return LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), block, count, wait=0), \
             {i: int(b) for i, b in zip(tile, bases)}
 
     def load_band(a, b):
@@ -309,31 +347,71 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
 
     def convs(tile, bases, a, b, band):
         load, band_lo, rows = band
-        return [partial(
-            Conv, fbase=load.args[1] + g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w,
+        return [Conv(
+            fbase=load.entry + g_lo * rows * w, cg_stride=rows * w, ncg=g_hi - g_lo, in_h=rows, in_w=w,
             kernel_h=shape.r, kernel_w=shape.s, stride=shape.stride, y_off=a * shape.stride - shape.pad_h - band_lo,
             x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
             out_zp=out_zp, lo=lo, hi=hi, out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
-            first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg))
+            first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg), wait=0)
             for i in tile for kg, first, g_lo, g_hi in [pieces[i]]]
 
-    phases = []
+    phases = []  # [loads it needs: (load, space it fills, movable), computations, spaces it reads]
+
+    def add(loads, computes, spaces, first):
+        """A phase; with double buffering the layer's first one is split into one phase per computation,
+        each loading just its own kernel group's weights, so the MACs start after the first group."""
+        (band, band_space), (weights, weight_space) = loads
+        if not (first and mapping.double and weights is not None):
+            needed = [(band, band_space, True)] if band is not None else []
+            needed += [(weights, weight_space, True)] if weights is not None else []
+            phases.append([needed, computes, spaces])
+            return
+        for j, compute in enumerate(computes):
+            end = computes[j + 1].wbase if j + 1 < len(computes) else weights.block + weights.count
+            piece = replace(weights, address=weights.address + (compute.wbase - weights.block) * ak * ac,
+                            block=compute.wbase, count=end - compute.wbase)
+            needed = [(band, band_space, False)] if j == 0 and band is not None else []
+            phases.append([needed + [(piece, weight_space, False)], [compute], spaces])
+
+    def space(kind):  # the buffer half the last load of ``kind`` filled
+        return kind, loaded[kind] % 2
+
     if mapping.mode == "weight-reuse":
-        for tile in tiles:
+        for t, tile in enumerate(tiles):
             weights, bases = load_tile(tile)
             for index, (a, b) in enumerate(bands):
                 band = load_band(a, b)
-                phases.append(([weights, band[0]] if index == 0 else [band[0]], convs(tile, bases, a, b, band)))
+                add([(band[0], space("features")), (weights if index == 0 else None, space("weights"))],
+                    convs(tile, bases, a, b, band), {space("features"), space("weights")}, t == index == 0)
     else:
         for index, (a, b) in enumerate(bands):
             band = load_band(a, b)
             for t, tile in enumerate(tiles):
-                loads = [band[0]] if t == 0 else []
+                weights = None
                 if len(tiles) > 1 or index == 0:
                     weights, bases = load_tile(tile)
-                    loads.append(weights)
-                phases.append((loads, convs(tile, bases, a, b, band)))
-    return _emit(Config(mapping.feature_banks), phases, mapping.double)
+                add([(band[0] if t == 0 else None, space("features")), (weights, space("weights"))],
+                    convs(tile, bases, a, b, band), {space("features"), space("weights")}, index == t == 0)
+    return _emit(spec, Config(mapping.feature_banks), _place_loads(spec, phases, mapping.double), mapping.double)
+
+
+def _place_loads(spec: MacArraySpec, phases: list, double: bool) -> list[tuple[list, list]]:
+    """(loads, computations) per phase: with double buffering each movable load is spread over the phases
+    after its buffer half's last reader began (a load attached to phase m is issued during phase m − 1),
+    so a weight tile or band that is needed only every few phases loads during all of them."""
+    attached = [[] for _ in phases]  # (phase needing it, load)
+    last_reader = {}
+    for i, (needed, _, spaces) in enumerate(phases):
+        for load, target, movable in needed:
+            lo = i
+            if double and movable and i:
+                lo = last_reader[target] + 2 if target in last_reader else 1
+            assert lo <= i, "a load would overwrite a half the previous phase reads"
+            for offset, piece in enumerate(_split(spec, load, i - lo + 1)):
+                attached[lo + offset].append((i, piece))
+        last_reader.update((target, i) for target in spaces)
+    return [([load for _, load in sorted(loads, key=lambda x: x[0])], computes)
+            for loads, (_, computes, _) in zip(attached, phases)]
 
 
 def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
@@ -411,12 +489,12 @@ def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
     phases = []
     for n, (a, b) in enumerate(_bands(shape, rows)):
         load, band_lo, band_rows = _load_band(shape, cgs, ac, source.address, n % 2 * half if double else 0, a, b)
-        phases.append(([load], [partial(
-            Pool, fbase=load.args[1] + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
+        phases.append(([load], [Pool(
+            fbase=load.entry + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
             y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
-            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac)
-            for g in range(cgs)]))
-    commands = _emit(config, phases, double)
+            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac,
+            wait=0) for g in range(cgs)]))
+    commands = _emit(spec, config, phases, double)
     mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
                       sum(c.count * c.groups * ac for c in commands if isinstance(c, LoadFeatures)), output.size, double)
     return Lowered(Program(spec, commands, memory), mapping, shape, 0)
@@ -441,13 +519,13 @@ def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Low
     for n, first in enumerate(range(0, atoms, chunk)):
         count, base = min(chunk, atoms - first), n % 2 * half
         phases.append((
-            [partial(LoadFeatures, region_a.address + first * ac, base, count, 1, 0, 0),
-             partial(LoadFeatures, region_b.address + first * ac, base + chunk, count, 1, 0, 0)],
-            [partial(Eltwise, base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
-                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac)]))
+            [LoadFeatures(region_a.address + first * ac, base, count, 1, 0, 0, wait=0),
+             LoadFeatures(region_b.address + first * ac, base + chunk, count, 1, 0, 0, wait=0)],
+            [Eltwise(base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
+                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac, wait=0)]))
     shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
     mapping = Mapping("data-reuse", config.feature_banks, h, len(phases), 0, 1, 2 * region_a.size, output.size, True)
-    return Lowered(Program(spec, _emit(config, phases, True), memory), mapping, shape, 0)
+    return Lowered(Program(spec, _emit(spec, config, phases, True), memory), mapping, shape, 0)
 
 
 LAYER_KINDS = {

@@ -126,6 +126,33 @@ def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
         assert result.cycles > perf(lowered.program).cycles
 
 
+# (C, H=W, K, R, stride) on the 4×4 configuration, planned double-buffered with several bands and weight
+# tiles: the next tile's weights (weight-reuse) or the next band (data-reuse) load spread over phases.
+OVERLAPPED = {"weight-reuse": [(8, 20, 48, 3, 1), (8, 24, 32, 3, 2), (8, 24, 48, 3, 1)],
+              "data-reuse": [(8, 20, 32, 3, 1), (12, 16, 48, 3, 1), (12, 16, 24, 3, 2)]}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("stall", [False, True])
+def test_rtl_loads_spread_over_phases(stall, tmp_path):
+    from sim.rtl.execute import run as rtl
+
+    rng = np.random.default_rng(300)
+    lowered = []
+    for mode, shapes in OVERLAPPED.items():
+        for c, h, k, r, stride in shapes:
+            op, x, x_zp = random_layer(rng, c=c, h=h, w=h, k=k, r=r, stride=stride, pad=r // 2)
+            layer = lower(SMALL_4x4, op, x, x_zp)
+            m = layer.mapping
+            assert (m.mode, m.double, m.bands > 1, m.weight_tiles > 1) == (mode, True, True, True)
+            lowered.append(layer)
+    results = rtl([layer.program for layer in lowered], stall=stall, seed=3, test_dir=tmp_path, words=1 << 15)
+    for layer, result in zip(lowered, results):
+        assert np.array_equal(result.memory, golden(layer.program).memory), layer.mapping
+        if not stall:
+            assert result.counters == perf(layer.program).counters, layer.mapping
+
+
 def random_pool(rng: np.random.Generator, spec: MacArraySpec):
     from accel.nn.qgraph import QPool
 
