@@ -150,13 +150,16 @@ class StoreUnit(wiring.Component):
         r1_phase = r1_chunk[:pace.bit_length() - 1] if pace > 1 else Const(0, 1)
         r1_final = r1_phase == pace - 1
         advance = ~r1_valid | ~r1_final | ~out_valid | self.wr_req.ready
-        issue = advance & (next_chunk < chunks) & ~self.start
+        more = Signal()  # next_chunk < chunks, registered: the compare stays off the read-enable path
+        issue = advance & more & ~self.start
         first_element = next_chunk * lanes
         m.d.comb += [self.read_en.eq(issue), self.read_local.eq(first_element >> pe_bits)]
         with m.If(advance):
             m.d.sync += [r1_valid.eq(issue), r1_chunk.eq(next_chunk)]
-        with m.If(issue):
-            m.d.sync += next_chunk.eq(next_chunk + 1)
+        with m.If(self.start):
+            m.d.sync += more.eq(self.beats != 0)
+        with m.Elif(issue):
+            m.d.sync += [next_chunk.eq(next_chunk + 1), more.eq(next_chunk + 1 < chunks)]
 
         # The chunk read last cycle: lane s from PE group·lanes + s, zero past the last element.
         base = r1_chunk * lanes

@@ -248,15 +248,15 @@ class ProcessingElement(wiring.Component):
         # E: add (with the read-after-write bypass) and write.
         e_valid, e_write, e_row, e_known = Signal(), Signal(), Signal(lb), Signal()
         e_product = Signal(signed(32))
+        # The bypass is decided a stage early: the entry in D follows a write to its row now in E.
+        e_bypass, last_sum = Signal(), Signal(signed(acc_width))
         m.d.sync += [e_valid.eq(d_valid), e_write.eq(d_write), e_row.eq(d_row), e_product.eq(d_weight * d_value),
-                     e_known.eq((acc_valid >> d_row)[0])]
-        last_write, last_row, last_sum = Signal(), Signal(lb), Signal(signed(acc_width))
-        bypass = last_write & (last_row == e_row)
-        old = Mux(bypass, last_sum, Mux(e_known, acc_read.data, 0))
+                     e_known.eq((acc_valid >> d_row)[0]), e_bypass.eq(e_valid & e_write & (e_row == d_row))]
+        old = Mux(e_bypass, last_sum, Mux(e_known, acc_read.data, 0))
         total = Signal(signed(acc_width))
         m.d.comb += [total.eq(old + e_product),
                      acc_write.en.eq(e_valid & e_write), acc_write.addr.eq(e_row), acc_write.data.eq(total)]
-        m.d.sync += [last_write.eq(e_valid & e_write), last_row.eq(e_row), last_sum.eq(total)]
+        m.d.sync += last_sum.eq(total)
         with m.If(self.clear_acc):
             m.d.sync += acc_valid.eq(0)
         with m.Elif(acc_write.en):
