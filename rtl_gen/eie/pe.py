@@ -114,7 +114,13 @@ class ProcessingElement(wiring.Component):
         candidate_valid, candidate = Signal(), Signal(lb)
         wb_valid, wb_row = Signal(), Signal(lb)
         wb_value, wb_nonzero = Signal(signed(16)), Signal()
-        written_nonzero = Mux(wb_valid, wb_nonzero, self.act_data != 0)
+        # The flags follow the files' writes a cycle later (a Compute starts two or more cycles after the
+        # last load or write-back), so the written value's zero test does not fan out to them.
+        write_row = Mux(wb_valid, wb_row, self.act_local)  # selected by a register: loads and write-backs
+        write_value = Mux(wb_valid, wb_value, self.act_data)  # never overlap
+        flag_row, flag_set = Signal(lb), Signal()
+        m.d.sync += [flag_row.eq(write_row), flag_set.eq(Mux(wb_valid, wb_nonzero, self.act_data != 0))]
+        flag_bit = one_hot(flag_row, regs)
         reads = []
         for f, file in enumerate(files):
             m.submodules[f"file{f}"] = file
@@ -126,12 +132,12 @@ class ProcessingElement(wiring.Component):
                 read.addr.eq(Mux(self.store_read, self.store_local, candidate)),  # take only enables
                 read.en.eq(is_source & (self.take | self.store_read)),
                 write.en.eq(source_write | dest_write),
-                write.addr.eq(Mux(wb_valid, wb_row, self.act_local)),  # selected by a register: loads and
-                write.data.eq(Mux(wb_valid, wb_value, self.act_data)),  # write-backs never overlap
+                write.addr.eq(write_row), write.data.eq(write_value),
             ]
-            bit = one_hot(write.addr, regs)
-            with m.If(write.en):
-                m.d.sync += nonzero[f].eq((nonzero[f] & ~bit) | Mux(written_nonzero, bit, 0))
+            flag_we = Signal(name=f"flag_we{f}")
+            m.d.sync += flag_we.eq(write.en)
+            with m.If(flag_we):
+                m.d.sync += nonzero[f].eq((nonzero[f] & ~flag_bit) | Mux(flag_set, flag_bit, 0))
             reads.append(read)
         m.d.comb += self.source_data.eq(Mux(self.source_sel, reads[1].data, reads[0].data))
 
