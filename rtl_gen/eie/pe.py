@@ -225,14 +225,16 @@ class ProcessingElement(wiring.Component):
         with m.Elif(read_line):
             m.d.sync += [line_valid.eq(1), held_line.eq(line)]
 
-        # C: entry select (from the line read); C2: address accumulation, codebook lookup.
+        # C: the line read arrives and is registered (the SRAM's slow output meets no logic); C2: entry
+        # select, address accumulation, codebook lookup.
         c1_valid, c_offset, c_new, c_value = Signal(), Signal(3), Signal(), Signal(16)
         m.d.sync += [c1_valid.eq(issue), c_offset.eq(b_entry[:3]), c_new.eq(b_new), c_value.eq(b_value)]
-        c2_valid, c2_new, c2_value, c2_entry = Signal(), Signal(), Signal(16), Signal(8)
-        m.d.sync += [c2_valid.eq(c1_valid), c2_new.eq(c_new), c2_value.eq(c_value),
-                     c2_entry.eq(Array(line_read.data[8 * k:8 * k + 8] for k in range(8))[c_offset])]
+        c2_valid, c2_new, c2_value, c2_offset, c2_line = Signal(), Signal(), Signal(16), Signal(3), Signal(64)
+        m.d.sync += [c2_valid.eq(c1_valid), c2_new.eq(c_new), c2_value.eq(c_value), c2_offset.eq(c_offset),
+                     c2_line.eq(line_read.data)]
         c_valid, c_new, c_value = c2_valid, c2_new, c2_value
-        v, z = c2_entry[:4], c2_entry[4:]
+        entry = Array(c2_line[8 * k:8 * k + 8] for k in range(8))[c2_offset]
+        v, z = entry[:4], entry[4:]
         previous_row = Signal(lb)
         row = (Mux(c_new, 0, previous_row + 1) + z)[:lb]
         with m.If(c_valid):
