@@ -184,7 +184,7 @@ class Eie(wiring.Component):
                 pe.range_we.eq(starting), pe.col_lo.eq(compute.col_lo), pe.col_hi.eq(compute.col_hi),
                 pe.take.eq(broadcast.take[p]),
                 pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.value), pe.push_ptr.eq(broadcast.ptr),
-                pe.store_read.eq(store.read_en), pe.store_local.eq(store.read_local),
+                pe.storing.eq(storing), pe.store_read.eq(store.read_en), pe.store_local.eq(store.read_local),
                 pe.wb_read.eq(wb_reading), pe.wb_row.eq(wb_row[:lb]), pe.relu.eq(relu),
                 broadcast.candidate_valid[p].eq(pe.candidate_valid), broadcast.candidate[p].eq(pe.candidate),
                 broadcast.source_data[p].eq(pe.source_data), broadcast.queue_ready[p].eq(pe.queue_ready),

@@ -65,8 +65,9 @@ class ProcessingElement(wiring.Component):
         The LNZD leaf.
     push, push_value, push_ptr : ``In``; queue_ready : ``Out(1)``
         The broadcast into the activation queue.
-    store_read : ``In(1)``; store_local : ``In(local_bits)``; source_data : ``Out(16)``
-        Source-file reads (for ``take`` and for stores); data the cycle after, held otherwise.
+    storing : ``In(1)``; store_read : ``In(1)``; store_local : ``In(local_bits)``; source_data : ``Out(16)``
+        Source-file reads (for ``take``, and for stores: while ``storing`` the address is ``store_local``);
+        data the cycle after, held otherwise.
     act_we, act_local, act_data : ``In``
         Write an element of the source file.
     ptr_we : ``In(2)``; ptr_addr : ``In(ArrayLayout(bank_bits, 2))``; ptr_data : ``In(ArrayLayout(16, 2))``
@@ -91,7 +92,7 @@ class ProcessingElement(wiring.Component):
             "range_we": In(1), "col_lo": In(COL), "col_hi": In(COL), "start": In(1), "clear_acc": In(1),
             "candidate_valid": Out(1), "candidate": Out(lb), "take": In(1),
             "push": In(1), "push_value": In(16), "push_ptr": In(index_bits(spec)), "queue_ready": Out(1),
-            "store_read": In(1), "store_local": In(lb), "source_data": Out(16),
+            "storing": In(1), "store_read": In(1), "store_local": In(lb), "source_data": Out(16),
             "act_we": In(1), "act_local": In(lb), "act_data": In(16),
             "ptr_we": In(2), "ptr_addr": In(data.ArrayLayout(bank_bits, 2)), "ptr_data": In(data.ArrayLayout(16, 2)),
             "line_we": In(1), "line_addr": In(range(spec.spmat_lines)), "line_data": In(64),
@@ -129,7 +130,7 @@ class ProcessingElement(wiring.Component):
             source_write = self.act_we & is_source
             dest_write = wb_valid & ~is_source
             m.d.comb += [
-                read.addr.eq(Mux(self.store_read, self.store_local, candidate)),  # take only enables
+                read.addr.eq(Mux(self.storing, self.store_local, candidate)),  # take and store_read enable
                 read.en.eq(is_source & (self.take | self.store_read)),
                 write.en.eq(source_write | dest_write),
                 write.addr.eq(write_row), write.data.eq(write_value),
