@@ -33,16 +33,18 @@ class ActivationQueue(wiring.Component):
         do_write = self.w_en & self.w_rdy
         do_read = self.r_en & self.r_rdy
         m.d.comb += [
-            self.w_rdy.eq(level != depth), self.r_rdy.eq(level != 0),
             write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
             read.addr.eq(consume), self.r_data.eq(read.data),
         ]
+        # w_rdy (level != depth) and r_rdy (level != 0) are registers, updated with the level.
+        not_full, not_empty = Signal(init=1), Signal()
+        m.d.comb += [self.w_rdy.eq(not_full), self.r_rdy.eq(not_empty)]
         with m.If(do_write):
             m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
         with m.If(do_read):
             m.d.sync += consume.eq(Mux(consume == depth - 1, 0, consume + 1))
         with m.If(do_write & ~do_read):
-            m.d.sync += level.eq(level + 1)
+            m.d.sync += [level.eq(level + 1), not_full.eq(level + 1 != depth), not_empty.eq(1)]
         with m.Elif(do_read & ~do_write):
-            m.d.sync += level.eq(level - 1)
+            m.d.sync += [level.eq(level - 1), not_full.eq(1), not_empty.eq(level != 1)]
         return m
