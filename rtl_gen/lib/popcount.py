@@ -1,16 +1,29 @@
 """Pipelined popcount: the number of 1 bits of a vector, as a tree of registered adders.
 
 :func:`popcount_tree` builds the tree inside a caller's pipeline (all registers advance together);
-:class:`Popcount` wraps it as a stream component. The first level is written as bitwise logic (each pair of
-bits becomes a 2-bit sum ``{a & b, a ^ b}``) so that synthesis merges it with whatever produced the bits —
-an XNOR of activation and weight in the xnor engine — into one LUT per output bit; each later level adds
-pairs of partial counts with carry-chain adders one bit wider than their inputs. Level k's terms are
-k + 1 bits wide, so the result has exactly ``width.bit_length()`` bits and never overflows.
+:class:`Popcount` wraps it as a stream component. The tree is shaped for 4-input-LUT FPGAs with carry
+chains (Lattice ECP5), where a LUT has one output and an adder costs one LUT per result bit:
+
+- level 0 is bitwise logic: most bits go in pairs, each pair becoming its 2-bit sum ``{a & b, a ^ b}``,
+  one LUT per output bit, so that synthesis merges the logic that produced the bits (the XNOR of
+  activation and weight in the xnor engine) into it; the other bits, the *lone* bits, are registered as
+  they are (one LUT each with that merged logic);
+- every later level adds pairs of partial counts, and each addition also takes one lone bit as its
+  carry-in: a lone bit's level-0 LUT replaces the adders it would otherwise need. A level's additions are
+  fields of one carry chain: the position between two fields holds the upper field's lone bit (or 0) in
+  both operands, so its sum bit is the lower field's carry-out and its carry-out is the lone bit (with
+  A = B = x a ripple adder propagates nothing and generates x). One chain per level rather than one per
+  addition saves the chain's fixed cost and keeps the narrowest additions on the carry chain (Yosys maps
+  adders of up to 4 result bits to LUT logic, several LUTs per bit).
+
+With P pairs and up to P − 1 lone bits (one per addition), P = ⌈(width + 1) / 3⌉; the tree is padded with
+registers to exactly :func:`levels` levels. Each partial count is as wide as its largest value needs, so
+the result has exactly ``width.bit_length()`` bits and never overflows.
 """
 
 import math
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,6 +35,30 @@ def levels(width: int) -> int:
     return max(1, math.ceil(math.log2(width)))
 
 
+def _add_level(m: Module, advance, terms: list, lones: list, name: str) -> tuple[list, list]:
+    """One registered level of the tree: ``terms`` ((value, largest value) pairs) added pairwise as the
+    fields of one carry chain, each addition taking the next of ``lones`` as its carry-in; an odd last
+    term passes through. Returns the next level's terms and the lone bits still unused (registered)."""
+    a, b, fields = [], [], []
+    for index in range(len(terms) // 2):
+        (x, x_max), (y, y_max) = terms[2 * index], terms[2 * index + 1]
+        lone = lones.pop(0) if lones else None
+        if index or lone is not None:  # the carry-in position, also the lower field's carry-out
+            a.append(Const(0, 1) if lone is None else lone)
+            b.append(a[-1])
+        width = max(len(x), len(y))
+        fields.append((len(a), width, x_max + y_max + (lone is not None)))
+        a += [x[i] if i < len(x) else Const(0, 1) for i in range(width)]
+        b += [y[i] if i < len(y) else Const(0, 1) for i in range(width)]
+    total = Cat(*a, 0) + Cat(*b, 0)
+    result = [(registered(m, advance, f"{name}_{index}", largest.bit_length(), total[start:start + width + 1]),
+               largest) for index, (start, width, largest) in enumerate(fields)]
+    if len(terms) % 2:
+        value, largest = terms[-1]
+        result.append((registered(m, advance, f"{name}_{len(fields)}", len(value), value), largest))
+    return result, [registered(m, advance, f"{name}_lone_{i}", 1, lone) for i, lone in enumerate(lones)]
+
+
 def popcount_tree(m: Module, advance, bits, name: str):
     """Registered popcount of ``bits`` (a Value): each level loads while ``advance`` is high.
 
@@ -29,36 +66,26 @@ def popcount_tree(m: Module, advance, bits, name: str):
     ``len(bits).bit_length()``.
     """
     n = len(bits)
-    if n == 1:
-        return registered(m, advance, f"{name}_l0_0", 1, bits[0])
-    terms = []
-    for pair in range(0, n, 2):
-        if pair + 1 < n:
-            a, b = bits[pair], bits[pair + 1]
-            terms.append(registered(m, advance, f"{name}_l0_{pair // 2}", 2, Cat(a ^ b, a & b)))
-        else:
-            terms.append(registered(m, advance, f"{name}_l0_{pair // 2}", 2, bits[pair]))
-    if len(terms) > 1:  # 2-bit + 2-bit as logic: each sum bit depends on 4 inputs, one LUT4 each
-        pairs = []
-        for pair in range(0, len(terms), 2):
-            if pair + 1 < len(terms):
-                a, b = terms[pair], terms[pair + 1]
-                carry = a[0] & b[0]
-                total = Cat(a[0] ^ b[0], a[1] ^ b[1] ^ carry, (a[1] & b[1]) | (carry & (a[1] ^ b[1])))
-            else:
-                total = terms[pair]
-            pairs.append(registered(m, advance, f"{name}_l1_{pair // 2}", 3, total))
-        terms = pairs
-    level = 2
-    while len(terms) > 1:
-        width = level + 2
-        terms = [registered(m, advance, f"{name}_l{level}_{pair // 2}", width,
-                            terms[pair] + terms[pair + 1] if pair + 1 < len(terms) else terms[pair])
-                 for pair in range(0, len(terms), 2)]
-        level += 1
-    result = terms[0]
+    pairs = -(-(n + 1) // 3)
+    singles = max(0, 2 * pairs - n)  # an odd width with no lone bit to spare counts one bit as a term
+    pairs -= singles
+    terms = [(registered(m, advance, f"{name}_l0_{p}", 2, Cat(bits[2 * p] ^ bits[2 * p + 1],
+                                                                   bits[2 * p] & bits[2 * p + 1])), 2)
+             for p in range(pairs)]
+    if singles:
+        terms.append((registered(m, advance, f"{name}_l0_single", 1, bits[2 * pairs]), 1))
+    lones = [registered(m, advance, f"{name}_l0_lone_{i}", 1, bits[i])
+             for i in range(2 * pairs + singles, n)]
+    depth = 1
+    while len(terms) > 1 or lones:
+        terms, lones = _add_level(m, advance, terms, lones, f"{name}_l{depth}")
+        depth += 1
+    (count, largest), = terms
+    assert largest == n and depth <= levels(n)
+    for level in range(depth, levels(n)):
+        count = registered(m, advance, f"{name}_l{level}", len(count), count)
     out = Signal(n.bit_length(), name=f"{name}_count")
-    m.d.comb += out.eq(result)
+    m.d.comb += out.eq(count)
     return out
 
 
