@@ -1,7 +1,7 @@
 """Pipelined popcount: the number of 1 bits of a vector, as a tree of registered adders.
 
-:func:`popcount_tree` builds the tree inside a caller's pipeline (all registers advance together);
-:class:`Popcount` wraps it as a stream component. The tree is shaped for 4-input-LUT FPGAs with carry
+:func:`popcount_trees` builds trees inside a caller's pipeline (all registers advance together);
+:class:`Popcount` wraps one as a stream component. The tree is shaped for 4-input-LUT FPGAs with carry
 chains (Lattice ECP5), where a LUT has one output and an adder costs one LUT per result bit:
 
 - level 0 is bitwise logic: most bits go in pairs, each pair becoming its 2-bit sum ``{a & b, a ^ b}``,
@@ -10,11 +10,10 @@ chains (Lattice ECP5), where a LUT has one output and an adder costs one LUT per
   they are (one LUT each with that merged logic);
 - every later level adds pairs of partial counts, and each addition also takes one lone bit as its
   carry-in: a lone bit's level-0 LUT replaces the adders it would otherwise need. A level's additions are
-  fields of one carry chain: the position between two fields holds the upper field's lone bit (or 0) in
-  both operands, so its sum bit is the lower field's carry-out and its carry-out is the lone bit (with
-  A = B = x a ripple adder propagates nothing and generates x). One chain per level rather than one per
-  addition saves the chain's fixed cost and keeps the narrowest additions on the carry chain (Yosys maps
-  adders of up to 4 result bits to LUT logic, several LUTs per bit).
+  fields of shared carry chains (:func:`chained_sums`), across all the trees built together: a chain's
+  fixed cost (nextpnr adds a cell at each end, 4 LUTs) is paid once per chain rather than per addition,
+  and even the narrowest additions stay on the carry chain (Yosys maps adders of up to 4 result bits to
+  LUT logic, several LUTs per bit).
 
 With P pairs and up to P − 1 lone bits (one per addition), P = ⌈(width + 1) / 3⌉; the tree is padded with
 registers to exactly :func:`levels` levels. Each partial count is as wide as its largest value needs, so
@@ -35,58 +34,87 @@ def levels(width: int) -> int:
     return max(1, math.ceil(math.log2(width)))
 
 
-def _add_level(m: Module, advance, terms: list, lones: list, name: str) -> tuple[list, list]:
-    """One registered level of the tree: ``terms`` ((value, largest value) pairs) added pairwise as the
-    fields of one carry chain, each addition taking the next of ``lones`` as its carry-in; an odd last
-    term passes through. Returns the next level's terms and the lone bits still unused (registered)."""
-    a, b, fields = [], [], []
-    for index in range(len(terms) // 2):
-        (x, x_max), (y, y_max) = terms[2 * index], terms[2 * index + 1]
-        lone = lones.pop(0) if lones else None
-        if index or lone is not None:  # the carry-in position, also the lower field's carry-out
-            a.append(Const(0, 1) if lone is None else lone)
-            b.append(a[-1])
+CHAIN_BITS = 64
+"""Longest carry chain of a level, in result bits: a level's additions fill chains of up to this many."""
+
+
+def chained_sums(m: Module, additions: list) -> list:
+    """The sums x + y + c of ``additions`` ((x, y, c) with c a 1-bit carry-in or None), computed as fields of
+    carry chains of up to :data:`CHAIN_BITS` positions; each sum is max(len(x), len(y)) + 1 bits wide.
+
+    Fields sit side by side; the position below a field holds its carry-in in both operands (0 without
+    one; none for a chain's first field without one): there a ripple adder's sum bit is the lower field's
+    carry-out and its carry-out is the carry-in (A = B = c propagates nothing and generates c).
+    """
+    chains, sums = [], []
+    for x, y, carry in additions:
         width = max(len(x), len(y))
-        fields.append((len(a), width, x_max + y_max + (lone is not None)))
+        if not chains or len(chains[-1][0]) + 1 + width > CHAIN_BITS:
+            chains.append(([], [], []))
+        a, b, fields = chains[-1]
+        if a or carry is not None:
+            a.append(Const(0, 1) if carry is None else carry)
+            b.append(a[-1])
+        fields.append((len(a), width))
         a += [x[i] if i < len(x) else Const(0, 1) for i in range(width)]
         b += [y[i] if i < len(y) else Const(0, 1) for i in range(width)]
-    total = Cat(*a, 0) + Cat(*b, 0)
-    result = [(registered(m, advance, f"{name}_{index}", largest.bit_length(), total[start:start + width + 1]),
-               largest) for index, (start, width, largest) in enumerate(fields)]
-    if len(terms) % 2:
-        value, largest = terms[-1]
-        result.append((registered(m, advance, f"{name}_{len(fields)}", len(value), value), largest))
-    return result, [registered(m, advance, f"{name}_lone_{i}", 1, lone) for i, lone in enumerate(lones)]
+    for a, b, fields in chains:
+        total = Cat(*a, 0) + Cat(*b, 0)
+        sums += [total[start:start + width + 1] for start, width in fields]
+    return sums
 
 
-def popcount_tree(m: Module, advance, bits, name: str):
-    """Registered popcount of ``bits`` (a Value): each level loads while ``advance`` is high.
+def popcount_trees(m: Module, advance, vectors: list, name: str) -> list:
+    """Registered popcounts of ``vectors`` (Values of one width), one tree each, every level's additions
+    sharing carry chains; each level loads while ``advance`` is high.
 
-    Returns the count, valid :func:`levels` cycles (advances) after ``bits``; its width is
-    ``len(bits).bit_length()``.
+    Returns the counts, valid :func:`levels` cycles (advances) after the vectors; their width is
+    ``width.bit_length()``.
     """
-    n = len(bits)
+    n = len(vectors[0])
     pairs = -(-(n + 1) // 3)
     singles = max(0, 2 * pairs - n)  # an odd width with no lone bit to spare counts one bit as a term
     pairs -= singles
-    terms = [(registered(m, advance, f"{name}_l0_{p}", 2, Cat(bits[2 * p] ^ bits[2 * p + 1],
-                                                                   bits[2 * p] & bits[2 * p + 1])), 2)
-             for p in range(pairs)]
-    if singles:
-        terms.append((registered(m, advance, f"{name}_l0_single", 1, bits[2 * pairs]), 1))
-    lones = [registered(m, advance, f"{name}_l0_lone_{i}", 1, bits[i])
-             for i in range(2 * pairs + singles, n)]
+    trees = []  # per vector: its terms ((value, largest value) pairs) and unused lone bits
+    for v, bits in enumerate(vectors):
+        terms = [(registered(m, advance, f"{name}{v}_l0_{p}", 2, Cat(bits[2 * p] ^ bits[2 * p + 1],
+                                                                      bits[2 * p] & bits[2 * p + 1])), 2)
+                 for p in range(pairs)]
+        if singles:
+            terms.append((registered(m, advance, f"{name}{v}_l0_single", 1, bits[2 * pairs]), 1))
+        lones = [registered(m, advance, f"{name}{v}_l0_lone_{i}", 1, bits[i])
+                 for i in range(2 * pairs + singles, n)]
+        trees.append((terms, lones))
     depth = 1
-    while len(terms) > 1 or lones:
-        terms, lones = _add_level(m, advance, terms, lones, f"{name}_l{depth}")
+    while len(trees[0][0]) > 1 or trees[0][1]:
+        additions, plans = [], []
+        for terms, lones in trees:
+            plan = []
+            for index in range(len(terms) // 2):
+                (x, x_max), (y, y_max) = terms[2 * index], terms[2 * index + 1]
+                carry = lones.pop(0) if lones else None
+                additions.append((x, y, carry))
+                plan.append(x_max + y_max + (carry is not None))
+            plans.append(plan)
+        sums = iter(chained_sums(m, additions))
+        for v, ((terms, lones), plan) in enumerate(zip(trees, plans)):
+            step = [(registered(m, advance, f"{name}{v}_l{depth}_{i}", largest.bit_length(), next(sums)), largest)
+                    for i, largest in enumerate(plan)]
+            if len(terms) % 2:
+                value, largest = terms[-1]
+                step.append((registered(m, advance, f"{name}{v}_l{depth}_{len(plan)}", len(value), value), largest))
+            trees[v] = (step, [registered(m, advance, f"{name}{v}_l{depth}_lone_{i}", 1, lone)
+                               for i, lone in enumerate(lones)])
         depth += 1
-    (count, largest), = terms
-    assert largest == n and depth <= levels(n)
-    for level in range(depth, levels(n)):
-        count = registered(m, advance, f"{name}_l{level}", len(count), count)
-    out = Signal(n.bit_length(), name=f"{name}_count")
-    m.d.comb += out.eq(count)
-    return out
+    counts = []
+    for v, (((count, largest),), _) in enumerate(trees):
+        assert largest == n and depth <= levels(n)
+        for level in range(depth, levels(n)):
+            count = registered(m, advance, f"{name}{v}_l{level}", len(count), count)
+        out = Signal(n.bit_length(), name=f"{name}{v}_count")
+        m.d.comb += out.eq(count)
+        counts.append(out)
+    return counts
 
 
 class Popcount(wiring.Component):
@@ -112,7 +140,7 @@ class Popcount(wiring.Component):
         m = Module()
         advance = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
-        count = popcount_tree(m, advance, self.i.payload, "pop")
+        count, = popcount_trees(m, advance, [self.i.payload], "pop")
         valid = self.i.valid
         for level in range(levels(self.width)):
             valid = registered(m, advance, f"valid_{level}", 1, valid)

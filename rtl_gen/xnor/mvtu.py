@@ -9,7 +9,7 @@ from accel.isa.xnor import ENTRY
 from accel.spec import XnorSpec
 
 from ..lib.pipeline import registered
-from ..lib.popcount import levels, popcount_tree
+from ..lib.popcount import levels, popcount_trees
 
 TAGS = ("first", "plane_first", "last", "pool_first", "pool_last", "final")
 
@@ -44,7 +44,7 @@ class Mvtu(wiring.Component):
     """PE × SIMD binary dot products with thresholds (see :class:`accel.isa.xnor.Mvtu` for the arithmetic).
 
     Pipeline, one operand per cycle: per PE the XNOR of input and weight word feeds a popcount tree
-    (:func:`~rtl_gen.lib.popcount.popcount_tree`, ⌈log2 simd⌉ registered levels, the XNOR merged into the
+    (:func:`~rtl_gen.lib.popcount.popcount_trees`, ⌈log2 simd⌉ registered levels, the XNOR merged into the
     first); the word's value v (2·count − simd for ±1 inputs, count for a bit plane; registered) enters
     the accumulator (restart, Horner doubling at a new plane, or add); after a window position's last word
     the threshold, read from the threshold memory two stages earlier and registered, is subtracted; the
@@ -84,7 +84,7 @@ class Mvtu(wiring.Component):
         i = self.i.payload
 
         # XNOR + popcount per PE; flags and threshold entry travel alongside.
-        counts = [popcount_tree(m, advance, ~(i.input ^ i.weights[p]), f"pe{p}") for p in range(pe)]
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe")
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
         for level in range(levels(simd)):
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
