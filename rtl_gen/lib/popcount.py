@@ -38,7 +38,7 @@ CHAIN_BITS = 64
 """Longest carry chain of a level, in result bits: a level's additions fill chains of up to this many."""
 
 
-def chained_sums(m: Module, additions: list) -> list:
+def chained_sums(additions: list) -> list:
     """The sums x + y + c of ``additions`` ((x, y, c) with c a 1-bit carry-in or None), computed as fields of
     carry chains of up to :data:`CHAIN_BITS` positions; each sum is max(len(x), len(y)) + 1 bits wide.
 
@@ -96,7 +96,7 @@ def popcount_trees(m: Module, advance, vectors: list, name: str) -> list:
                 additions.append((x, y, carry))
                 plan.append(x_max + y_max + (carry is not None))
             plans.append(plan)
-        sums = iter(chained_sums(m, additions))
+        sums = iter(chained_sums(additions))
         for v, ((terms, lones), plan) in enumerate(zip(trees, plans)):
             step = [(registered(m, advance, f"{name}{v}_l{depth}_{i}", largest.bit_length(), next(sums)), largest)
                     for i, largest in enumerate(plan)]
