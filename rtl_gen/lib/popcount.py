@@ -22,7 +22,7 @@ the result has exactly ``width.bit_length()`` bits and never overflows.
 
 import math
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,26 +64,35 @@ def chained_sums(additions: list) -> list:
     return sums
 
 
-def popcount_trees(m: Module, advance, vectors: list, name: str) -> list:
+def popcount_trees(m: Module, advance, vectors: list, name: str, valid=None) -> list:
     """Registered popcounts of ``vectors`` (Values of one width), one tree each, every level's additions
-    sharing carry chains; each level loads while ``advance`` is high.
+    sharing carry chains; each level loads while ``advance`` is high. With ``valid`` (1 bit, alongside the
+    vectors) a count whose vectors were not valid is 0, gated as it enters its last register (a LUT after
+    the last adder, away from the caller's next stage).
 
     Returns the counts, valid :func:`levels` cycles (advances) after the vectors; their width is
     ``width.bit_length()``.
     """
     n = len(vectors[0])
+    last = levels(n) - 1
+    for level in range(last):
+        valid = None if valid is None else registered(m, advance, f"{name}_valid_{level}", 1, valid)
+
+    def load(level: int, reg: str, width: int, value):
+        if level == last and valid is not None:  # the only register of the last level is the count's
+            value = Mux(valid, value, 0)
+        return registered(m, advance, f"{name}{reg}", width, value)
+
     pairs = -(-(n + 1) // 3)
     singles = max(0, 2 * pairs - n)  # an odd width with no lone bit to spare counts one bit as a term
     pairs -= singles
     trees = []  # per vector: its terms ((value, largest value) pairs) and unused lone bits
     for v, bits in enumerate(vectors):
-        terms = [(registered(m, advance, f"{name}{v}_l0_{p}", 2, Cat(bits[2 * p] ^ bits[2 * p + 1],
-                                                                      bits[2 * p] & bits[2 * p + 1])), 2)
+        terms = [(load(0, f"{v}_l0_{p}", 2, Cat(bits[2 * p] ^ bits[2 * p + 1], bits[2 * p] & bits[2 * p + 1])), 2)
                  for p in range(pairs)]
         if singles:
-            terms.append((registered(m, advance, f"{name}{v}_l0_single", 1, bits[2 * pairs]), 1))
-        lones = [registered(m, advance, f"{name}{v}_l0_lone_{i}", 1, bits[i])
-                 for i in range(2 * pairs + singles, n)]
+            terms.append((load(0, f"{v}_l0_single", 1, bits[2 * pairs]), 1))
+        lones = [load(0, f"{v}_l0_lone_{i}", 1, bits[i]) for i in range(2 * pairs + singles, n)]
         trees.append((terms, lones))
     depth = 1
     while len(trees[0][0]) > 1 or trees[0][1]:
@@ -96,21 +105,25 @@ def popcount_trees(m: Module, advance, vectors: list, name: str) -> list:
                 additions.append((x, y, carry))
                 plan.append(x_max + y_max + (carry is not None))
             plans.append(plan)
-        sums = iter(chained_sums(additions))
+        if depth == last and valid is not None:  # short chains, one per tree, before the valid gate's LUT
+            per_tree = len(additions) // len(trees)
+            sums = iter([total for t in range(len(trees))
+                         for total in chained_sums(additions[t * per_tree:(t + 1) * per_tree])])
+        else:
+            sums = iter(chained_sums(additions))
         for v, ((terms, lones), plan) in enumerate(zip(trees, plans)):
-            step = [(registered(m, advance, f"{name}{v}_l{depth}_{i}", largest.bit_length(), next(sums)), largest)
+            step = [(load(depth, f"{v}_l{depth}_{i}", largest.bit_length(), next(sums)), largest)
                     for i, largest in enumerate(plan)]
             if len(terms) % 2:
                 value, largest = terms[-1]
-                step.append((registered(m, advance, f"{name}{v}_l{depth}_{len(plan)}", len(value), value), largest))
-            trees[v] = (step, [registered(m, advance, f"{name}{v}_l{depth}_lone_{i}", 1, lone)
-                               for i, lone in enumerate(lones)])
+                step.append((load(depth, f"{v}_l{depth}_{len(plan)}", len(value), value), largest))
+            trees[v] = (step, [load(depth, f"{v}_l{depth}_lone_{i}", 1, lone) for i, lone in enumerate(lones)])
         depth += 1
     counts = []
     for v, (((count, largest),), _) in enumerate(trees):
         assert largest == n and depth <= levels(n)
         for level in range(depth, levels(n)):
-            count = registered(m, advance, f"{name}{v}_l{level}", len(count), count)
+            count = load(level, f"{v}_l{level}", len(count), count)
         out = Signal(n.bit_length(), name=f"{name}{v}_count")
         m.d.comb += out.eq(count)
         counts.append(out)

@@ -83,7 +83,7 @@ class Mvtu(wiring.Component):
         # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
         # as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe")
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", self.i.valid)
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
         for level in range(levels(simd)):
             if level == levels(simd) - 1:
@@ -95,7 +95,7 @@ class Mvtu(wiring.Component):
         thresholds = data.ArrayLayout(spec.THRESHOLD_SLOT, pe)(thresholds)
         flag = dict(zip(TAGS, tags))
 
-        # Accumulators of the counts; a bubble leaves them unchanged.
+        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone (see below).
         accs = []
         for p in range(pe):
             acc = Signal(spec.acc_width, name=f"acc_{p}")
@@ -105,7 +105,7 @@ class Mvtu(wiring.Component):
             if spec.input_bits > 1:
                 with m.If(flag["plane_first"] & ~flag["first"]):
                     m.d.comb += base.eq(acc << 1)
-            with m.If(advance & valid):
+            with m.If(advance):
                 m.d.sync += acc.eq(base + counts[p])
             accs.append(acc)
         acc_done = registered(m, advance, "acc_done", 1, valid & flag["last"])
@@ -126,13 +126,14 @@ class Mvtu(wiring.Component):
         pooled = Signal(pe)
         merged = Signal(pe)
         m.d.comb += merged.eq(Mux(pool_first, 0, pooled) | bits)
-        # The payload loads on every advance (it only matters while ``o.valid``, set by the same load), so
-        # only the pe pool bits wait for ``diff_done`` on their clock enable.
+        # Every register here loads on ``advance`` alone (a second gate on the enable would follow the
+        # high-fanout ``advance`` net with another LUT and net): the payload only matters while ``o.valid``,
+        # set by the same load, and the pool bits keep their value in and/or logic (which, unlike a hold
+        # multiplexer, synthesis does not turn back into a clock enable).
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(diff_done & pool_last), self.o.payload.bits.eq(merged),
-                         self.o.payload.final.eq(final)]
+                         self.o.payload.final.eq(final),
+                         pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))]
             m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
-            with m.If(diff_done):
-                m.d.sync += pooled.eq(merged)
         return m
 
