@@ -86,8 +86,9 @@ class Mvtu(wiring.Component):
         counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", self.i.valid)
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
         for level in range(levels(simd)):
-            if level == levels(simd) - 1:
+            if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
+                tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
