@@ -89,6 +89,7 @@ class Mvtu(wiring.Component):
             if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
                 tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
+                following = dict(zip(TAGS, tags))  # the flags of the step after the one accumulated
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
@@ -97,17 +98,21 @@ class Mvtu(wiring.Component):
         flag = dict(zip(TAGS, tags))
 
         # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone (see below).
+        # Each PE keeps acc, the sum so far (read by the subtraction), and base, the next step's other
+        # operand: 0 (a restart), acc or (a new plane) 2·acc, one LUT per bit. The next step's flags select
+        # it after the adder rather than before, so their wide fanout runs beside the carry chain.
         accs = []
         for p in range(pe):
             acc = Signal(spec.acc_width, name=f"acc_{p}")
-            # One adder: its other operand is 0, acc or (with bit planes) 2·acc, one LUT per bit.
             base = Signal(spec.acc_width, name=f"acc_base_{p}")
-            m.d.comb += base.eq(Mux(flag["first"], 0, acc))
+            total = (base + counts[p])[:spec.acc_width]
+            following_base = Signal(spec.acc_width, name=f"acc_next_base_{p}")
+            m.d.comb += following_base.eq(Mux(following["first"], 0, total))
             if spec.input_bits > 1:
-                with m.If(flag["plane_first"] & ~flag["first"]):
-                    m.d.comb += base.eq(acc << 1)
+                with m.If(following["plane_first"] & ~following["first"]):
+                    m.d.comb += following_base.eq(total << 1)
             with m.If(advance):
-                m.d.sync += acc.eq(base + counts[p])
+                m.d.sync += [acc.eq(total), base.eq(following_base)]
             accs.append(acc)
         acc_done = registered(m, advance, "acc_done", 1, valid & flag["last"])
         acc_tags = registered(m, advance, "acc_tags", 3, Cat(flag["pool_first"], flag["pool_last"], flag["final"]))
