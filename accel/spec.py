@@ -311,27 +311,26 @@ class XnorSpec(Spec):
     def acc_range(self) -> tuple[int, int]:
         """Smallest and largest accumulator value, derived from the largest reduction the spec allows.
 
-        A binary (±1-input) fold adds 2·popcount − simd ∈ [−simd, simd] per word, so n = max_reduction
-        padded bits give [−n, n]. A bit-serial fold of P <= input_bits planes adds Σ 2^(P−1−j)·popcount_j
-        (Horner: acc ← 2·acc + popcount at each new plane), so [0, (2^P − 1)·n].
+        The accumulator counts agreeing bits: a fold of P <= input_bits planes (P = 1 for ±1 inputs) adds
+        Σ 2^(P−1−j)·popcount_j (Horner: acc ← 2·acc + popcount at each new plane), so n = max_reduction
+        padded bits give [0, (2^P − 1)·n].
         """
-        return -self.max_reduction, max(1, 2**self.input_bits - 1) * self.max_reduction
+        return 0, max(1, 2**self.input_bits - 1) * self.max_reduction
 
     @property
     def acc_width(self) -> int:
-        """Signed accumulator width holding every value of :attr:`acc_range`."""
-        lo, hi = self.acc_range
-        return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+        """Unsigned accumulator width holding every value of :attr:`acc_range`."""
+        return self.acc_range[1].bit_length()
 
     @property
     def threshold_width(self) -> int:
-        """Signed threshold width: thresholds lie in [acc_min, acc_max + 1] (beyond that a comparison is
-        constant, and the compiler clamps to the ends), one more bit than the accumulator to hold acc_max + 1."""
-        return self.acc_width + 1
+        """Unsigned threshold width: thresholds lie in [acc_min, acc_max + 1] (beyond that a comparison is
+        constant, and the compiler clamps to the ends)."""
+        return (self.acc_range[1] + 1).bit_length()
 
     @property
     def diff_width(self) -> int:
-        """Signed width of acc − threshold (and of an integer output): both in the threshold's range."""
+        """Signed width of acc − threshold (and of an integer output), in [−acc_max − 1, acc_max]."""
         return self.threshold_width + 1
 
 

@@ -16,9 +16,10 @@ a layer stay on chip (like FINN's MVTU); a layer whose weights, thresholds or in
 spec's memories is a :class:`UserError` naming the memory, and :func:`fit_spec` picks the memory depths
 that hold every layer of a network.
 
-The hardware accumulates ``acc = dot + offset`` per channel (padding bits agree and count; bit-serial
-planes add every zero weight bit once per weight of the plane), so each threshold is moved by the channel's
-offset and clamped into the reachable range (see :func:`acc_thresholds`).
+The hardware accumulates counts of agreeing bits, ``acc = (dot + bias) / scale`` per channel (scale 2 for
+±1 inputs, where a·w = 2·agree − length; padding bits agree and count; bit-serial planes add every zero
+weight bit once per weight of the plane), so each threshold is moved into that domain and clamped into the
+reachable range, and an integer output is decoded back to the dot product (see :func:`acc_thresholds`).
 """
 
 import dataclasses
@@ -204,40 +205,44 @@ def weight_bits(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, nf: int) 
 
 
 def acc_thresholds(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, nf: int,
-                   wbits: np.ndarray, real: np.ndarray) -> np.ndarray:
-    """Threshold-memory slots (nf, pe) as uint32: the threshold T in the accumulator's domain and ``up``.
+                   wbits: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Threshold-memory slots (nf, pe) as uint32 — the threshold T in the accumulator's domain and ``up`` —
+    and the decoding (scale, residue) of an integer output d: the dot product is scale·d + residue.
 
-    With L = r·r·cf·simd bits per channel, the accumulator is ``acc = dot + offset``: offset = L − (real
-    bits) for ±1 inputs (every padding bit agrees and adds 1); for P planes of integer inputs,
-    Σ_j 2^(P−1−j)·agree_j = dot + (2^P − 1)·zeros, zeros the channel's 0 weight bits (padding included).
-    ``dot >= t`` is ``acc − (t + offset) >= 0``; ``dot <= t`` is ``acc − (t + offset + 1) < 0``; an
-    integer output is ``acc − offset``. T is clamped into [acc_min, acc_max + 1], where the comparison is
-    unchanged. Padding channels never fire.
+    With L = r·r·cf·simd bits per channel, the accumulator (a count of agreeing bits, see
+    :class:`accel.isa.xnor.Mvtu`) is ``acc = (dot + bias) / scale``: for ±1 inputs scale = 2 and
+    bias = 2·L − (real bits) (every padding bit agrees and counts; a·w = 2·agree − length); for P planes of
+    integer inputs scale = 1 and Σ_j 2^(P−1−j)·agree_j = dot + (2^P − 1)·zeros, zeros the channel's 0 weight
+    bits (padding included). ``dot >= t`` is ``acc − ⌈(t + bias) / scale⌉ >= 0``; ``dot <= t`` is
+    ``acc − (⌊(t + bias) / scale⌋ + 1) < 0``; an integer output uses T = ⌈bias / scale⌉, so
+    dot = scale·d + (scale·T − bias), the residue the same for every channel. T is clamped into
+    [acc_min, acc_max + 1], where the comparison is unchanged. Padding channels never fire.
     """
     length = real.size
     channels = nf * spec.pe
     planes = layout.planes
     if planes == 1:
-        offset = np.full(channels, length - int(real.sum()), np.int64)
-        lo, hi = -length, length
+        scale, bias = 2, np.full(channels, 2 * length - int(real.sum()), np.int64)
+        hi = length
     else:
         per_channel = wbits.reshape(nf, -1, spec.pe, spec.simd).transpose(0, 2, 1, 3).reshape(channels, -1)
         zeros = length - per_channel.sum(axis=1).astype(np.int64)
-        offset = (2**planes - 1) * zeros
-        lo, hi = 0, (2**planes - 1) * length
+        scale, bias = 1, (2**planes - 1) * zeros
+        hi = (2**planes - 1) * length
     t = np.full(channels, hi + 1, np.int64)
     up = np.ones(channels, bool)
+    residue = 0
     if layer.threshold is None:
-        t[:layer.k] = offset[:layer.k]
+        t[:layer.k] = -(-bias[:layer.k] // scale)
+        residue = scale * int(t[0]) - int(bias[0])
     else:
-        th_t = np.asarray(layer.threshold.t, np.int64)
+        th_t = np.asarray(layer.threshold.t, np.int64) + bias[:layer.k]
         th_up = np.asarray(layer.threshold.up, bool)
         up[:layer.k] = th_up
-        t[:layer.k] = np.where(th_up, th_t + offset[:layer.k], th_t + offset[:layer.k] + 1)
-        t = np.clip(t, lo, hi + 1)
-    tw = spec.threshold_width
-    slots = (t & (2**tw - 1)).astype(np.uint64) | (up.astype(np.uint64) << np.uint64(31))
-    return slots.astype(np.uint32).reshape(nf, spec.pe)
+        t[:layer.k] = np.where(th_up, -(-th_t // scale), th_t // scale + 1)
+        t = np.clip(t, 0, hi + 1)
+    slots = t.astype(np.uint64) | (up.astype(np.uint64) << np.uint64(31))
+    return slots.astype(np.uint32).reshape(nf, spec.pe), scale, residue
 
 
 def slot_bits(slots: np.ndarray) -> np.ndarray:
@@ -257,6 +262,8 @@ class LayerPlan:
     thresholds: np.ndarray  # bits (nf, pe·32)
     output: MapLayout | None  # None for an integer output
     ideal_cycles: int
+    int_scale: int = 1  # an integer output d is the dot product int_scale·d + int_residue
+    int_residue: int = 0
 
     def output_bytes(self, spec: XnorSpec) -> int:
         f = self.folding
@@ -303,11 +310,12 @@ def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, check: boo
             raise UserError(f"layer '{name}': needs {count} {what}; xnor.{field} = {getattr(spec, field)} "
                             f"is too small (weights stay on chip)")
     wbits, real = weight_bits(spec, layer, layout, f.nf)
-    slots = acc_thresholds(spec, layer, layout, f.nf, wbits, real)
+    slots, scale, residue = acc_thresholds(spec, layer, layout, f.nf, wbits, real)
     output = None
     if layer.threshold is not None:
         output = MapLayout(layer.k, f.out_h, f.out_w, 1, f.cp // spec.simd)
-    return LayerPlan(layer, layout, f, wbits, slot_bits(slots), output, finn_ideal_cycles(spec, layer, layout))
+    return LayerPlan(layer, layout, f, wbits, slot_bits(slots), output, finn_ideal_cycles(spec, layer, layout),
+                     scale, residue)
 
 
 def memory_needs(plans: list[LayerPlan], simd: int) -> dict[str, int]:
@@ -374,7 +382,8 @@ class Lowered:
         if plan.output is None:
             per_chunk = -(-spec.pe * spec.OUTPUT_INT_BITS // spec.port_bits) * spec.port_bits // 32
             ints = raw.view("<i4").reshape(f.out_h, f.out_w, f.nf, per_chunk)[..., :spec.pe]
-            return ints.reshape(f.out_h, f.out_w, -1)[:, :, :k].transpose(2, 0, 1).astype(np.int64)
+            ints = ints.reshape(f.out_h, f.out_w, -1)[:, :, :k].transpose(2, 0, 1).astype(np.int64)
+            return plan.int_scale * ints + plan.int_residue
         bits = np.unpackbits(raw, bitorder="little")
         return decode_map(spec, bits, k, f.out_h, f.out_w)
 

@@ -6,7 +6,7 @@ On-chip memories (sizes from :class:`accel.spec.XnorSpec`):
 - the *weight memory*: ``weight_depth`` entries of ``pe × simd`` bits, PE p's word in bits
   [p·simd, (p+1)·simd);
 - the *threshold memory*: ``threshold_depth`` entries of ``pe`` 32-bit slots; slot p holds PE p's threshold
-  T (two's complement, low ``threshold_width`` bits) and its direction ``up`` (bit 31).
+  T (unsigned, low ``threshold_width`` bits) and its direction ``up`` (bit 31).
 
 DRAM layouts (byte addresses, little-endian): every memory's entries back to back as one bit stream
 (entry e at bits [e·width, (e+1)·width)), so a load of n entries reads ⌈n·width / port_bits⌉ beats.
@@ -56,10 +56,10 @@ class Mvtu(Command, engine="xnor", opcode=2):
     Weight entry of a step: ``wbase + n·sf + (r·kernel + s)·cf + f`` (the same for every plane);
     thresholds: entry ``tbase + n``.
 
-    Each PE p counts the agreeing bits c of its weight word and the input word; per word it adds
-    ``v = 2·c − simd`` (one plane: ±1 inputs) or ``v = c`` (integer inputs, bit-serial). Its accumulator
-    starts with v at the first step of a pool-window position and becomes ``2·acc + v`` at the first step of
-    every later plane (Horner over planes, most significant first) and ``acc + v`` otherwise. After the
+    Each PE p counts the agreeing bits c of its weight word and the input word and accumulates the counts
+    (the ±1 algebra, a·w = 2·c − simd per word, is the compiler's, folded into T): its accumulator starts
+    with c at the first step of a pool-window position and becomes ``2·acc + c`` at the first step of every
+    later plane (Horner over planes, most significant first) and ``acc + c`` otherwise. After the
     position's last step ``d = acc − T``; with ``dot`` set, output (pixel, n) is ``d`` for every PE (int32,
     channel n·pe + p, each chunk of pe values padded with zeros to whole beats); else the position's bit
     is ``(d >= 0) if up else (d < 0)`` and the output bit of channel n·pe + p is the OR of the pool

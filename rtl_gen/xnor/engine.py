@@ -57,7 +57,7 @@ class XnorEngine(wiring.Component):
 
         command = Signal(command_layout(Mvtu))
         target = Signal(range(len(TARGETS)))
-        m.d.comb += [swu.command.eq(command), mvtu.binary.eq(command.planes == 1), packer.dot.eq(command.dot),
+        m.d.comb += [swu.command.eq(command), packer.dot.eq(command.dot),
                      packer.out_address.eq(command.out_address), packer.nf.eq(command.nf),
                      packer.pixel_chunks.eq(command.pixel_chunks)]
 

@@ -9,7 +9,7 @@ from accel.isa.xnor import ENTRY
 from accel.spec import XnorSpec
 
 from ..lib.pipeline import registered
-from ..lib.popcount import levels, popcount_tree
+from ..lib.popcount import levels, popcount_trees
 
 TAGS = ("first", "plane_first", "last", "pool_first", "pool_last", "final")
 
@@ -36,28 +36,26 @@ def output_layout(spec: XnorSpec) -> data.StructLayout:
 
 def latency(spec: XnorSpec) -> int:
     """Cycles (advances) from an accepted operand to the output chunk it completes: the popcount tree,
-    the word value, the accumulator, the threshold subtraction and the pool/output register."""
-    return levels(spec.simd) + 4
+    the accumulator, the threshold subtraction and the pool/output register."""
+    return levels(spec.simd) + 3
 
 
 class Mvtu(wiring.Component):
     """PE × SIMD binary dot products with thresholds (see :class:`accel.isa.xnor.Mvtu` for the arithmetic).
 
     Pipeline, one operand per cycle: per PE the XNOR of input and weight word feeds a popcount tree
-    (:func:`~rtl_gen.lib.popcount.popcount_tree`, ⌈log2 simd⌉ registered levels, the XNOR merged into the
-    first); the word's value v (2·count − simd for ±1 inputs, count for a bit plane; registered) enters
-    the accumulator (restart, Horner doubling at a new plane, or add); after a window position's last word
-    the threshold, read from the threshold memory two stages earlier and registered, is subtracted; the
-    comparison's bit is ORed into the pool register, and after the pool window's last position the chunk
-    goes out. The whole pipeline advances while ``o`` is empty or accepted; a blocked output holds every
-    stage and drops ``i.ready``.
+    (:func:`~rtl_gen.lib.popcount.popcount_trees`, ⌈log2 simd⌉ registered levels, the XNOR merged into the
+    first); the count enters the accumulator (restart, Horner doubling at a new plane, or add; a bubble
+    leaves it unchanged); after a window position's last word the threshold, read from the threshold
+    memory two stages earlier and registered, is subtracted; the comparison's bit is ORed into the pool
+    register, and after the pool window's last position the chunk goes out: latency :func:`latency`. The
+    whole pipeline advances while ``o`` is empty or accepted; a blocked output holds every stage and drops
+    ``i.ready``.
 
     Members
     -------
     i : ``In(stream.Signature(operand_layout(spec)))``
         Operands, one step each.
-    binary : ``In(1)``
-        ±1 inputs (one plane); else bit planes of integer inputs. Stable during a command.
     t_addr : ``Out(ENTRY)``; t_en : ``Out(1)``; t_data : ``In(ArrayLayout(32, pe))``
         The threshold memory's read port (data the cycle after ``t_en``, held otherwise).
     o : ``Out(stream.Signature(output_layout(spec)))``
@@ -68,7 +66,6 @@ class Mvtu(wiring.Component):
         self.spec = spec
         super().__init__({
             "i": In(stream.Signature(operand_layout(spec))),
-            "binary": In(1),
             "t_addr": Out(ENTRY),
             "t_en": Out(1),
             "t_data": In(data.ArrayLayout(spec.THRESHOLD_SLOT, spec.pe)),
@@ -83,52 +80,39 @@ class Mvtu(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
         i = self.i.payload
 
-        # XNOR + popcount per PE; flags and threshold entry travel alongside.
-        counts = [popcount_tree(m, advance, ~(i.input ^ i.weights[p]), f"pe{p}") for p in range(pe)]
+        # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
+        # as the step enters the tree's last level and its word registered as the step enters the
+        # accumulator, so the memory's slow output never meets the subtraction.
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", self.i.valid)
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
         for level in range(levels(simd)):
+            if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
+                m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
+                tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
+                following = dict(zip(TAGS, tags))  # the flags of the step after the one accumulated
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
-        flag = dict(zip(TAGS, tags))
-
-        # Word values, registered (2·count − simd for ±1 inputs, count for a bit plane).
-        value_shape = signed(spec.popcount_width + 1)
-        values = []
-        for p in range(pe):
-            value = Signal(value_shape, name=f"word_value_{p}")
-            if spec.input_bits > 1:
-                m.d.comb += value.eq(counts[p])
-                with m.If(self.binary):
-                    m.d.comb += value.eq((counts[p] << 1) - simd)
-            else:  # ±1 inputs only
-                m.d.comb += value.eq((counts[p] << 1) - simd)
-            # A bubble adds 0 to an unchanged accumulator, so the accumulators load on ``advance`` alone
-            # (one clock-enable net, no per-step gating on the widest registers).
-            values.append(registered(m, advance, f"value_{p}", value_shape, Mux(valid, value, 0)))
-        gated = Cat(*(flag[t] & valid if t in ("first", "plane_first") else flag[t] for t in TAGS))
-        valid = registered(m, advance, "value_valid", 1, valid)
-        tags = registered(m, advance, "value_tags", len(TAGS), gated)
-        # The threshold memory is read as the step enters the value stage and its word registered as the
-        # step enters the accumulator, so the memory's slow output never meets the subtraction.
-        m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
         thresholds = registered(m, advance, "threshold_word", spec.pe * spec.THRESHOLD_SLOT, self.t_data.as_value())
         thresholds = data.ArrayLayout(spec.THRESHOLD_SLOT, pe)(thresholds)
         flag = dict(zip(TAGS, tags))
 
-        # Accumulators.
+        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone (see below).
+        # Each PE keeps acc, the sum so far (read by the subtraction), and base, the next step's other
+        # operand: 0 (a restart), acc or (a new plane) 2·acc, one LUT per bit. The next step's flags select
+        # it after the adder rather than before, so their wide fanout runs beside the carry chain.
         accs = []
         for p in range(pe):
-            value = values[p]
-            acc = Signal(signed(spec.acc_width), name=f"acc_{p}")
-            # One adder: its other operand is 0, acc or (with bit planes) 2·acc, one LUT per bit.
-            base = Signal(signed(spec.acc_width), name=f"acc_base_{p}")
-            m.d.comb += base.eq(Mux(flag["first"], 0, acc))
+            acc = Signal(spec.acc_width, name=f"acc_{p}")
+            base = Signal(spec.acc_width, name=f"acc_base_{p}")
+            total = (base + counts[p])[:spec.acc_width]
+            following_base = Signal(spec.acc_width, name=f"acc_next_base_{p}")
+            m.d.comb += following_base.eq(Mux(following["first"], 0, total))
             if spec.input_bits > 1:
-                with m.If(flag["plane_first"] & ~flag["first"]):
-                    m.d.comb += base.eq(acc << 1)
+                with m.If(following["plane_first"] & ~following["first"]):
+                    m.d.comb += following_base.eq(total << 1)
             with m.If(advance):
-                m.d.sync += acc.eq(base + value)
+                m.d.sync += [acc.eq(total), base.eq(following_base)]
             accs.append(acc)
         acc_done = registered(m, advance, "acc_done", 1, valid & flag["last"])
         acc_tags = registered(m, advance, "acc_tags", 3, Cat(flag["pool_first"], flag["pool_last"], flag["final"]))
@@ -137,7 +121,7 @@ class Mvtu(wiring.Component):
         tw = spec.threshold_width
         diffs, ups = [], []
         for p in range(pe):
-            threshold = thresholds[p][:tw].as_signed()
+            threshold = thresholds[p][:tw]
             diffs.append(registered(m, advance, f"diff_{p}", signed(spec.diff_width), accs[p] - threshold))
             ups.append(registered(m, advance, f"up_{p}", 1, thresholds[p][31]))
         diff_done = registered(m, advance, "diff_done", 1, acc_done)
@@ -148,10 +132,14 @@ class Mvtu(wiring.Component):
         pooled = Signal(pe)
         merged = Signal(pe)
         m.d.comb += merged.eq(Mux(pool_first, 0, pooled) | bits)
+        # Every register here loads on ``advance`` alone (a second gate on the enable would follow the
+        # high-fanout ``advance`` net with another LUT and net): the payload only matters while ``o.valid``,
+        # set by the same load, and the pool bits keep their value in and/or logic (which, unlike a hold
+        # multiplexer, synthesis does not turn back into a clock enable).
         with m.If(advance):
-            m.d.sync += self.o.valid.eq(diff_done & pool_last)
-            with m.If(diff_done):
-                m.d.sync += [pooled.eq(merged), self.o.payload.bits.eq(merged), self.o.payload.final.eq(final)]
-                m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
+            m.d.sync += [self.o.valid.eq(diff_done & pool_last), self.o.payload.bits.eq(merged),
+                         self.o.payload.final.eq(final),
+                         pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))]
+            m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
         return m
 

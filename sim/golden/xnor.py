@@ -108,21 +108,15 @@ class XnorGolden:
         w = self.buffers["weights"][entry].reshape(c.nf, words_per_position, pe, simd)
         w = w.transpose(0, 2, 1, 3).reshape(c.nf * pe, -1).astype(np.float64)  # channel n·pe + p
 
-        length = words_per_position * simd
         agree = np.einsum("xjl,kl->xjk", a, w) + np.einsum("xjl,kl->xjk", 1 - a, 1 - w)
         agree = np.rint(agree).astype(np.int64)
-        if c.planes == 1:
-            acc = 2 * agree[:, 0] - length
-        else:
-            acc = (agree * (2 ** np.arange(c.planes - 1, -1, -1))[None, :, None]).sum(axis=1)
+        acc = (agree * (2 ** np.arange(c.planes - 1, -1, -1))[None, :, None]).sum(axis=1)
 
         tentries = c.tbase + np.arange(c.nf)
         self._check("threshold entries", tentries, spec.threshold_depth)
         slots = self.buffers["thresholds"][tentries].reshape(c.nf * pe, spec.THRESHOLD_SLOT)
         values = (slots.astype(np.int64) << np.arange(spec.THRESHOLD_SLOT)).sum(axis=1)
-        tw = spec.threshold_width
-        t = values & (2**tw - 1)
-        t = np.where(t >= 2 ** (tw - 1), t - 2**tw, t)
+        t = values & (2**spec.threshold_width - 1)
         up = slots[:, 31].astype(bool)
         d = acc - t[None, :]  # (pixels·positions, channels)
 

@@ -10,8 +10,8 @@ acknowledgements L cycles after their request, never a stall):
   (B − 1)·e + L + r + 2 cycles for B = ⌈n/e⌉ beats, r entries in the last (``stall_memory``);
 - an Mvtu of S steps (one per cycle, ``active``): 3 cycles to start the window unit and pass its first
   step through the step queue, then after the last
-  step the pipeline drains — memory read, operand register, ⌈log2 simd⌉ popcount levels, word value,
-  accumulator, threshold, pool/output register, packer — 7 + ⌈log2 simd⌉ cycles, plus m − 1 more for an integer
+  step the pipeline drains — memory read, operand register, ⌈log2 simd⌉ popcount levels, accumulator,
+  threshold, pool/output register, packer — 6 + ⌈log2 simd⌉ cycles, plus m − 1 more for an integer
   output of m beats per chunk (``stall_pipeline``); the final write is acknowledged L + 1 cycles later
   (``stall_memory``). An integer chunk takes m write cycles: when chunks come faster (every g = planes·sf
   steps), each chunk after the first holds the datapath m − g cycles (``stall_output``). A binary output
@@ -77,7 +77,7 @@ def command_counters(spec: XnorSpec, command: Command) -> dict[str, int]:
         steps = mvtu_steps(command)
         chunks = command.out_h * command.out_w * command.nf
         counts["active"] = steps
-        counts["stall_pipeline"] = START_CYCLES + 7 + popcount_levels(spec)
+        counts["stall_pipeline"] = START_CYCLES + 6 + popcount_levels(spec)
         counts["stall_memory"] = spec.mem_latency + 1
         if command.dot:
             m = int_beats(spec)

@@ -138,8 +138,9 @@ def test_layers_that_do_not_fit_are_clear_errors():
 def test_spec_widths_are_derived():
     spec = XnorSpec(simd=64, max_reduction=4096)
     lo, hi = spec.acc_range
-    assert (lo, hi) == (-4096, 255 * 4096)
-    assert 2 ** (spec.acc_width - 1) > hi and -(2 ** (spec.acc_width - 1)) <= lo
+    assert (lo, hi) == (0, 255 * 4096)
+    assert 2 ** (spec.acc_width - 1) <= hi < 2**spec.acc_width
+    assert hi + 1 < 2**spec.threshold_width and -(2 ** (spec.diff_width - 1)) <= -(hi + 1)
     assert spec.popcount_width == 7 and spec.lanes == 4 * 64
     with pytest.raises(UserError, match="xnor.pe: 128 is not allowed"):
         XnorSpec(pe=128, port_bits=64)
