@@ -257,10 +257,13 @@ class ProcessingElement(wiring.Component):
         # E: add (with the read-after-write bypass) and write.
         e_valid, e_write, e_row, e_known = Signal(), Signal(), Signal(lb), Signal()
         e_product = Signal(signed(32))
-        # The bypass is decided a stage early: the entry in D follows a write to its row now in E.
+        # The bypass is decided a stage early: the entry in D follows a write to its row now in E. Both tests
+        # read the row from previous_row (equal to d_row while D holds an entry), not from the accumulator
+        # address register with its fanout.
         e_bypass, last_sum = Signal(), Signal(signed(acc_width))
         m.d.sync += [e_valid.eq(d_valid), e_write.eq(d_write), e_row.eq(d_row), e_product.eq(d_weight * d_value),
-                     e_known.eq((acc_valid >> d_row)[0]), e_bypass.eq(e_valid & e_write & (e_row == d_row))]
+                     e_known.eq((acc_valid >> previous_row)[0]),
+                     e_bypass.eq(e_valid & e_write & (e_row == previous_row))]
         old = Mux(e_bypass, last_sum, Mux(e_known, acc_read.data, 0))
         total = Signal(signed(acc_width))
         m.d.comb += [total.eq(old + e_product),
