@@ -3,10 +3,13 @@ model's own speed, and the RTL simulation speed.
 
 For every layer of ResNet-50 and MobileNet-v1 (SCALE-Sim topology files in ../shared/workloads, read with
 'same' zero padding so the shapes are the real networks'; the fully connected row as a 1×1 convolution of
-a 1×1 map) on an 8×8 configuration (nv_small-like: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like:
-64 × 8 KiB), the compiler plans the layer and the perf model counts its cycles — the same numbers the RTL
-produces, cycle for cycle (tests/sim/test_mac_array.py). A layer is *memory-bound* when it waits on the
-memory port (loads, write acknowledgements) longer than it computes.
+a 1×1 map) on an 8×8 configuration (nv_small-like: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like
+512 KiB, as 128 × 4 KiB banks so the feature/weight split can be 1:3 as well as 1:1 and 3:1), the compiler
+plans the layer and the perf model counts its cycles — the same numbers the RTL produces, cycle for cycle
+(tests/sim/test_mac_array.py). A layer is *memory-bound* when its DRAM traffic in the busier direction
+(one beat per cycle each way) takes at least as many cycles as its MACs are active. *fill* is the loads
+before the first MAC (the first band and kernel group), as a share of the MAC-active cycles: nothing in
+the layer can overlap them.
 
 Then it times the perf model on whole networks (median of 5) and runs one ResNet-50 layer on the 8×8 RTL
 (Verilator), reporting simulated cycles per second of the run (loading the memory excluded).
@@ -25,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from accel.compiler.mac_array import ConvShape, Layout, lower, plan, schedule
+from accel.compiler.mac_array import ConvShape, Layout, lower, plan, schedule, steady_cycles
+from accel.isa.mac_array import Conv, LoadFeatures, LoadWeights
 from accel.nn.random_layers import random_layer
 from accel.nn.topology import load_topology
 from accel.spec import MacArraySpec
@@ -33,7 +37,7 @@ from sim.perf.mac_array import counters
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"
 NETWORKS = {"resnet50": "Resnet50.csv", "mobilenet": "mobilenet.csv"}
-CONFIGS = {"8x8": MacArraySpec(), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=64, bank_kib=8)}
+CONFIGS = {"8x8": MacArraySpec(), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=128, bank_kib=4)}
 RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
 
 
@@ -50,12 +54,18 @@ def conv_shapes(path: Path) -> list[tuple[str, ConvShape]]:
 
 def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:
     mapping = plan(spec, shape, name)
-    counts = counters(spec, schedule(spec, shape, mapping, Layout.of(spec, shape, mapping)))
+    commands = schedule(spec, shape, mapping, Layout.of(spec, shape, mapping))
+    counts = counters(spec, commands)
+    first_conv = next(i for i, command in enumerate(commands) if isinstance(command, Conv))
+    fill = sum(steady_cycles(spec, command) for command in commands[:first_conv]
+               if isinstance(command, (LoadFeatures, LoadWeights)))
+    beats = max(counts["bytes_read"], counts["bytes_written"]) // spec.beat_bytes
     return dict(layer=name, c=shape.c, h=shape.h, w=shape.w, k=shape.k, r=shape.r, stride=shape.stride,
                 groups=shape.groups, macs=shape.macs, cycles=counts["cycles"],
                 utilization=shape.macs / (counts["cycles"] * spec.macs_per_cycle),
                 bytes_read=counts["bytes_read"], bytes_written=counts["bytes_written"], mode=mapping.mode,
-                memory_bound=counts["stall_memory"] > counts["mac_active"],
+                fill=fill, fill_share=fill / counts["mac_active"],
+                memory_bound=beats >= counts["mac_active"],
                 aligned=shape.c % spec.atomic_c == 0 and shape.k % spec.atomic_k == 0 and shape.groups == 1)
 
 
@@ -123,12 +133,13 @@ def main():
                   f"{summary['bytes_written'] / 1e6:.1f} MB written; {summary['commands']:,} commands: compiler "
                   f"{compile_seconds * 1e3:.0f} ms, perf model {seconds * 1e3:.0f} ms")
             print(f"{'layer':<10}{'C':>6}{'HxW':>9}{'K':>6}{'RxS':>5}{'s':>3}{'g':>5}{'cycles':>12}{'util':>7}"
-                  f"{'read kB':>10}{'write kB':>10}  mode")
+                  f"{'read kB':>10}{'write kB':>10}{'fill':>7}  mode")
             for r in rows:
                 flag = " memory-bound" if r["memory_bound"] else ""
                 print(f"{r['layer']:<10}{r['c']:>6}{r['h']:>4}x{r['w']:<4}{r['k']:>6}{r['r']:>3}x{r['r']:<1}"
                       f"{r['stride']:>3}{r['groups']:>5}{r['cycles']:>12,}{r['utilization']:>7.1%}"
-                      f"{r['bytes_read'] / 1e3:>10.1f}{r['bytes_written'] / 1e3:>10.1f}  {r['mode']}{flag}")
+                      f"{r['bytes_read'] / 1e3:>10.1f}{r['bytes_written'] / 1e3:>10.1f}{r['fill_share']:>7.1%}"
+                      f"  {r['mode']}{flag}")
             if compute_bound:
                 print(f"lowest utilization of compute-bound layers with C, K multiples of the atomic sizes: "
                       f"{summary['min_utilization_compute_bound_aligned']:.1%}")
