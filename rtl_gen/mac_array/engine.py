@@ -56,7 +56,7 @@ class MacArray(wiring.Component):
             cbuf.write_en.eq(load.write_en), cbuf.write_weight.eq(load.write_weight),
             cbuf.write_index.eq(load.write_index), cbuf.write_lane.eq(load.write_lane),
             cbuf.write_data.eq(load.write_data),
-            cbuf.weight_en.eq(conv.weight_en), cbuf.weight_index.eq(conv.weight_index),
+            cbuf.weight_index.eq(conv.weight_index),
             conv.weight_data.eq(cbuf.weight_data),
             conv.feature_data.eq(cbuf.feature_data), eltwise.feature_data.eq(cbuf.feature_data),
         ]
@@ -135,11 +135,11 @@ class MacArray(wiring.Component):
 
         # The feature read port and the write port belong to the compute unit that runs.
         with m.If(adding):
-            m.d.comb += [cbuf.feature_en.eq(eltwise.feature_en), cbuf.feature_index.eq(eltwise.feature_index)]
+            m.d.comb += cbuf.feature_index.eq(eltwise.feature_index)
             wiring.connect(m, wiring.flipped(self.wr_req), eltwise.wr_req)
             wiring.connect(m, wiring.flipped(self.wr_ack), eltwise.wr_ack)
         with m.Else():
-            m.d.comb += [cbuf.feature_en.eq(conv.feature_en), cbuf.feature_index.eq(conv.feature_index)]
+            m.d.comb += cbuf.feature_index.eq(conv.feature_index)
             wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
             wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
 
