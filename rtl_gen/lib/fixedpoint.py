@@ -30,11 +30,13 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
     7. ``>> e``.
 
     ``m0`` and ``shift`` must be stable from two cycles before a value enters until it leaves (the shift
-    amounts and rounding offsets are registered from ``shift``, free-running). Returns the int32 result register.
+    amounts, rounding offsets and a copy of ``m0`` are registered, free-running). Returns the int32 result register.
     """
     left, right = Signal(5, name=f"{name}_left"), Signal(5, name=f"{name}_right")
     half, half_less = Signal(31, name=f"{name}_half"), Signal(31, name=f"{name}_half_less")
+    multiplier = Signal(31, name=f"{name}_m0")  # a copy next to the multipliers
     m.d.sync += [
+        multiplier.eq(m0),
         left.eq(Mux(shift > 0, shift, 0)[:5]),
         right.eq(Mux(shift < 0, -shift, 0)[:5]),
         half.eq((Const(1, 32) << right)[1:]),
@@ -45,7 +47,7 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
     shifted = registered(m, advance, f"{name}_shifted", signed(32),
                          Mux(overflow, Mux(wide[-1], INT32_MIN, INT32_MAX), wide[:32]))
     x_lo, x_hi = shifted[:16], shifted[16:].as_signed()
-    m_lo, m_hi = m0[:16], m0[16:31]
+    m_lo, m_hi = multiplier[:16], multiplier[16:]
     products = {part: registered(m, advance, f"{name}_{part}", signed(34), value) for part, value in (
         ("ll", x_lo * m_lo), ("hl", x_hi * m_lo), ("lh", x_lo * m_hi), ("hh", x_hi * m_hi))}
     middle = registered(m, advance, f"{name}_middle", signed(36), products["hl"] + products["lh"] + (1 << 14))

@@ -1,6 +1,6 @@
 """The convolution buffer: ``banks`` single-port-read SRAM banks, split per layer into features and weights."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,8 +18,8 @@ class ConvBuffer(wiring.Component):
 
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
     the output in cycle t + 3 (the SRAM read; a register per bank, so that no logic follows the SRAM's
-    slow output; the bank multiplexer into an output register). One read per port every cycle; writes
-    take effect at the next clock edge.
+    slow output; the bank multiplexer into an output register). One read per port every cycle; a write
+    is registered (its bank decoded) and takes effect at the second clock edge after it is presented.
 
     Members
     -------
@@ -63,6 +63,12 @@ class ConvBuffer(wiring.Component):
         write_entry, write_upper = split(self.write_index)
         write_bank = Mux(self.write_weight,
                          (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper)
+        write_enables = Signal(spec.banks)
+        write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
+        m.d.sync += [
+            write_enables.eq(Cat(self.write_en & (write_bank == bank) for bank in range(spec.banks))),
+            write_entry_q.eq(write_entry), write_data_q.eq(self.write_data),
+        ]
         feature_entry, feature_bank = split(self.feature_index)
         weight_entry, weight_set = split(self.weight_index)
 
@@ -77,27 +83,22 @@ class ConvBuffer(wiring.Component):
             output = Signal.like(read.data, name=f"output_{bank}")
             m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data)]
             m.d.comb += [
-                write.addr.eq(write_entry),
-                write.data.eq(self.write_data),
-                write.en.eq(self.write_en & (write_bank == bank)),
+                write.addr.eq(write_entry_q),
+                write.data.eq(write_data_q),
+                write.en.eq(write_enables[bank]),
                 read.addr.eq(Mux(is_feature, feature_entry, weight_entry)),
             ]
             outputs.append(output)
 
-        # The output multiplexers select with the bank (set) of the read, delayed to match.
-        feature_bank_q, feature_bank_qq = Signal.like(feature_bank), Signal.like(feature_bank)
+        # The output multiplexers select with the bank (set) of the read, delayed to match; a bank
+        # number beyond the banks is never read.
+        feature_bank_q, feature_bank_qq = Signal(range(spec.banks)), Signal(range(spec.banks))
         weight_set_q, weight_set_qq = Signal(range(sets)), Signal(range(sets))
         m.d.sync += [
             feature_bank_q.eq(feature_bank), feature_bank_qq.eq(feature_bank_q),
             weight_set_q.eq(first_weight_set + weight_set), weight_set_qq.eq(weight_set_q),
+            self.feature_data.eq(Array(outputs)[feature_bank_qq]),
         ]
-        with m.Switch(feature_bank_qq):
-            for bank in range(spec.banks):
-                with m.Case(bank):
-                    m.d.sync += self.feature_data.eq(outputs[bank])
         for lane in range(spec.atomic_k):
-            with m.Switch(weight_set_qq):
-                for s in range(sets):
-                    with m.Case(s):
-                        m.d.sync += self.weight_data[lane].eq(outputs[s * spec.atomic_k + lane])
+            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_qq])
         return m

@@ -89,14 +89,16 @@ class ConvUnit(wiring.Component):
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
         m.submodules.outputs = outputs = fifo.SyncFIFO(width=8 * max(ac, ak) + 1, depth=OUTPUT_QUEUE)
         pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not yet written
+        room = Signal(init=1)  # pending < OUTPUT_QUEUE, registered with pending
         issue = sequencer.steps.valid & sequencer.steps.ready
         step = sequencer.steps.payload
         issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
         write = self.wr_req.valid & self.wr_req.ready
-        m.d.sync += pending.eq(pending + issue_output - write)
+        pending_next = pending + issue_output - write
+        m.d.sync += [pending.eq(pending_next), room.eq(pending_next < OUTPUT_QUEUE)]
         m.d.comb += [
             sequencer.start.eq(self.start), sequencer.command.eq(c),
-            sequencer.steps.ready.eq(pending != OUTPUT_QUEUE),
+            sequencer.steps.ready.eq(room),
         ]
 
         # Buffer read: READ_LATENCY cycles, the step's flags delayed alongside.

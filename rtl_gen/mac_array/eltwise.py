@@ -60,6 +60,8 @@ class EltwiseUnit(wiring.Component):
         advance = ~atom_valid | self.wr_req.ready
 
         index = Signal(ENTRY_BITS)
+        last_index = Signal(ENTRY_BITS)  # count − 1, registered from the command
+        m.d.sync += last_index.eq(c.count - 1)
         a_entry, b_entry = Signal(ENTRY_BITS), Signal(ENTRY_BITS)  # a_entry + index, b_entry + index
         lane = Signal(range(ac))
         a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)
@@ -92,7 +94,7 @@ class EltwiseUnit(wiring.Component):
                     m.d.sync += lane.eq(lane + 1)
                     with m.If(lane == ac - 1):
                         m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
-                        with m.If(index == c.count - 1):
+                        with m.If(index == last_index):
                             m.d.sync += fed_all.eq(1)
                             m.next = "IDLE"
                         with m.Else():
@@ -103,7 +105,7 @@ class EltwiseUnit(wiring.Component):
         a = Array(a_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
         b = Array(b_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
         last_lane = lane == ac - 1
-        final = last_lane & (index == c.count - 1)
+        final = last_lane & (index == last_index)
         a_in = registered(m, advance, "a_in", signed(9 + ADD_LEFT_SHIFT), (a - c.a_zp) << ADD_LEFT_SHIFT)
         b_in = registered(m, advance, "b_in", signed(9 + ADD_LEFT_SHIFT), (b - c.b_zp) << ADD_LEFT_SHIFT)
         scaled_a = multiply_by_quantized_multiplier(m, advance, "a", a_in, c.a_m0, c.a_shift)

@@ -1,6 +1,6 @@
 """The convolution sequencer: the order in which input atoms meet weight blocks (NVDLA's CSC)."""
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,13 +30,13 @@ class ConvSequencer(wiring.Component):
     """Emits the steps of one ``Conv`` command: its 3 parameter blocks, then for every output pixel
     (row-major) every channel group, kernel row and kernel column (in that nesting), one step each.
 
-    Timing: two registered stages, advancing together while ``steps`` is empty or ready: the loop
+    Timing: two registered stages, advancing together while ``steps`` is ready: the loop
     counters with their partial addresses, then the feature address and the padding check. The first
     (parameter) step is valid 3 cycles after ``start``, then one step per cycle while ``steps`` is
     ready; ``busy`` is high from ``start`` until the final step has been accepted. Addresses are
-    updated incrementally (adds only); the few products of command fields are registered from the
-    command and taken in the parameter steps, and every loop end is a flag registered a step ahead,
-    so no compare, multiply or add chain lies on the step path.
+    updated incrementally (adds only); the few products of command fields are registered in two
+    steps from the command and taken while the parameter steps leave; every loop end is a flag
+    registered a step ahead, so no compare, multiply or add chain lies on the step path.
 
     Members
     -------
@@ -70,25 +70,38 @@ class ConvSequencer(wiring.Component):
         loops = {"s": (c.kernel_w, 4), "r": (c.kernel_h, 4), "g": (c.ncg, 16), "x": (c.out_w, dim), "y": (c.out_h, dim)}
         single = {name: Signal(name=f"single_{name}") for name in loops}  # the loop has one iteration
         penultimate = {name: Signal(shape, name=f"penultimate_{name}") for name, (_, shape) in loops.items()}
+        factors = Signal(data.StructLayout({"y_off": signed(8), "in_w": len(c.in_w), "stride": len(c.stride),
+                                            "kernel_h": len(c.kernel_h)}))  # copies next to the multipliers
         m.d.sync += [
-            row_start.eq(c.y_off * c.in_w), row_step.eq(c.stride * c.in_w), rows_back.eq((c.kernel_h - 1) * c.in_w),
-            row_wrap.eq(row_step - rows_back),
+            factors.y_off.eq(c.y_off), factors.in_w.eq(c.in_w), factors.stride.eq(c.stride),
+            factors.kernel_h.eq(c.kernel_h),
+            row_start.eq(factors.y_off * factors.in_w), row_step.eq(factors.stride * factors.in_w),
+            rows_back.eq((factors.kernel_h - 1) * factors.in_w), row_wrap.eq(row_step - rows_back),
         ]
         for name, (count, _) in loops.items():
             m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
 
-        # Stage 1: the loop counters, their last-iteration flags and the partial addresses.
+        # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
+        # is set up by ``begin`` (two cycles after ``start``, when the registers above are valid), while the
+        # parameter steps leave; the branch of each step depends on registered flags only.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
+        stepping = Signal()  # running, parameter steps done
+        begin = Signal()
+        started = Signal()
+        m.d.sync += [started.eq(self.start), begin.eq(started)]
         counter = {name: Signal(shape, name=name) for name, (_, shape) in loops.items()}
         last = {name: Signal(name=f"last_{name}") for name in loops}
-        first = Signal()  # the next step is the first of its pixel
+        pixel_done = Signal()  # last["s"] & last["r"] & last["g"]: the step ends its output pixel
+        single_pixel = Signal()  # one step per output pixel
+        m.d.sync += single_pixel.eq(single["s"] & single["r"] & single["g"])
+        first = Signal()  # the step is the first of its pixel
         y0 = Signal(signed(16))  # input row of kernel row 0 for this output row: oy·stride + y_off
         x0 = Signal(signed(16))  # input column of kernel column 0: ox·stride + x_off
         group_base = Signal(ADDRESS)  # fbase + g·cg_stride
         row_offset = Signal(ADDRESS)  # (y0 + r)·in_w
         block = Signal(ENTRY_BITS)
-        s, r = counter["s"], counter["r"]
+        s, r, g = counter["s"], counter["r"], counter["g"]
 
         staged = Signal(data.StructLayout({
             "valid": 1, "param": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
@@ -96,7 +109,7 @@ class ConvSequencer(wiring.Component):
             "iy": signed(16), "ix": signed(16),
         }))
         step = self.steps.payload
-        advance = ~self.steps.valid | self.steps.ready
+        advance = self.steps.ready  # also when empty: a register for ``ready`` keeps this path short
         m.d.comb += self.busy.eq(self.start | running | staged.valid | self.steps.valid)
 
         def restart(*names):
@@ -106,19 +119,16 @@ class ConvSequencer(wiring.Component):
             return [counter[name].eq(counter[name] + 1), last[name].eq(counter[name] == penultimate[name])]
 
         with m.If(self.start):
-            m.d.sync += [running.eq(1), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
+            m.d.sync += [running.eq(1), stepping.eq(0), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
         with m.Elif(advance):
             m.d.sync += staged.valid.eq(running)
-            with m.If(running & (params_left != 0)):
+            with m.If(running & ~stepping):
                 m.d.sync += [
                     staged.param.eq(1), staged.block.eq(block), staged.first.eq(0), staged.last.eq(0),
                     staged.final.eq(0),
-                    block.eq(block + 1), params_left.eq(params_left - 1),
-                    *restart(*loops), first.eq(1),
-                    y0.eq(c.y_off), x0.eq(c.x_off), group_base.eq(c.fbase), row_offset.eq(row_start),
+                    block.eq(block + 1), params_left.eq(params_left - 1), stepping.eq(params_left == 1),
                 ]
-            with m.Elif(running):
-                pixel_done = last["s"] & last["r"] & last["g"]
+            with m.Elif(stepping):
                 m.d.sync += [
                     staged.param.eq(0),
                     staged.block.eq(block),
@@ -128,25 +138,34 @@ class ConvSequencer(wiring.Component):
                     staged.first.eq(first),
                     staged.last.eq(pixel_done),
                     staged.final.eq(pixel_done & last["x"] & last["y"]),
-                    first.eq(pixel_done),
-                    block.eq(block + 1),
+                    block.eq(Mux(pixel_done, c.wbase + PARAM_BLOCKS, block + 1)),
                 ]
-                with m.If(~last["s"]):
-                    m.d.sync += count("s")
-                with m.Elif(~last["r"]):
-                    m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w)]
-                with m.Elif(~last["g"]):
-                    m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
-                                 row_offset.eq(row_offset - rows_back)]
-                with m.Else():  # next output pixel
-                    m.d.sync += [*restart("s", "r", "g"), group_base.eq(c.fbase), block.eq(c.wbase + PARAM_BLOCKS)]
-                    with m.If(~last["x"]):
-                        m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset - rows_back)]
-                    with m.Elif(~last["y"]):
-                        m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
-                                     row_offset.eq(row_offset + row_wrap)]
-                    with m.Else():
-                        m.d.sync += running.eq(0)
+                with m.If(pixel_done & last["x"] & last["y"]):
+                    m.d.sync += [running.eq(0), stepping.eq(0)]
+
+        with m.If(begin):
+            m.d.sync += [
+                *restart(*loops), pixel_done.eq(single_pixel), first.eq(1),
+                y0.eq(c.y_off), x0.eq(c.x_off), group_base.eq(c.fbase), row_offset.eq(row_start),
+            ]
+        with m.Elif(advance & stepping):
+            m.d.sync += first.eq(pixel_done)
+            with m.If(~last["s"]):
+                m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
+            with m.Elif(~last["r"]):
+                m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
+                             pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
+            with m.Elif(~last["g"]):
+                m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
+                             row_offset.eq(row_offset - rows_back),
+                             pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
+            with m.Else():  # next output pixel
+                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
+                with m.If(~last["x"]):
+                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset - rows_back)]
+                with m.Elif(~last["y"]):
+                    m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
+                                 row_offset.eq(row_offset + row_wrap)]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):
