@@ -23,14 +23,16 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
     3. the four 16×16 partial products of the int32 and M0 (0 <= M0 < 2**31, so the doubling high
        multiply never saturates);
     4. the two middle partial products summed, plus the rounding nudge;
-    5. the high half: ``(x·M0 + 2**30) >> 31``, i.e. rounded to nearest with ties toward +∞ (gemmlowp's
-       nudge and truncating division reduce to this for both signs);
+    5. the high half of the doubled product of the saturated value s, ``(s·M0 + 2**30) >> 31``: rounded
+       to nearest with ties toward +∞ (gemmlowp's nudge and truncating division reduce to this for both
+       signs);
     6. RoundingDivideByPOT's rounding offset for ``e = max(−shift, 0)``: ``2**(e−1)``, less one for a
        negative value (ties away from zero), none for ``e = 0``;
     7. ``>> e``.
 
     ``m0`` and ``shift`` must be stable from two cycles before a value enters until it leaves (the shift
-    amounts, rounding offsets and a copy of ``m0`` are registered, free-running). Returns the int32 result register.
+    amounts, rounding offsets and a copy of ``m0`` are registered, free-running). Returns the int32
+    result register.
     """
     left, right = Signal(5, name=f"{name}_left"), Signal(5, name=f"{name}_right")
     half, half_less = Signal(31, name=f"{name}_half"), Signal(31, name=f"{name}_half_less")

@@ -23,8 +23,8 @@ class EltwiseUnit(wiring.Component):
     data :data:`~.cbuf.READ_LATENCY` cycles later), then feeds its atomic_c lanes one per cycle through
     ``((a − a_zp) << 20)·(a_m0, a_shift) + ((b − b_zp) << 20)·(b_m0, b_shift)``, rescaled by
     (out_m0, out_shift), plus out_zp, clamped to [lo, hi]; the lanes are gathered into an output atom and
-    written. Per atom READ_LATENCY + 2 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep) stalls while the
-    write port refuses.
+    written. Per atom READ_LATENCY + 2 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep)
+    stalls while the write port refuses.
 
     Members
     -------
@@ -75,10 +75,10 @@ class EltwiseUnit(wiring.Component):
             with m.State("READ_A"):
                 m.d.comb += self.feature_index.eq(a_entry)
                 m.next = "READ_B"
+            waits = READ_LATENCY - 2  # after READ_B, until the A atom arrives
             with m.State("READ_B"):
                 m.d.comb += self.feature_index.eq(b_entry)
-                m.next = "WAIT_0"
-            waits = READ_LATENCY - 2  # until the A atom arrives
+                m.next = "WAIT_0" if waits else "LATCH_A"
             for n in range(waits):
                 with m.State(f"WAIT_{n}"):
                     m.next = f"WAIT_{n + 1}" if n + 1 < waits else "LATCH_A"

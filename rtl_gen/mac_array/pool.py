@@ -86,7 +86,8 @@ class PoolReducer(wiring.Component):
         reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1, lookup.data)
         for lane in range(self.lanes):
             total = done_acc[lane]
-            magnitude = registered(m, advance, f"magnitude_{lane}", 15, Mux(total < 0, -total, total) + (done_count >> 1))
+            magnitude = registered(m, advance, f"magnitude_{lane}", 15,
+                                   Mux(total < 0, -total, total) + (done_count >> 1))
             magnitude = registered(m, advance, f"magnitude_{lane}_1", 15, magnitude)
             low = registered(m, advance, f"low_{lane}", 26, magnitude * reciprocal[:11])
             high = registered(m, advance, f"high_{lane}", 26, magnitude * reciprocal[11:])
