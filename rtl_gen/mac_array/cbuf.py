@@ -61,8 +61,9 @@ class ConvBuffer(wiring.Component):
             return index[:entry_bits], index[entry_bits:]
 
         write_entry, write_upper = split(self.write_index)
-        write_bank = Mux(self.write_weight,
-                         (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper)
+        write_bank = Signal(range(spec.banks))  # only its low bits: a bank beyond the banks is never written
+        m.d.comb += write_bank.eq(Mux(self.write_weight,
+                                      (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper))
         write_enables = Signal(spec.banks)
         write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
         m.d.sync += [
