@@ -1,12 +1,13 @@
 """The convolution buffer: ``banks`` single-port-read SRAM banks, split per layer into features and weights."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from accel.spec import MacArraySpec
 
 ENTRY_BITS = 24
+READ_LATENCY = 3
 
 
 class ConvBuffer(wiring.Component):
@@ -15,8 +16,10 @@ class ConvBuffer(wiring.Component):
     sets of atomic_k banks (block ``b``, lane ``k`` in bank ``feature_banks + (b // E)·atomic_k + k`` at
     entry ``b % E``). ``feature_banks`` must be a multiple of atomic_k.
 
-    Timing: reads take one cycle (data valid the cycle after ``*_en``; held while ``*_en`` is low);
-    writes take effect at the next clock edge. One write and both reads can happen every cycle.
+    Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
+    the output in cycle t + 3 (the SRAM read; a register per bank, so that no logic follows the SRAM's
+    slow output; the bank multiplexer into an output register). One read per port every cycle; a write
+    is registered (its bank decoded) and takes effect at the second clock edge after it is presented.
 
     Members
     -------
@@ -25,9 +28,9 @@ class ConvBuffer(wiring.Component):
     write_en, write_weight, write_index, write_lane, write_data : ``In``
         Write an atom: feature atom ``write_index`` (``write_weight`` low) or lane ``write_lane`` of
         weight block ``write_index``.
-    feature_en, feature_index : ``In``; feature_data : ``Out(8·atomic_c)``
+    feature_index : ``In``; feature_data : ``Out(8·atomic_c)``
         Read feature atom ``feature_index``.
-    weight_en, weight_index : ``In``; weight_data : ``Out(ArrayLayout(8·atomic_c, atomic_k))``
+    weight_index : ``In``; weight_data : ``Out(ArrayLayout(8·atomic_c, atomic_k))``
         Read all atomic_k lanes of weight block ``weight_index``.
     """
 
@@ -41,10 +44,8 @@ class ConvBuffer(wiring.Component):
             "write_index": In(ENTRY_BITS),
             "write_lane": In(range(spec.atomic_k)),
             "write_data": In(atom),
-            "feature_en": In(1),
             "feature_index": In(ENTRY_BITS),
             "feature_data": Out(atom),
-            "weight_en": In(1),
             "weight_index": In(ENTRY_BITS),
             "weight_data": Out(data.ArrayLayout(atom, spec.atomic_k)),
         })
@@ -60,41 +61,45 @@ class ConvBuffer(wiring.Component):
             return index[:entry_bits], index[entry_bits:]
 
         write_entry, write_upper = split(self.write_index)
-        write_bank = Mux(self.write_weight,
-                         (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper)
+        write_bank = Signal(range(spec.banks))  # only its low bits: a bank beyond the banks is never written
+        m.d.comb += write_bank.eq(Mux(self.write_weight,
+                                      (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper))
+        write_enables = Signal(spec.banks)
+        write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
+        m.d.sync += [
+            write_enables.eq(Cat(self.write_en & (write_bank == bank) for bank in range(spec.banks))),
+            write_entry_q.eq(write_entry), write_data_q.eq(self.write_data),
+        ]
         feature_entry, feature_bank = split(self.feature_index)
         weight_entry, weight_set = split(self.weight_index)
 
-        read_ports = []
+        # The SRAMs, each read every cycle, and their output registers.
+        outputs = []
         for bank in range(spec.banks):
             mem = memory.Memory(shape=8 * spec.atomic_c, depth=spec.bank_entries, init=[])
             m.submodules[f"bank{bank}"] = mem
             write = mem.write_port()
             read = mem.read_port()
-            is_feature = bank < self.feature_banks
+            is_feature = Signal(name=f"is_feature_{bank}")
+            output = Signal.like(read.data, name=f"output_{bank}")
+            m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data)]
             m.d.comb += [
-                write.addr.eq(write_entry),
-                write.data.eq(self.write_data),
-                write.en.eq(self.write_en & (write_bank == bank)),
+                write.addr.eq(write_entry_q),
+                write.data.eq(write_data_q),
+                write.en.eq(write_enables[bank]),
                 read.addr.eq(Mux(is_feature, feature_entry, weight_entry)),
-                read.en.eq(Mux(is_feature, self.feature_en, self.weight_en)),
             ]
-            read_ports.append(read)
+            outputs.append(output)
 
-        # The output multiplexers select with the bank (set) registered at the read.
-        feature_bank_q = Signal.like(feature_bank)
-        weight_set_q = Signal(range(sets))
-        with m.If(self.feature_en):
-            m.d.sync += feature_bank_q.eq(feature_bank)
-        with m.If(self.weight_en):
-            m.d.sync += weight_set_q.eq(first_weight_set + weight_set)
-        with m.Switch(feature_bank_q):
-            for bank in range(spec.banks):
-                with m.Case(bank):
-                    m.d.comb += self.feature_data.eq(read_ports[bank].data)
+        # The output multiplexers select with the bank (set) of the read, delayed to match; a bank
+        # number beyond the banks is never read.
+        feature_bank_q, feature_bank_qq = Signal(range(spec.banks)), Signal(range(spec.banks))
+        weight_set_q, weight_set_qq = Signal(range(sets)), Signal(range(sets))
+        m.d.sync += [
+            feature_bank_q.eq(feature_bank), feature_bank_qq.eq(feature_bank_q),
+            weight_set_q.eq(first_weight_set + weight_set), weight_set_qq.eq(weight_set_q),
+            self.feature_data.eq(Array(outputs)[feature_bank_qq]),
+        ]
         for lane in range(spec.atomic_k):
-            with m.Switch(weight_set_q):
-                for s in range(sets):
-                    with m.Case(s):
-                        m.d.comb += self.weight_data[lane].eq(read_ports[s * spec.atomic_k + lane].data)
+            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_qq])
         return m

@@ -1,34 +1,42 @@
 """The convolution unit: sequencer → buffer reads → MAC cells → accumulators → requantizer → writes."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
 from ..lib.dot_product import DotProduct
+from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
-from .cbuf import ENTRY_BITS
+from .cbuf import ENTRY_BITS, READ_LATENCY
 from .pool import PoolReducer
 from .requant import Requantizer
 from .sequencer import ConvSequencer
 
 TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
+OUTPUT_QUEUE = 32
+"""Output atoms in flight at most: a step that ends a pixel is written at most
+READ_LATENCY + 1 + (1 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 22 cycles after it leaves the
+sequencer, so with the default memory model (writes never refused) the credits never run out."""
 
 
 class ConvUnit(wiring.Component):
     """Executes one ``Conv`` command (see :class:`accel.isa.mac_array.Conv` for its semantics), or with
     ``pool`` set one ``Pool`` command expressed in the same fields (one channel group, no parameters
-    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (3 cycles)
+    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (6 cycles)
     instead of the MAC cells.
 
-    Pipeline, one step per cycle: the sequencer's step; the buffer read (1 cycle); atomic_k int8 dot
-    products of atomic_c lanes (:class:`~rtl_gen.lib.dot_product.DotProduct`, 1 + log2(atomic_c)
-    cycles); the accumulators (1 cycle; a pixel's accumulators start at the folded bias on its first
-    step with ``first`` set and go on to the requantizer after its last step with ``last`` set); the
-    requantizer (5 cycles); a write request per output atom. Every stage advances while its output is
-    empty or accepted, so a blocked write port stalls the pipeline back to the sequencer.
+    Pipeline, one step per cycle: the sequencer's step; the buffer read (:data:`~.cbuf.READ_LATENCY`
+    cycles); the operand registers (the feature atom, or the pad value outside the map, and the weights);
+    atomic_k int8 dot products of atomic_c lanes (:class:`~rtl_gen.lib.dot_product.DotProduct`,
+    1 + log2(atomic_c) cycles); the accumulators (1 cycle; a pixel's accumulators start at the folded
+    bias on its first step with ``first`` set and go on to the requantizer after its last step with
+    ``last`` set); the requantizer (:data:`~.requant.LATENCY` cycles); the output queue (1 cycle); a
+    write request per output atom. Nothing after the sequencer stalls: a step that ends an output pixel
+    leaves the sequencer only while fewer than :data:`OUTPUT_QUEUE` output atoms are in flight, so a
+    blocked write port fills the queue and then holds the sequencer.
 
     ``busy`` is high from ``start`` until the last step is accumulated and, with ``last``, every output
     atom has been written and acknowledged.
@@ -38,7 +46,7 @@ class ConvUnit(wiring.Component):
     start : ``In(1)``; command : ``In(command_layout(Conv))``; busy : ``Out(1)``
     pool, average : ``In(1)``
         Pooling instead of convolution; the average instead of the max.
-    feature_en, feature_index, weight_en, weight_index : ``Out``; feature_data, weight_data : ``In``
+    feature_index, weight_index : ``Out``; feature_data, weight_data : ``In``
         The convolution buffer's read ports.
     wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
     mac_step : ``Out(1)``
@@ -58,10 +66,8 @@ class ConvUnit(wiring.Component):
             "pool": In(1),
             "average": In(1),
             "busy": Out(1),
-            "feature_en": Out(1),
             "feature_index": Out(ENTRY_BITS),
             "feature_data": In(atom),
-            "weight_en": Out(1),
             "weight_index": Out(ENTRY_BITS),
             "weight_data": In(data.ArrayLayout(atom, spec.atomic_k)),
             "wr_req": Out(stream.Signature(write_layout(atom))),
@@ -78,97 +84,113 @@ class ConvUnit(wiring.Component):
         c = self.command
         ac, ak = spec.atomic_c, spec.atomic_k
 
+        # Output credits: a step that ends an output pixel leaves the sequencer only if its output atom
+        # will find room in the output queue, so nothing after the sequencer ever stalls.
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
-        m.d.comb += [sequencer.start.eq(self.start), sequencer.command.eq(c)]
-
-        # Buffer read stage.
-        read_valid = Signal()
-        read_step = Signal.like(sequencer.steps.payload)
-        read_ready = Signal()
-        read_advance = ~read_valid | read_ready
+        m.submodules.outputs = outputs = fifo.SyncFIFO(width=8 * max(ac, ak) + 1, depth=OUTPUT_QUEUE)
+        pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not yet written
+        room = Signal(init=1)  # pending < OUTPUT_QUEUE, registered with pending
+        issue = sequencer.steps.valid & sequencer.steps.ready
+        step = sequencer.steps.payload
+        issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
+        write = self.wr_req.valid & self.wr_req.ready
+        pending_next = pending + issue_output - write
+        m.d.sync += [pending.eq(pending_next), room.eq(pending_next < OUTPUT_QUEUE)]
         m.d.comb += [
-            sequencer.steps.ready.eq(read_advance),
-            self.feature_en.eq(read_advance),
-            self.feature_index.eq(sequencer.steps.payload.feature),
-            self.weight_en.eq(read_advance),
-            self.weight_index.eq(sequencer.steps.payload.block),
+            sequencer.start.eq(self.start), sequencer.command.eq(c),
+            sequencer.steps.ready.eq(room),
         ]
-        with m.If(read_advance):
-            m.d.sync += [read_valid.eq(sequencer.steps.valid), read_step.eq(sequencer.steps.payload)]
+
+        # Buffer read: READ_LATENCY cycles, the step's flags delayed alongside.
+        m.d.comb += [self.feature_index.eq(step.feature), self.weight_index.eq(step.block)]
+        read = Signal(TAG.size + 3)  # valid, param, inside, then the tag
+        flags = Cat(issue, step.param, step.inside, step.first, step.last, step.final)
+        for n in range(READ_LATENCY):
+            flags = registered(m, 1, f"read_{n}", len(read), flags)
+        m.d.comb += read.eq(flags)
+        read_valid, read_param, read_inside, read_tag = read[0], read[1], read[2], data.View(TAG, read[3:])
 
         # Parameter blocks: bias, M0, shift in the low 32 bits of each lane's atom.
         params = [Signal(data.ArrayLayout(32, ak), name=f"param_{n}") for n in range(PARAM_BLOCKS)]
         param_index = Signal(range(PARAM_BLOCKS))
         with m.If(self.start):
             m.d.sync += param_index.eq(0)
-        with m.Elif(read_valid & read_step.param):
+        with m.Elif(read_valid & read_param):
             m.d.sync += param_index.eq(param_index + 1)
             with m.Switch(param_index):
                 for n in range(PARAM_BLOCKS):
                     with m.Case(n):
                         m.d.sync += [params[n][lane].eq(self.weight_data[lane][:32]) for lane in range(ak)]
 
+        # Operand registers: the feature atom or the pad value, and the weights.
+        operand_valid = registered(m, 1, "operand_valid", 1, read_valid & ~read_param)
+        operand_tag = registered(m, 1, "operand_tag", TAG, read_tag)
+        operand_inside = registered(m, 1, "operand_inside", 1, read_inside)
+        features = registered(m, 1, "features", 8 * ac,
+                              Mux(read_inside, self.feature_data, Cat(*([c.pad_value] * ac))))
+        weights = registered(m, 1, "weights", data.ArrayLayout(8 * ac, ak), self.weight_data)
+
         # MAC cells: one dot product of atomic_c lanes per kernel; unit 0 carries the step's tag.
-        pad = Cat(*([c.pad_value] * ac))
-        features = Mux(read_step.inside, self.feature_data, pad)
         cells = []
         for k in range(ak):
             cell = DotProduct(DotProductSpec(lanes=ac), tag_width=TAG.size if k == 0 else 0)
             m.submodules[f"cell{k}"] = cell
             m.d.comb += [
-                cell.i.valid.eq(read_valid & ~read_step.param & ~self.pool),
+                cell.i.valid.eq(operand_valid & ~self.pool),
                 cell.i.payload.a.as_value().eq(features),
-                cell.i.payload.b.as_value().eq(self.weight_data[k]),
+                cell.i.payload.b.as_value().eq(weights[k]),
+                cell.o.ready.eq(1),
             ]
             cells.append(cell)
         m.submodules.reducer = reducer = PoolReducer(ac)
         m.d.comb += [
-            cells[0].i.payload.tag.eq(Cat(read_step.first, read_step.last, read_step.final)),
-            reducer.i.valid.eq(read_valid & ~read_step.param & self.pool),
-            reducer.i.payload.atom.as_value().eq(self.feature_data),
-            reducer.i.payload.inside.eq(read_step.inside),
-            reducer.i.payload.first.eq(read_step.first),
-            reducer.i.payload.last.eq(read_step.last),
-            reducer.i.payload.final.eq(read_step.final),
+            cells[0].i.payload.tag.eq(operand_tag),
+            reducer.i.valid.eq(operand_valid & self.pool),
+            reducer.i.payload.atom.as_value().eq(features),
+            reducer.i.payload.inside.eq(operand_inside),
+            reducer.i.payload.first.eq(operand_tag.first),
+            reducer.i.payload.last.eq(operand_tag.last),
+            reducer.i.payload.final.eq(operand_tag.final),
             reducer.average.eq(self.average),
-            read_ready.eq(read_step.param | Mux(self.pool, reducer.i.ready, cells[0].i.ready)),
-            self.mac_step.eq(cells[0].i.valid & cells[0].i.ready),
-            self.pool_step.eq(reducer.i.valid & reducer.i.ready),
+            self.mac_step.eq(cells[0].i.valid),
+            self.pool_step.eq(reducer.i.valid),
         ]
 
         # Accumulators.
         m.submodules.requant = requant = Requantizer(ak, spec.acc_width)
         acc = [Signal(signed(spec.acc_width), name=f"acc_{k}") for k in range(ak)]
-        acc_advance = ~requant.i.valid | requant.i.ready
         tag = data.View(TAG, cells[0].o.payload.tag)
-        m.d.comb += [cell.o.ready.eq(acc_advance) for cell in cells]
-        with m.If(acc_advance):
-            m.d.sync += requant.i.valid.eq(cells[0].o.valid & tag.last & c.last)
-            with m.If(cells[0].o.valid):
-                m.d.sync += requant.i.payload.final.eq(tag.final)
-                for k, cell in enumerate(cells):
-                    base = Mux(tag.first & c.first, params[0][k].as_signed(), acc[k])
-                    total = base + cell.o.payload.sum if k == 0 else base + cell.o.payload
-                    m.d.sync += [acc[k].eq(total), requant.i.payload.acc[k].eq(total)]
+        m.d.sync += requant.i.valid.eq(cells[0].o.valid & tag.last & c.last)
+        with m.If(cells[0].o.valid):
+            m.d.sync += requant.i.payload.final.eq(tag.final)
+            for k, cell in enumerate(cells):
+                base = Mux(tag.first & c.first, params[0][k].as_signed(), acc[k])
+                total = base + cell.o.payload.sum if k == 0 else base + cell.o.payload
+                m.d.sync += [acc[k].eq(total), requant.i.payload.acc[k].eq(total)]
 
         for k in range(ak):
             m.d.comb += [requant.m0[k].eq(params[1][k]), requant.shift[k].eq(params[2][k][:8])]
         m.d.comb += [requant.zero_point.eq(c.out_zp), requant.lo.eq(c.lo), requant.hi.eq(c.hi)]
 
-        # Writes: output atom n of the command goes to out_address + n·atomic_k.
+        # Output queue and writes: output atom n of the command goes to out_address + n·atomic_k.
+        m.d.comb += [
+            requant.o.ready.eq(1),
+            reducer.o.ready.eq(1),
+            outputs.w_en.eq(requant.o.valid | reducer.o.valid),
+            outputs.w_data.eq(Mux(self.pool, Cat(reducer.o.payload.final, reducer.o.payload.value),
+                                  Cat(requant.o.payload.final, requant.o.payload.value))),
+        ]
+        queued_final, queued_value = outputs.r_data[0], outputs.r_data[1:]
         written = Signal(range(spec.MAX_DIM**2 + 1))
         outstanding = Signal(range(spec.MAX_DIM**2 + 1))
         fed_all, accumulated_all, written_all = Signal(), Signal(), Signal()
         m.d.comb += [
-            self.wr_req.valid.eq(Mux(self.pool, reducer.o.valid, requant.o.valid)),
+            self.wr_req.valid.eq(outputs.r_rdy),
             self.wr_req.payload.address.eq(c.out_address + written * ak),
-            self.wr_req.payload.data.eq(Mux(self.pool, reducer.o.payload.value, requant.o.payload.value)),
-            requant.o.ready.eq(self.wr_req.ready & ~self.pool),
-            reducer.o.ready.eq(self.wr_req.ready & self.pool),
+            self.wr_req.payload.data.eq(queued_value),
+            outputs.r_en.eq(self.wr_req.ready),
             self.wr_ack.ready.eq(1),
         ]
-        write = self.wr_req.valid & self.wr_req.ready
-        final_written = Mux(self.pool, reducer.o.payload.final, requant.o.payload.final)
         m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
         with m.If(write):
             m.d.sync += written.eq(written + 1)
@@ -176,11 +198,11 @@ class ConvUnit(wiring.Component):
         with m.If(self.start):
             m.d.sync += [written.eq(0), fed_all.eq(0), accumulated_all.eq(0), written_all.eq(0)]
         with m.Else():
-            with m.If((self.mac_step | self.pool_step) & read_step.final):
+            with m.If((self.mac_step | self.pool_step) & operand_tag.final):
                 m.d.sync += fed_all.eq(1)
-            with m.If((cells[0].o.valid & acc_advance & tag.final) | (self.pool_step & read_step.final)):
+            with m.If((cells[0].o.valid & tag.final) | (self.pool_step & operand_tag.final)):
                 m.d.sync += accumulated_all.eq(1)
-            with m.If(write & final_written):
+            with m.If(write & queued_final):
                 m.d.sync += written_all.eq(1)
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),

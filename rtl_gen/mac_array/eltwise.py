@@ -11,25 +11,25 @@ from accel.spec import MacArraySpec
 from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
-from .cbuf import ENTRY_BITS
+from .cbuf import ENTRY_BITS, READ_LATENCY
 
-LANE_STAGES = 2 * STAGES + 1
-"""Pipeline depth of one element: both inputs rescaled (in parallel), their sum rescaled, then offset
-and clamp."""
+LANE_STAGES = 2 * STAGES + 4
+"""Pipeline depth of one element: the offset inputs, both rescaled (in parallel), their sum, the sum
+rescaled, then the offset and the clamp."""
 
 
 class EltwiseUnit(wiring.Component):
     """Executes one ``Eltwise`` command: for each atom, reads the A atom, then the B atom (one cycle each,
-    data a cycle later), then feeds its atomic_c lanes one per cycle through
+    data :data:`~.cbuf.READ_LATENCY` cycles later), then feeds its atomic_c lanes one per cycle through
     ``((a − a_zp) << 20)·(a_m0, a_shift) + ((b − b_zp) << 20)·(b_m0, b_shift)``, rescaled by
     (out_m0, out_shift), plus out_zp, clamped to [lo, hi]; the lanes are gathered into an output atom and
-    written. Per atom 3 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep) stalls while the
-    write port refuses.
+    written. Per atom READ_LATENCY + 2 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep)
+    stalls while the write port refuses.
 
     Members
     -------
     start : ``In(1)``; command : ``In(command_layout(Eltwise))``; busy : ``Out(1)``
-    feature_en, feature_index : ``Out``; feature_data : ``In(8·atomic_c)``
+    feature_index : ``Out``; feature_data : ``In(8·atomic_c)``
     wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
     lane_step : ``Out(1)``  (an element enters the arithmetic this cycle)
     fed_all, written_all : ``Out(1)``
@@ -42,7 +42,6 @@ class EltwiseUnit(wiring.Component):
             "start": In(1),
             "command": In(command_layout(Eltwise)),
             "busy": Out(1),
-            "feature_en": Out(1),
             "feature_index": Out(ENTRY_BITS),
             "feature_data": In(atom),
             "wr_req": Out(stream.Signature(write_layout(atom))),
@@ -61,6 +60,9 @@ class EltwiseUnit(wiring.Component):
         advance = ~atom_valid | self.wr_req.ready
 
         index = Signal(ENTRY_BITS)
+        last_index = Signal(ENTRY_BITS)  # count − 1, registered from the command
+        m.d.sync += last_index.eq(c.count - 1)
+        a_entry, b_entry = Signal(ENTRY_BITS), Signal(ENTRY_BITS)  # a_entry + index, b_entry + index
         lane = Signal(range(ac))
         a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)
         feeding = Signal()
@@ -68,13 +70,19 @@ class EltwiseUnit(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start & (c.count != 0)):
-                    m.d.sync += [index.eq(0), fed_all.eq(0)]
+                    m.d.sync += [index.eq(0), a_entry.eq(c.a_entry), b_entry.eq(c.b_entry), fed_all.eq(0)]
                     m.next = "READ_A"
             with m.State("READ_A"):
-                m.d.comb += [self.feature_en.eq(1), self.feature_index.eq(c.a_entry + index)]
+                m.d.comb += self.feature_index.eq(a_entry)
                 m.next = "READ_B"
+            waits = READ_LATENCY - 2  # after READ_B, until the A atom arrives
             with m.State("READ_B"):
-                m.d.comb += [self.feature_en.eq(1), self.feature_index.eq(c.b_entry + index)]
+                m.d.comb += self.feature_index.eq(b_entry)
+                m.next = "WAIT_0" if waits else "LATCH_A"
+            for n in range(waits):
+                with m.State(f"WAIT_{n}"):
+                    m.next = f"WAIT_{n + 1}" if n + 1 < waits else "LATCH_A"
+            with m.State("LATCH_A"):
                 m.d.sync += a_atom.eq(self.feature_data)
                 m.next = "LATCH_B"
             with m.State("LATCH_B"):
@@ -85,8 +93,8 @@ class EltwiseUnit(wiring.Component):
                 with m.If(advance):
                     m.d.sync += lane.eq(lane + 1)
                     with m.If(lane == ac - 1):
-                        m.d.sync += index.eq(index + 1)
-                        with m.If(index == c.count - 1):
+                        m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
+                        with m.If(index == last_index):
                             m.d.sync += fed_all.eq(1)
                             m.next = "IDLE"
                         with m.Else():
@@ -97,11 +105,15 @@ class EltwiseUnit(wiring.Component):
         a = Array(a_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
         b = Array(b_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
         last_lane = lane == ac - 1
-        final = last_lane & (index == c.count - 1)
-        scaled_a = multiply_by_quantized_multiplier(m, advance, "a", (a - c.a_zp) << ADD_LEFT_SHIFT, c.a_m0, c.a_shift)
-        scaled_b = multiply_by_quantized_multiplier(m, advance, "b", (b - c.b_zp) << ADD_LEFT_SHIFT, c.b_m0, c.b_shift)
-        scaled = multiply_by_quantized_multiplier(m, advance, "sum", scaled_a + scaled_b, c.out_m0, c.out_shift)
-        out = registered(m, advance, "out", signed(8), clamp(scaled + c.out_zp, c.lo, c.hi))
+        final = last_lane & (index == last_index)
+        a_in = registered(m, advance, "a_in", signed(9 + ADD_LEFT_SHIFT), (a - c.a_zp) << ADD_LEFT_SHIFT)
+        b_in = registered(m, advance, "b_in", signed(9 + ADD_LEFT_SHIFT), (b - c.b_zp) << ADD_LEFT_SHIFT)
+        scaled_a = multiply_by_quantized_multiplier(m, advance, "a", a_in, c.a_m0, c.a_shift)
+        scaled_b = multiply_by_quantized_multiplier(m, advance, "b", b_in, c.b_m0, c.b_shift)
+        total = registered(m, advance, "total", signed(33), scaled_a + scaled_b)
+        scaled = multiply_by_quantized_multiplier(m, advance, "sum", total, c.out_m0, c.out_shift)
+        offset = registered(m, advance, "offset", signed(33), scaled + c.out_zp)
+        out = registered(m, advance, "out", signed(8), clamp(offset, c.lo, c.hi))
         valid, is_last, is_final = feeding, last_lane, final
         for n in range(LANE_STAGES):
             valid = registered(m, advance, f"valid_{n}", 1, valid)

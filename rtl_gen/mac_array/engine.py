@@ -56,7 +56,7 @@ class MacArray(wiring.Component):
             cbuf.write_en.eq(load.write_en), cbuf.write_weight.eq(load.write_weight),
             cbuf.write_index.eq(load.write_index), cbuf.write_lane.eq(load.write_lane),
             cbuf.write_data.eq(load.write_data),
-            cbuf.weight_en.eq(conv.weight_en), cbuf.weight_index.eq(conv.weight_index),
+            cbuf.weight_index.eq(conv.weight_index),
             conv.weight_data.eq(cbuf.weight_data),
             conv.feature_data.eq(cbuf.feature_data), eltwise.feature_data.eq(cbuf.feature_data),
         ]
@@ -66,24 +66,27 @@ class MacArray(wiring.Component):
         opcode = word[:4]
         accept = self.cmd.valid & self.cmd.ready
         load_idle, compute_idle = Signal(), Signal()
+        ready = {Config: load_idle & compute_idle}
+        for op in (LoadFeatures, LoadWeights):
+            ready[op] = load_idle & (~decode(op, word).wait | compute_idle)
+        for op in (Conv, Pool, Eltwise):
+            ready[op] = compute_idle & (~decode(op, word).wait | load_idle)
+        # take[op]: a command of that type is accepted (spelled out per type, so that the few gates after
+        # the unit states are all that lies before the command registers' enables)
+        take = {op: self.cmd.valid & (opcode == op.opcode) & ready[op] for op in ready}
         with m.Switch(opcode):
-            with m.Case(Config.opcode):
-                m.d.comb += self.cmd.ready.eq(load_idle & compute_idle)
-            for op in (LoadFeatures, LoadWeights):
+            for op in ready:
                 with m.Case(op.opcode):
-                    m.d.comb += self.cmd.ready.eq(load_idle & (~decode(op, word).wait | compute_idle))
-            for op in (Conv, Pool, Eltwise):
-                with m.Case(op.opcode):
-                    m.d.comb += self.cmd.ready.eq(compute_idle & (~decode(op, word).wait | load_idle))
+                    m.d.comb += self.cmd.ready.eq(ready[op])
             with m.Default():  # not a command: dropped
                 m.d.comb += self.cmd.ready.eq(1)
-        with m.If(accept & (opcode == Config.opcode)):
+        with m.If(take[Config]):
             m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
 
         with m.FSM(name="load_fsm") as load_fsm:
             with m.State("IDLE"):
                 m.d.comb += load_idle.eq(1)
-                with m.If(accept & (opcode == LoadFeatures.opcode)):
+                with m.If(take[LoadFeatures]):
                     fields = decode(LoadFeatures, word)
                     m.d.sync += [
                         load.start.eq(1), load.weight.eq(0), load.address.eq(fields.address),
@@ -91,7 +94,7 @@ class MacArray(wiring.Component):
                         load.src_stride.eq(fields.src_stride), load.dst_stride.eq(fields.dst_stride),
                     ]
                     m.next = "LOAD"
-                with m.If(accept & (opcode == LoadWeights.opcode)):
+                with m.If(take[LoadWeights]):
                     fields = decode(LoadWeights, word)
                     m.d.sync += [
                         load.start.eq(1), load.weight.eq(1), load.address.eq(fields.address),
@@ -106,10 +109,10 @@ class MacArray(wiring.Component):
         with m.FSM(name="compute_fsm") as compute_fsm:
             with m.State("IDLE"):
                 m.d.comb += compute_idle.eq(1)
-                with m.If(accept & (opcode == Conv.opcode)):
+                with m.If(take[Conv]):
                     m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())]), pool.eq(0)]
                     m.next = "CONV"
-                with m.If(accept & (opcode == Pool.opcode)):
+                with m.If(take[Pool]):
                     fields = decode(Pool, word)
                     m.d.sync += [conv.start.eq(1), pool.eq(1), average.eq(fields.average), conv_command.eq(0)]
                     m.d.sync += [getattr(conv_command, name).eq(getattr(fields, name)) for name in (
@@ -117,7 +120,7 @@ class MacArray(wiring.Component):
                         "out_address")]
                     m.d.sync += [conv_command.ncg.eq(1), conv_command.first.eq(1), conv_command.last.eq(1)]
                     m.next = "CONV"
-                with m.If(accept & (opcode == Eltwise.opcode)):
+                with m.If(take[Eltwise]):
                     m.d.sync += [eltwise.start.eq(1), eltwise_command.eq(word[:len(eltwise_command.as_value())])]
                     m.next = "ELTWISE"
             with m.State("CONV"):
@@ -133,15 +136,22 @@ class MacArray(wiring.Component):
         computing = converting | adding
         m.d.comb += self.busy.eq(loading | computing)
 
-        # The feature read port and the write port belong to the compute unit that runs.
+        # The feature read port, write requests and acknowledgements belong to the compute unit that runs;
+        # the write port's ready goes to both (only the running unit requests), so the units' pipeline
+        # enables do not wait for the state decode.
+        unit_ack = [conv.wr_ack, eltwise.wr_ack]
         with m.If(adding):
-            m.d.comb += [cbuf.feature_en.eq(eltwise.feature_en), cbuf.feature_index.eq(eltwise.feature_index)]
-            wiring.connect(m, wiring.flipped(self.wr_req), eltwise.wr_req)
-            wiring.connect(m, wiring.flipped(self.wr_ack), eltwise.wr_ack)
+            m.d.comb += [cbuf.feature_index.eq(eltwise.feature_index),
+                         self.wr_req.valid.eq(eltwise.wr_req.valid), self.wr_req.payload.eq(eltwise.wr_req.payload)]
         with m.Else():
-            m.d.comb += [cbuf.feature_en.eq(conv.feature_en), cbuf.feature_index.eq(conv.feature_index)]
-            wiring.connect(m, wiring.flipped(self.wr_req), conv.wr_req)
-            wiring.connect(m, wiring.flipped(self.wr_ack), conv.wr_ack)
+            m.d.comb += [cbuf.feature_index.eq(conv.feature_index),
+                         self.wr_req.valid.eq(conv.wr_req.valid), self.wr_req.payload.eq(conv.wr_req.payload)]
+        m.d.comb += [
+            conv.wr_req.ready.eq(self.wr_req.ready), eltwise.wr_req.ready.eq(self.wr_req.ready),
+            conv.wr_ack.valid.eq(self.wr_ack.valid & ~adding), eltwise.wr_ack.valid.eq(self.wr_ack.valid & adding),
+            self.wr_ack.ready.eq(Mux(adding, eltwise.wr_ack.ready, conv.wr_ack.ready)),
+        ]
+        m.d.comb += [ack.payload.eq(self.wr_ack.payload) for ack in unit_ack]
 
         # Counters: each cycle in exactly one class, by what the compute units do (accel.isa.mac_array.COUNTERS).
         counts = dict(zip(COUNTERS, self.counters))

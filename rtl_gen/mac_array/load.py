@@ -57,7 +57,7 @@ class LoadUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
-        count = Signal.like(self.count)
+        last_beat = Signal.like(self.count)  # count − 1
         src_stride, dst_stride = Signal.like(self.src_stride), Signal.like(self.dst_stride)
         weight = Signal()
         # Request side: the beat within the run, runs left, the addresses of this beat and this run.
@@ -71,7 +71,7 @@ class LoadUnit(wiring.Component):
         with m.If(self.start):
             runs = Mux(self.count == 0, 0, self.groups)
             m.d.sync += [
-                count.eq(self.count), src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
+                last_beat.eq(self.count - 1), src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
                 request_beat.eq(0), request_runs.eq(runs),
                 request_address.eq(self.address), request_run.eq(self.address),
@@ -86,7 +86,7 @@ class LoadUnit(wiring.Component):
             self.busy.eq(self.start | (receive_runs != 0)),
         ]
         with m.If(self.rd_req.valid & self.rd_req.ready):
-            with m.If(request_beat == count - 1):
+            with m.If(request_beat == last_beat):
                 m.d.sync += [request_beat.eq(0), request_runs.eq(request_runs - 1),
                              request_run.eq(request_run + src_stride), request_address.eq(request_run + src_stride)]
             with m.Else():
@@ -100,7 +100,7 @@ class LoadUnit(wiring.Component):
             self.write_data.eq(self.rd_data.payload),
         ]
         with m.If(self.rd_data.valid):
-            with m.If(receive_beat == count - 1):
+            with m.If(receive_beat == last_beat):
                 m.d.sync += [receive_beat.eq(0), receive_runs.eq(receive_runs - 1)]
             with m.Else():
                 m.d.sync += receive_beat.eq(receive_beat + 1)
@@ -108,7 +108,7 @@ class LoadUnit(wiring.Component):
                 m.d.sync += lane.eq(lane + 1)
                 with m.If(lane == spec.atomic_k - 1):
                     m.d.sync += [index.eq(index + 1), lane.eq(0)]
-            with m.Elif(receive_beat == count - 1):
+            with m.Elif(receive_beat == last_beat):
                 m.d.sync += [run_index.eq(run_index + dst_stride), index.eq(run_index + dst_stride)]
             with m.Else():
                 m.d.sync += index.eq(index + 1)

@@ -11,6 +11,9 @@ from ..lib.pipeline import registered
 MAX_COUNT = 121  # 11 × 11 window
 SUM_BITS = 16  # |sum| <= 121 · 128 = 15488
 RECIPROCAL_SHIFT = 21
+DIVIDE_STAGES = 5
+"""The table read and the rounded magnitude; the reciprocal registered; the two partial products; their
+sum, the quotient; the signed quotient or the max."""
 """floor(n / d) == (n · ⌈2**21 / d⌉) >> 21 for every n < 2**14 and 1 <= d <= 121: the rounding error
 e = ⌈2**21/d⌉·d − 2**21 is below d <= 127, so n·e < 2**21 (Granlund & Montgomery, PLDI 1994, §4).
 The rounded numerator |sum| + d // 2 is at most 15488 + 60 < 2**14."""
@@ -25,8 +28,8 @@ class PoolReducer(wiring.Component):
     positions inside the map; then, for the average, divides by the count (half away from zero) with a
     reciprocal table.
 
-    Timing: 1 cycle to reduce, 2 to divide (taken by max too); one step per cycle; advances while
-    ``o`` is empty or accepted.
+    Timing: 1 cycle to reduce, :data:`DIVIDE_STAGES` to divide (taken by max too); one step per cycle;
+    advances while ``o`` is empty or accepted.
 
     Members
     -------
@@ -70,25 +73,30 @@ class PoolReducer(wiring.Component):
                     new = Mux(step.inside, combined, previous)
                     m.d.sync += [acc[lane].eq(new), done_acc[lane].eq(new)]
 
-        # Divide: look up ⌈2**21 / count⌉, then multiply the rounded magnitude and restore the sign.
+        # Divide: look up ⌈2**21 / count⌉ (the table's read, then a register, so that no logic follows the
+        # SRAM), multiply the rounded magnitude by its two halves, add them, restore the sign.
         table = memory.Memory(shape=RECIPROCAL_SHIFT + 1, depth=MAX_COUNT + 1, init=reciprocals())
         m.submodules.reciprocals = table
-        lookup = table.read_port(domain="comb")
-        m.d.comb += lookup.addr.eq(done_count)
-        valid1 = registered(m, advance, "valid_1", 1, done.valid)
-        final1 = registered(m, advance, "final_1", 1, done.final)
-        valid2 = registered(m, advance, "valid_2", 1, valid1)
-        final2 = registered(m, advance, "final_2", 1, final1)
+        lookup = table.read_port(transparent_for=())
+        m.d.comb += [lookup.addr.eq(done_count), lookup.en.eq(advance)]
+        valid, final = done.valid, done.final
+        for n in range(DIVIDE_STAGES):
+            valid = registered(m, advance, f"valid_{n}", 1, valid)
+            final = registered(m, advance, f"final_{n}", 1, final)
         reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1, lookup.data)
         for lane in range(self.lanes):
             total = done_acc[lane]
             magnitude = registered(m, advance, f"magnitude_{lane}", 15,
                                    Mux(total < 0, -total, total) + (done_count >> 1))
-            negative = registered(m, advance, f"negative_{lane}", 1, total < 0)
-            held = registered(m, advance, f"held_{lane}", signed(SUM_BITS), total)
-            quotient = (magnitude * reciprocal) >> RECIPROCAL_SHIFT
-            result = Mux(self.average, Mux(negative, -quotient, quotient), held)
+            magnitude = registered(m, advance, f"magnitude_{lane}_1", 15, magnitude)
+            low = registered(m, advance, f"low_{lane}", 26, magnitude * reciprocal[:11])
+            high = registered(m, advance, f"high_{lane}", 26, magnitude * reciprocal[11:])
+            quotient = registered(m, advance, f"quotient_{lane}", 15, (low + (high << 11)) >> RECIPROCAL_SHIFT)
+            held = total  # the max, or the sum's sign
+            for n in range(DIVIDE_STAGES - 1):
+                held = registered(m, advance, f"held_{lane}_{n}", signed(SUM_BITS), held)
+            result = Mux(self.average, Mux(held < 0, -quotient, quotient), held)
             out = registered(m, advance, f"out_{lane}", signed(8), result)
             m.d.comb += self.o.payload.value[lane].eq(out)
-        m.d.comb += [self.o.valid.eq(valid2), self.o.payload.final.eq(final2)]
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.final.eq(final)]
         return m

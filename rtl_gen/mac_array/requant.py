@@ -7,14 +7,19 @@ from amaranth.lib.wiring import In, Out
 from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
 from ..lib.pipeline import registered
 
+LATENCY = STAGES + 2
+"""Cycles from an accepted vector to its result: the multiply's stages, the offset and the clamp."""
+
 
 class Requantizer(wiring.Component):
     """Per lane: saturate ``acc << max(shift, 0)`` to int32; SaturatingRoundingDoublingHighMul by M0
     (round to nearest, ties toward +∞; M0 < 2**31 so it never saturates); RoundingDivideByPOT by
     ``max(−shift, 0)`` (ties away from zero); add the zero point; clamp to [lo, hi].
 
-    Timing: five pipeline stages (the four of :func:`~rtl_gen.lib.fixedpoint.multiply_by_quantized_multiplier`,
-    then offset and clamp); latency 5, one vector per cycle. The pipeline advances while ``o`` is empty or accepted.
+    Timing: :data:`LATENCY` pipeline stages (those of
+    :func:`~rtl_gen.lib.fixedpoint.multiply_by_quantized_multiplier`, then the offset, then the clamp), one
+    vector per cycle. The pipeline advances while ``o`` is empty or accepted. ``m0`` and ``shift`` must be
+    stable from two cycles before a vector enters until it leaves.
 
     Members
     -------
@@ -46,7 +51,7 @@ class Requantizer(wiring.Component):
         m.d.comb += self.i.ready.eq(advance)
 
         valid, final = self.i.valid, self.i.payload.final
-        for n in range(STAGES + 1):
+        for n in range(LATENCY):
             valid = registered(m, advance, f"valid_{n}", 1, valid)
             final = registered(m, advance, f"final_{n}", 1, final)
         m.d.comb += [self.o.valid.eq(valid), self.o.payload.final.eq(final)]
@@ -54,6 +59,7 @@ class Requantizer(wiring.Component):
         for lane in range(self.lanes):
             scaled = multiply_by_quantized_multiplier(m, advance, f"lane{lane}", self.i.payload.acc[lane],
                                                       self.m0[lane], self.shift[lane])
-            out = registered(m, advance, f"out_{lane}", signed(8), clamp(scaled + self.zero_point, self.lo, self.hi))
+            offset = registered(m, advance, f"offset_{lane}", signed(33), scaled + self.zero_point)
+            out = registered(m, advance, f"out_{lane}", signed(8), clamp(offset, self.lo, self.hi))
             m.d.comb += self.o.payload.value[lane].eq(out)
         return m

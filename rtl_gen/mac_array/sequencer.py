@@ -1,6 +1,6 @@
 """The convolution sequencer: the order in which input atoms meet weight blocks (NVDLA's CSC)."""
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,14 +30,19 @@ class ConvSequencer(wiring.Component):
     """Emits the steps of one ``Conv`` command: its 3 parameter blocks, then for every output pixel
     (row-major) every channel group, kernel row and kernel column (in that nesting), one step each.
 
-    Timing: steps leave through a registered stream, one per cycle while ``steps`` is ready, starting
-    the cycle after ``start``; ``busy`` is high from ``start`` until the final step has been accepted.
-    Addresses are updated incrementally (adds only, no multiplier on the step path).
+    Timing: two registered stages, advancing together while ``steps`` is ready: the loop
+    counters with their partial addresses, then the feature address and the padding check. The first
+    (parameter) step is valid 3 cycles after ``start``, then one step per cycle while ``steps`` is
+    ready; ``busy`` is high from ``start`` until the final step has been accepted. Addresses are
+    updated incrementally (adds only); the few products of command fields are registered in two
+    steps from the command and taken while the parameter steps leave; every loop end is a flag
+    registered a step ahead, so no compare, multiply or add chain lies on the step path.
 
     Members
     -------
     start : ``In(1)``
-        Begin the command in ``command`` (a one-cycle pulse); ``command`` must stay stable until done.
+        Begin the command in ``command`` (a one-cycle pulse); ``command`` must be stable from the cycle
+        before ``start`` until done.
     command : ``In(command_layout(Conv))``
     busy : ``Out(1)``
     steps : ``Out(stream.Signature(step_layout()))``
@@ -57,66 +62,118 @@ class ConvSequencer(wiring.Component):
         c = self.command
         dim = range(self.spec.MAX_DIM + 1)
 
+        # Registered from the command: products and loop-end constants.
+        row_start = Signal(ADDRESS)  # y_off·in_w
+        row_step = Signal(ADDRESS)  # stride·in_w
+        rows_back = Signal(ADDRESS)  # (kernel_h − 1)·in_w
+        row_wrap = Signal(ADDRESS)  # row_step − rows_back
+        loops = {"s": (c.kernel_w, 4), "r": (c.kernel_h, 4), "g": (c.ncg, 16), "x": (c.out_w, dim), "y": (c.out_h, dim)}
+        single = {name: Signal(name=f"single_{name}") for name in loops}  # the loop has one iteration
+        penultimate = {name: Signal(shape, name=f"penultimate_{name}") for name, (_, shape) in loops.items()}
+        factors = Signal(data.StructLayout({"y_off": signed(8), "in_w": len(c.in_w), "stride": len(c.stride),
+                                            "kernel_h": len(c.kernel_h)}))  # copies next to the multipliers
+        m.d.sync += [
+            factors.y_off.eq(c.y_off), factors.in_w.eq(c.in_w), factors.stride.eq(c.stride),
+            factors.kernel_h.eq(c.kernel_h),
+            row_start.eq(factors.y_off * factors.in_w), row_step.eq(factors.stride * factors.in_w),
+            rows_back.eq((factors.kernel_h - 1) * factors.in_w), row_wrap.eq(row_step - rows_back),
+        ]
+        for name, (count, _) in loops.items():
+            m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
+
+        # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
+        # is set up by ``begin`` (two cycles after ``start``, when the registers above are valid), while the
+        # parameter steps leave; the branch of each step depends on registered flags only.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
-        s, r = Signal(range(16)), Signal(range(16))
-        g = Signal(16)
-        ox, oy = Signal(dim), Signal(dim)
+        stepping = Signal()  # running, parameter steps done
+        begin = Signal()
+        started = Signal()
+        m.d.sync += [started.eq(self.start), begin.eq(started)]
+        counter = {name: Signal(shape, name=name) for name, (_, shape) in loops.items()}
+        last = {name: Signal(name=f"last_{name}") for name in loops}
+        pixel_done = Signal()  # last["s"] & last["r"] & last["g"]: the step ends its output pixel
+        single_pixel = Signal()  # one step per output pixel
+        m.d.sync += single_pixel.eq(single["s"] & single["r"] & single["g"])
+        first = Signal()  # the step is the first of its pixel
         y0 = Signal(signed(16))  # input row of kernel row 0 for this output row: oy·stride + y_off
         x0 = Signal(signed(16))  # input column of kernel column 0: ox·stride + x_off
         group_base = Signal(ADDRESS)  # fbase + g·cg_stride
         row_offset = Signal(ADDRESS)  # (y0 + r)·in_w
         block = Signal(ENTRY_BITS)
-        row_step = Signal(ADDRESS)  # stride·in_w
-        rows_back = Signal(ADDRESS)  # (kernel_h − 1)·in_w
+        s, r, g = counter["s"], counter["r"], counter["g"]
 
-        iy, ix = y0 + r, x0 + s
+        staged = Signal(data.StructLayout({
+            "valid": 1, "param": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
+            "base": ADDRESS,  # group_base + row_offset
+            "iy": signed(16), "ix": signed(16),
+        }))
         step = self.steps.payload
-        advance = ~self.steps.valid | self.steps.ready
-        m.d.comb += self.busy.eq(self.start | running | self.steps.valid)
+        advance = self.steps.ready  # also when empty: a register for ``ready`` keeps this path short
+        m.d.comb += self.busy.eq(self.start | running | staged.valid | self.steps.valid)
+
+        def restart(*names):
+            return [counter[n].eq(0) for n in names] + [last[n].eq(single[n]) for n in names]
+
+        def count(name):
+            return [counter[name].eq(counter[name] + 1), last[name].eq(counter[name] == penultimate[name])]
 
         with m.If(self.start):
-            m.d.sync += [
-                running.eq(1), params_left.eq(PARAM_BLOCKS), s.eq(0), r.eq(0), g.eq(0), ox.eq(0), oy.eq(0),
-                y0.eq(c.y_off), x0.eq(c.x_off), group_base.eq(c.fbase), row_offset.eq(c.y_off * c.in_w),
-                block.eq(c.wbase), row_step.eq(c.stride * c.in_w), rows_back.eq((c.kernel_h - 1) * c.in_w),
-            ]
+            m.d.sync += [running.eq(1), stepping.eq(0), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
         with m.Elif(advance):
-            m.d.sync += self.steps.valid.eq(running)
-            with m.If(running & (params_left != 0)):
+            m.d.sync += staged.valid.eq(running)
+            with m.If(running & ~stepping):
                 m.d.sync += [
-                    step.eq(0), step.param.eq(1), step.block.eq(block),
-                    block.eq(block + 1), params_left.eq(params_left - 1),
+                    staged.param.eq(1), staged.block.eq(block), staged.first.eq(0), staged.last.eq(0),
+                    staged.final.eq(0),
+                    block.eq(block + 1), params_left.eq(params_left - 1), stepping.eq(params_left == 1),
                 ]
-            with m.Elif(running):
-                last_s, last_r, last_g = s == c.kernel_w - 1, r == c.kernel_h - 1, g == c.ncg - 1
-                last_x, last_y = ox == c.out_w - 1, oy == c.out_h - 1
+            with m.Elif(stepping):
                 m.d.sync += [
-                    step.param.eq(0),
-                    step.feature.eq(group_base + row_offset + x0 + s),
-                    step.inside.eq((iy >= 0) & (iy < c.in_h) & (ix >= 0) & (ix < c.in_w)),
-                    step.block.eq(block),
-                    step.first.eq((s == 0) & (r == 0) & (g == 0)),
-                    step.last.eq(last_s & last_r & last_g),
-                    step.final.eq(last_s & last_r & last_g & last_x & last_y),
-                    block.eq(block + 1),
+                    staged.param.eq(0),
+                    staged.block.eq(block),
+                    staged.base.eq(group_base + row_offset),
+                    staged.iy.eq(y0 + r),
+                    staged.ix.eq(x0 + s),
+                    staged.first.eq(first),
+                    staged.last.eq(pixel_done),
+                    staged.final.eq(pixel_done & last["x"] & last["y"]),
+                    block.eq(Mux(pixel_done, c.wbase + PARAM_BLOCKS, block + 1)),
                 ]
-                with m.If(~last_s):
-                    m.d.sync += s.eq(s + 1)
-                with m.Elif(~last_r):
-                    m.d.sync += [s.eq(0), r.eq(r + 1), row_offset.eq(row_offset + c.in_w)]
-                with m.Elif(~last_g):
-                    m.d.sync += [s.eq(0), r.eq(0), g.eq(g + 1), group_base.eq(group_base + c.cg_stride),
-                                 row_offset.eq(row_offset - rows_back)]
-                with m.Else():  # next output pixel
-                    m.d.sync += [s.eq(0), r.eq(0), g.eq(0), group_base.eq(c.fbase),
-                                 block.eq(c.wbase + PARAM_BLOCKS)]
-                    with m.If(~last_x):
-                        m.d.sync += [ox.eq(ox + 1), x0.eq(x0 + c.stride),
-                                     row_offset.eq(row_offset - rows_back)]
-                    with m.Elif(~last_y):
-                        m.d.sync += [ox.eq(0), oy.eq(oy + 1), x0.eq(c.x_off), y0.eq(y0 + c.stride),
-                                     row_offset.eq(row_offset - rows_back + row_step)]
-                    with m.Else():
-                        m.d.sync += running.eq(0)
+                with m.If(pixel_done & last["x"] & last["y"]):
+                    m.d.sync += [running.eq(0), stepping.eq(0)]
+
+        with m.If(begin):
+            m.d.sync += [
+                *restart(*loops), pixel_done.eq(single_pixel), first.eq(1),
+                y0.eq(c.y_off), x0.eq(c.x_off), group_base.eq(c.fbase), row_offset.eq(row_start),
+            ]
+        with m.Elif(advance & stepping):
+            m.d.sync += first.eq(pixel_done)
+            with m.If(~last["s"]):
+                m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
+            with m.Elif(~last["r"]):
+                m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
+                             pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
+            with m.Elif(~last["g"]):
+                m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
+                             row_offset.eq(row_offset - rows_back),
+                             pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
+            with m.Else():  # next output pixel
+                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
+                with m.If(~last["x"]):
+                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset - rows_back)]
+                with m.Elif(~last["y"]):
+                    m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
+                                 row_offset.eq(row_offset + row_wrap)]
+
+        # Stage 2: the feature address and whether the position lies inside the map.
+        with m.If(advance):
+            m.d.sync += [
+                self.steps.valid.eq(staged.valid),
+                step.param.eq(staged.param), step.block.eq(staged.block), step.first.eq(staged.first),
+                step.last.eq(staged.last), step.final.eq(staged.final),
+                step.feature.eq(staged.base + staged.ix),
+                step.inside.eq((staged.iy >= 0) & (staged.iy < c.in_h) & (staged.ix >= 0) & (staged.ix < c.in_w)),
+            ]
         return m

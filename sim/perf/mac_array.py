@@ -7,15 +7,17 @@ its unit is then busy from the next cycle for:
 
 - a load of n beats: n + L + 2 cycles (one cycle to start, a request per cycle, the last beat written
   L cycles after its request, and a cycle to finish);
-- a convolution of T steps: 6 cycles of parameter reads and pipeline fill (``stall_buffer``), T of MACs
-  (``mac_active``), then the drain: D = 1 + log2(atomic_c) cycles of dot product, 1 of accumulation and,
-  with ``last``, 5 of requantization (``stall_postproc``: D + 1, or D + 6 with ``last``) and L + 1 until
-  the final write is acknowledged (``stall_memory``);
-- a pooling of T window steps: the same front (6), T steps (``pp_active``), 3 cycles of reduction and
-  division, L + 1 until acknowledged;
-- an element-wise addition of n atoms: 1 cycle to start and 3 per atom to read its operands
-  (``stall_buffer``), atomic_c lanes per atom (``pp_active``), 10 cycles of arithmetic and gathering,
-  L + 1 until acknowledged.
+- a convolution of T steps: FRONT = 10 cycles of parameter reads and pipeline fill (``stall_buffer``: the
+  sequencer's start, its two stages and its 3 parameter steps, then the first step's 3-cycle buffer read
+  and its operand registers), T of MACs (``mac_active``), then the drain: D = 1 + log2(atomic_c) cycles of dot product,
+  1 of accumulation and, with ``last``, REQUANT = 9 of requantization and 1 in the output queue
+  (``stall_postproc``: D + 1, or D + 11 with ``last``) and L + 1 until the final write is acknowledged
+  (``stall_memory``);
+- a pooling of T window steps: the same front, T steps (``pp_active``), 6 cycles of reduction and
+  division and 1 in the output queue, L + 1 until acknowledged;
+- an element-wise addition of n atoms: 1 cycle to start and 5 per atom to read its operands
+  (``stall_buffer``; the buffer's read latency is 3), atomic_c lanes per atom (``pp_active``), 19 cycles
+  of arithmetic and gathering, L + 1 until acknowledged.
 
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
 """
@@ -27,6 +29,13 @@ from accel.program import Command, Program
 from accel.spec import MacArraySpec
 
 from ..result import RunResult
+
+FRONT = 10
+"""Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
+REQUANT = 9
+"""Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
+ELTWISE = 19
+"""Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES) and the gathering."""
 
 _PER_COMMAND = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "bytes_read",
                 "bytes_written")
@@ -40,17 +49,19 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
         return beats + latency + 2, 0, 0, 0, 0, 0, beats * spec.beat_bytes, 0
     if isinstance(command, Conv):
         steps = command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
-        drain = 1 + (spec.atomic_c - 1).bit_length() + (6 if command.last else 1)
+        drain = 1 + (spec.atomic_c - 1).bit_length() + (1 + REQUANT + 1 if command.last else 1)
         memory, written = (latency + 1, command.out_h * command.out_w * spec.atomic_k) if command.last else (0, 0)
-        return 6 + steps + drain + memory, steps, 0, memory, 6, drain, 0, written
+        return FRONT + steps + drain + memory, steps, 0, memory, FRONT, drain, 0, written
     if isinstance(command, Pool):
         steps = command.out_h * command.out_w * command.kernel_h * command.kernel_w
-        return 10 + steps + latency, 0, steps, latency + 1, 6, 3, 0, command.out_h * command.out_w * spec.atomic_c
+        return (FRONT + steps + 7 + latency + 1, 0, steps, latency + 1, FRONT, 7, 0,
+                command.out_h * command.out_w * spec.atomic_c)
     if isinstance(command, Eltwise):
         if not command.count:
             return 0, 0, 0, 0, 0, 0, 0, 0
-        lanes, operands = command.count * spec.atomic_c, 1 + 3 * command.count
-        return operands + lanes + 11 + latency, 0, lanes, latency + 1, operands, 10, 0, command.count * spec.atomic_c
+        lanes, operands = command.count * spec.atomic_c, 1 + 5 * command.count
+        return (operands + lanes + ELTWISE + latency + 1, 0, lanes, latency + 1, operands, ELTWISE, 0,
+                command.count * spec.atomic_c)
     if isinstance(command, Config):
         return 0, 0, 0, 0, 0, 0, 0, 0
     raise TypeError(f"not a mac_array command: {command!r}")
