@@ -7,20 +7,11 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
 
 from accel.spec import EieSpec
 from rtl_gen.eie.lnzd import Lnzd, leading_one, lowest_two
 from rtl_gen.eie.queue import ActivationQueue
 from rtl_gen.export import export, lint
-
-
-def run(dut, testbench, clocked=True):
-    sim = Simulator(dut)
-    if clocked:
-        sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
 
 
 async def step(ctx, clocked):
@@ -31,7 +22,7 @@ async def step(ctx, clocked):
 
 
 @pytest.mark.parametrize("n_pe", [1, 2, 3, 4, 8, 16, 64])
-def test_lnzd_picks_the_smallest_local_then_pe(n_pe):
+def test_lnzd_picks_the_smallest_local_then_pe(n_pe, simulate):
     dut = Lnzd(n_pe, 6)
     rng = random.Random(n_pe)
 
@@ -50,7 +41,7 @@ def test_lnzd_picks_the_smallest_local_then_pe(n_pe):
             assert ctx.get(dut.winner) == (1 << min(candidates)[1] if candidates else 0)
             await step(ctx, False)
 
-    run(dut, testbench, clocked=False)
+    simulate(dut, testbench, clocked=False)
 
 
 class LeadingOnes(wiring.Component):
@@ -71,7 +62,7 @@ class LeadingOnes(wiring.Component):
         return m
 
 
-def test_leading_one_and_lowest_two_detectors():
+def test_leading_one_and_lowest_two_detectors(simulate):
     dut = LeadingOnes()
     rng = random.Random(1)
 
@@ -89,11 +80,11 @@ def test_leading_one_and_lowest_two_detectors():
                 assert ctx.get(dut.second_index) == ones[1]
             await step(ctx, False)
 
-    run(dut, testbench, clocked=False)
+    simulate(dut, testbench, clocked=False)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 8])
-def test_activation_queue_is_a_fifo_with_exact_depth(depth):
+def test_activation_queue_is_a_fifo_with_exact_depth(depth, simulate):
     dut = ActivationQueue(8, depth)
     rng = random.Random(depth)
 
@@ -116,7 +107,7 @@ def test_activation_queue_is_a_fifo_with_exact_depth(depth):
                 model.pop(0)
             await ctx.tick()
 
-    run(dut, testbench)
+    simulate(dut, testbench)
 
 
 @pytest.mark.parametrize("params", [

@@ -5,7 +5,6 @@ import random
 
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from accel.spec import XnorSpec
 from rtl_gen.export import export, lint, verilog_for
@@ -31,7 +30,7 @@ def test_mvtu_alone_is_lint_clean(tmp_path):
     lint(path, top="mvtu")
 
 
-def test_mvtu_sums_steps_and_ignores_bubbles():
+def test_mvtu_sums_steps_and_ignores_bubbles(simulate):
     """Windows of random steps (two planes: Horner) with bubbles between them whose payload is garbage —
     restart and plane flags included — under random output backpressure: each chunk's integers are the
     windows' count sums minus their thresholds."""
@@ -86,8 +85,5 @@ def test_mvtu_sums_steps_and_ignores_bubbles():
             if len(received) == len(expected):
                 return
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     assert received == expected

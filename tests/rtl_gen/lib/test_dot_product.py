@@ -4,7 +4,6 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from accel.spec import DotProductSpec
 from rtl_gen.export import export, lint, verilog_for
@@ -16,7 +15,7 @@ TESTBENCH = "sim.rtl.testbenches.dot_product"
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 8])
-def test_amaranth_simulation_under_stalls(lanes):
+def test_amaranth_simulation_under_stalls(lanes, simulate):
     """Random valid/ready on both sides in Amaranth's simulator: every result exact and in order."""
     spec = DotProductSpec(lanes=lanes)
     dut = DotProduct(spec)
@@ -43,10 +42,7 @@ def test_amaranth_simulation_under_stalls(lanes):
             if len(received) == len(expected):
                 return
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     assert received == expected
 
 

@@ -2,13 +2,12 @@
 
 import numpy as np
 from amaranth.hdl import Module, Signal, signed
-from amaranth.sim import Simulator
 
 from accel.fixedpoint import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier as reference
 from rtl_gen.lib.fixedpoint import STAGES, multiply_by_quantized_multiplier
 
 
-def test_pipeline_is_bit_exact_with_the_reference():
+def test_pipeline_is_bit_exact_with_the_reference(simulate):
     """Random and extreme inputs, multipliers and shifts: the result leaves STAGES cycles after its input."""
     rng = np.random.default_rng(0)
     count = 400
@@ -32,8 +31,5 @@ def test_pipeline_is_bit_exact_with_the_reference():
             await ctx.tick().repeat(STAGES)
             got.append(ctx.get(out))
 
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(m, testbench)
     assert got == expected.tolist()

@@ -3,13 +3,12 @@
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from rtl_gen.lib.popcount import Popcount, levels
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 8, 13, 64])
-def test_counts_under_stalls(width):
+def test_counts_under_stalls(width, simulate):
     dut = Popcount(width)
     rng = random.Random(width)
     vectors = [rng.getrandbits(width) for _ in range(150)] + [0, 2**width - 1]
@@ -32,15 +31,12 @@ def test_counts_under_stalls(width):
             if len(received) == len(expected):
                 return
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     assert received == expected
 
 
 @pytest.mark.parametrize("width", [1, 2, 5, 32])
-def test_latency(width):
+def test_latency(width, simulate):
     dut = Popcount(width)
     seen = []
 
@@ -55,8 +51,5 @@ def test_latency(width):
                 seen.append((cycle, ctx.get(dut.o.payload)))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     assert seen == [(levels(width), width)]
