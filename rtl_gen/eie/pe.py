@@ -240,7 +240,7 @@ class ProcessingElement(wiring.Component):
         row = (Mux(c_new, 0, previous_row + 1) + z)[:lb]
         with m.If(c_valid):
             m.d.sync += previous_row.eq(row)
-        weight = Mux(v == 0, 0, Array(self.codebook)[v])
+        weight = Array([Const(0, 16), *list(self.codebook)[1:]])[v]  # entry 0 is zero whatever was loaded
         m.d.comb += self.padding.eq(c_valid & (v == 0))
 
         # D: multiply, read the accumulator.
