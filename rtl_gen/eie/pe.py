@@ -154,6 +154,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [self.candidate_valid.eq(candidate_valid), self.candidate.eq(candidate)]
         # ``take`` only steers the candidate register: the pending bits drop the element that moved into the
         # candidate one cycle later (``lag``), so meanwhile the next candidate is the second lowest of them.
+        # That element is the candidate register itself, so the drop decodes a register, not the search.
         lag = Signal()
         first_any, first, second_any, second = lowest_two(pending)
         in_source = Signal(regs)
@@ -165,7 +166,7 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.sync += lag.eq(self.take)
             with m.If(lag):
-                m.d.sync += pending.eq(pending & ~one_hot(first, regs))
+                m.d.sync += pending.eq(pending & ~one_hot(candidate, regs))
             with m.If(self.take):
                 m.d.sync += [candidate_valid.eq(Mux(lag, second_any, first_any)),
                              candidate.eq(Mux(lag, second, first))]
