@@ -39,9 +39,9 @@ class ProcessingElement(wiring.Component):
     Pipeline, one entry per cycle: the activation queue (``queue_depth`` (value, pointer index) items);
     **A** pops the head and reads p_j and p_j+1 in one cycle from the even and odd pointer banks; **B**
     walks the entries p_j … p_j+1 − 1, one per cycle (one cycle for a column without entries), reading a
-    64-bit sparse-matrix line only when the entry's line differs from the last line read; **C** picks the
-    entry's byte, accumulates the relative row index into an absolute one and looks the 4-bit index up in
-    the codebook; **D** multiplies the 16-bit weight by the 16-bit activation and reads the accumulator;
+    64-bit sparse-matrix line only when the entry's line differs from the last line read; **C** registers
+    the line; **C2** picks the entry's byte; **C3** accumulates the relative row index into an absolute one
+    and looks the 4-bit index up in the codebook; **D** multiplies the 16-bit weight by the 16-bit activation and reads the accumulator;
     **E** adds and writes it back, taking the sum of the previous cycle instead of the read value when both
     cycles address the same accumulator (read-after-write bypass). Padding entries (index 0) write nothing.
 
@@ -80,7 +80,7 @@ class ProcessingElement(wiring.Component):
     busy : ``Out(1)``
         Anything in the queue or the pipeline.
     issue, padding, line_read, pop : ``Out(1)``
-        Events for the counters: an entry enters C, a padding entry is in C, a line is read, a pop.
+        Events for the counters: an entry enters C, a padding entry is in C3, a line is read, a pop.
     """
 
     def __init__(self, spec: EieSpec, index: int):
@@ -228,14 +228,15 @@ class ProcessingElement(wiring.Component):
             m.d.sync += [line_valid.eq(1), held_line.eq(line)]
 
         # C: the line read arrives and is registered (the SRAM's slow output meets no logic); C2: entry
-        # select, address accumulation, codebook lookup.
+        # select; C3: address accumulation, codebook lookup.
         c1_valid, c_offset, c_new, c_value = Signal(), Signal(3), Signal(), Signal(16)
         m.d.sync += [c1_valid.eq(issue), c_offset.eq(b_entry[:3]), c_new.eq(b_new), c_value.eq(b_value)]
         c2_valid, c2_new, c2_value, c2_offset, c2_line = Signal(), Signal(), Signal(16), Signal(3), Signal(64)
         m.d.sync += [c2_valid.eq(c1_valid), c2_new.eq(c_new), c2_value.eq(c_value), c2_offset.eq(c_offset),
                      c2_line.eq(line_read.data)]
-        c_valid, c_new, c_value = c2_valid, c2_new, c2_value
-        entry = Array(c2_line[8 * k:8 * k + 8] for k in range(8))[c2_offset]
+        c_valid, c_new, c_value, entry = Signal(), Signal(), Signal(16), Signal(8)
+        m.d.sync += [c_valid.eq(c2_valid), c_new.eq(c2_new), c_value.eq(c2_value),
+                     entry.eq(Array(c2_line[8 * k:8 * k + 8] for k in range(8))[c2_offset])]
         v, z = entry[:4], entry[4:]
         previous_row = Signal(lb)
         row = (Mux(c_new, 0, previous_row + 1) + z)[:lb]
@@ -294,5 +295,5 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [wb_value.eq(Mux(clear, 0, Mux(over, INT16_MAX, Mux(under, INT16_MIN, rounded)))),
                      wb_nonzero.eq(~zero & ~clear)]
 
-        m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | d_valid | e_valid)
+        m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | c_valid | d_valid | e_valid)
         return m

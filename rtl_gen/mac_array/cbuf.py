@@ -6,8 +6,10 @@ from amaranth.lib.wiring import In, Out
 
 from accel.spec import MacArraySpec
 
+from ..lib.pipeline import registered
+
 ENTRY_BITS = 24
-READ_LATENCY = 3
+READ_LATENCY = 4
 
 
 class ConvBuffer(wiring.Component):
@@ -17,8 +19,9 @@ class ConvBuffer(wiring.Component):
     entry ``b % E``). ``feature_banks`` must be a multiple of atomic_k.
 
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
-    the output in cycle t + 3 (the SRAM read; a register per bank, so that no logic follows the SRAM's
-    slow output; the bank multiplexer into an output register). One read per port every cycle; a write
+    the output in cycle t + 4 (a read-address register per bank, so that the index's multiplexers and
+    fanout do not meet the SRAMs' address setup; the SRAM read; a register per bank, so that no logic
+    follows the SRAM's slow output; the bank multiplexer into an output register). One read per port every cycle; a write
     is registered (its bank decoded) and takes effect at the second clock edge after it is presented.
 
     Members
@@ -82,24 +85,24 @@ class ConvBuffer(wiring.Component):
             read = mem.read_port()
             is_feature = Signal(name=f"is_feature_{bank}")
             output = Signal.like(read.data, name=f"output_{bank}")
-            m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data)]
+            read_entry = Signal(entry_bits, name=f"read_entry_{bank}")
+            m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data),
+                         read_entry.eq(Mux(is_feature, feature_entry, weight_entry))]
             m.d.comb += [
                 write.addr.eq(write_entry_q),
                 write.data.eq(write_data_q),
                 write.en.eq(write_enables[bank]),
-                read.addr.eq(Mux(is_feature, feature_entry, weight_entry)),
+                read.addr.eq(read_entry),
             ]
             outputs.append(output)
 
         # The output multiplexers select with the bank (set) of the read, delayed to match; a bank
         # number beyond the banks is never read.
-        feature_bank_q, feature_bank_qq = Signal(range(spec.banks)), Signal(range(spec.banks))
-        weight_set_q, weight_set_qq = Signal(range(sets)), Signal(range(sets))
-        m.d.sync += [
-            feature_bank_q.eq(feature_bank), feature_bank_qq.eq(feature_bank_q),
-            weight_set_q.eq(first_weight_set + weight_set), weight_set_qq.eq(weight_set_q),
-            self.feature_data.eq(Array(outputs)[feature_bank_qq]),
-        ]
+        feature_bank_q, weight_set_q = feature_bank, first_weight_set + weight_set
+        for n in range(READ_LATENCY - 1):
+            feature_bank_q = registered(m, 1, f"feature_bank_{n}", range(spec.banks), feature_bank_q)
+            weight_set_q = registered(m, 1, f"weight_set_{n}", range(sets), weight_set_q)
+        m.d.sync += self.feature_data.eq(Array(outputs)[feature_bank_q])
         for lane in range(spec.atomic_k):
-            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_qq])
+            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_q])
         return m
