@@ -31,8 +31,8 @@ class Eie(wiring.Component):
 
     Commands execute one at a time: the command port is ready only when the engine is idle. A load runs
     from the cycle after its acceptance until its last chunk, registered once after the load unit, is
-    written into the PEs; a store until its last write is acknowledged; a Compute until the broadcast and
-    every PE are drained, then (with ``last``) it writes back one local row per cycle in every PE (two
+    written into the PEs; a store until its last write is acknowledged; a Compute until the cycle after the
+    broadcast and every PE are drained, then (with ``last``) it writes back one local row per cycle in every PE (two
     more cycles for the last: rounding, then saturation and the write) and swaps the register files.
     Counter increments are registered, so the counters lag the events by a cycle. The element routing of loads: pointer element e goes to PE e mod N as
     pointer ``index + e div N`` (bank = its parity), line beat b to PE b mod N as line ``line + b div N``,
@@ -88,6 +88,10 @@ class Eie(wiring.Component):
         chunk, chunk_data = Signal(), Signal.like(load.data)  # the load unit's chunk, registered
         chunk_beat, chunk_phase = Signal.like(load.beat), Signal.like(load.phase)
         m.d.comb += pes_busy.eq(Cat(pe.busy for pe in pes).any())
+        # Whether the broadcast and every PE were idle in the previous cycle: the wide OR over the array is
+        # registered before the state machine's decision (a Compute ends a cycle after all went idle).
+        all_idle = Signal()
+        m.d.sync += all_idle.eq(~start & ~broadcast.busy & ~pes_busy)
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -130,7 +134,7 @@ class Eie(wiring.Component):
                 with m.If(~store.busy):
                     m.next = "IDLE"
             with m.State("COMPUTE"):
-                with m.If(~start & ~broadcast.busy & ~pes_busy):
+                with m.If(~start & all_idle):
                     m.d.sync += wb_row.eq(0)
                     with m.If(last):
                         m.d.sync += wb_reading.eq(rows != 0)

@@ -12,8 +12,9 @@ is accepted (``commands``):
   room); PE p pops it in pop_{p,k} = max(P_k + 1, x_{p,k−1}) and its entry walker takes it in
   x_{p,k} = max(P_k + 2, x_{p,k−1} + d_{p,k−1}), d = max(1, entries of the column in this PE), issuing its
   entries in the d cycles after; a PE is idle the cycle after its walker finished the last column or 6
-  cycles after its last entry (stages C, C2, C3, D, E), whichever is later: compute_cycles =
-  max_p max(x_{p,K−1} + d_{p,K−1} + 1, last entry + 6) (2 if K = 0); with ``last`` the write-back takes
+  cycles after its last entry (stages C, C2, C3, D, E), whichever is later, and the Compute ends the cycle
+  after all are idle (the engine registers their idle test): compute_cycles =
+  max_p max(x_{p,K−1} + d_{p,K−1} + 1, last entry + 6) + 1 (3 if K = 0); with ``last`` the write-back takes
   rows + 2 cycles (a read per row, rounding, then saturation and the write).
 
 The recurrence is evaluated in blocks of D items (vectorised over the block and the PEs): within a block,
@@ -33,6 +34,7 @@ from ..result import RunResult
 
 DRAIN = 6  # cycles from a PE's last issued entry until it is idle (stages C, C2, C3, D, E)
 START = 2  # cycles from a Compute's acceptance to its first search (start register, candidate registers)
+END = 1  # cycles from all idle to the Compute's end (the engine's registered idle test)
 
 
 def broadcast_schedule(durations: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,14 +85,14 @@ def compute_counters(spec: EieSpec, command: Compute, trace: ComputeTrace) -> di
     entries = trace.end - trace.start
     items = entries.shape[1]
     if items == 0:
-        counts["compute_cycles"] = START
+        counts["compute_cycles"] = START + END
     else:
         durations = np.maximum(entries, 1)
         push, take = broadcast_schedule(durations, spec.queue_depth)
         # A PE is idle the cycle after its walker's last column, or DRAIN cycles after its last entry.
         walked = take[:, -1] + durations[:, -1] + 1
         issued = np.where(entries > 0, take + entries, -1).max(axis=1) + DRAIN
-        counts["compute_cycles"] = int(np.maximum(walked, issued).max())
+        counts["compute_cycles"] = int(np.maximum(walked, issued).max()) + END
         counts["queue_full_stalls"] = int(push[-1] - push[0] - (items - 1))
     busy = int(entries.sum())
     counts["pe_busy"] = busy
