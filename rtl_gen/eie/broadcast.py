@@ -16,7 +16,8 @@ class Broadcast(wiring.Component):
     """One non-zero (value, pointer index) per cycle into all activation queues.
 
     Stage 0 (search): the LNZD quadtree over the PEs' candidates finds the smallest pending element
-    j = local·N + pe; that PE consumes it (``take``) and reads its value from its source file. After the
+    j = local·N + pe; that PE consumes it (``take``). Every PE reads its candidate's value from its source
+    file whenever stage 0 advances (``read``), so the read enable waits for no search. After the
     last non-zero, with ``bias``, stage 0 produces the bias column's item instead (value 1.0). Stage 1
     holds the item (its PE and local index) and pushes it in the cycle every queue has room (``stall``
     while some queue is full); stage 0 advances whenever stage 1 is empty or pushing. The item's pointer
@@ -29,7 +30,10 @@ class Broadcast(wiring.Component):
     candidate_valid : ``In(n_pe)``; candidate : ``In(ArrayLayout(local_bits, n_pe))``
         The PEs' LNZD leaves.
     take : ``Out(n_pe)``
-        PE p's candidate is consumed (it reads the value).
+        PE p's candidate is consumed.
+    read : ``Out(1)``
+        Stage 0 advances: the PEs read their candidates' values (``source_data`` the cycle after, held
+        otherwise); only the taken PE's value is used.
     source_data : ``In(ArrayLayout(16, n_pe))``
         The PEs' source-file read data.
     queue_ready : ``In(n_pe)``
@@ -44,7 +48,7 @@ class Broadcast(wiring.Component):
         super().__init__({
             "start": In(1), "bias": In(1), "col_lo": In(COL), "col_hi": In(COL), "ptr_base": In(17),
             "candidate_valid": In(n), "candidate": In(data.ArrayLayout(local_bits(spec), n)),
-            "take": Out(n),
+            "take": Out(n), "read": Out(1),
             "source_data": In(data.ArrayLayout(16, n)),
             "queue_ready": In(n),
             "push": Out(1), "value": Out(16), "ptr": Out(index_bits(spec)),
@@ -78,7 +82,7 @@ class Broadcast(wiring.Component):
             m.d.sync += [bias_pending.eq(self.bias), offset.eq(self.ptr_base - self.col_lo),
                          bias_ptr.eq(self.ptr_base + self.col_hi - self.col_lo)]
         m.d.comb += [
-            self.push.eq(push),
+            self.push.eq(push), self.read.eq(advance),
             self.value.eq(Mux(s1_bias, 1 << spec.act_frac, Array(self.source_data[p] for p in range(n))[s1_pe])),
             self.ptr.eq(Mux(s1_bias, bias_ptr, offset + element)),
             self.busy.eq(s1_valid | lnzd.found | bias_pending),

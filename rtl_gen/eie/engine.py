@@ -186,7 +186,7 @@ class Eie(wiring.Component):
                 pe.source_sel.eq(source_sel), pe.codebook.eq(Cat(*codebook)),
                 pe.start.eq(start), pe.clear_acc.eq(start & accepted.first),
                 pe.range_we.eq(starting), pe.col_lo.eq(compute.col_lo), pe.col_hi.eq(compute.col_hi),
-                pe.take.eq(broadcast.take[p]),
+                pe.take.eq(broadcast.take[p]), pe.candidate_read.eq(broadcast.read),
                 pe.push.eq(broadcast.push), pe.push_value.eq(broadcast.value), pe.push_ptr.eq(broadcast.ptr),
                 pe.storing.eq(storing), pe.store_read.eq(store.read_en), pe.store_local.eq(store.read_local),
                 pe.wb_read.eq(wb_reading), pe.wb_row.eq(wb_row[:lb]), pe.relu.eq(relu),

@@ -24,23 +24,6 @@ def leading_one(bits) -> tuple:
     return low_any | high_any, Mux(low_any, low_index, high_index)[:index_bits]
 
 
-def lowest_two(bits) -> tuple:
-    """``(any, index, second, second_index)``: the lowest set bit of ``bits`` and, if there is one, the next
-    set bit above it (indices 0 when absent), as a balanced mux tree (no carry chain)."""
-    width = len(bits)
-    if width == 1:
-        return bits[0], Const(0, 1), Const(0, 1), Const(0, 1)
-    half = 1 << ((width - 1).bit_length() - 1)
-    low_any, low_index, low_second, low_second_index = lowest_two(bits[:half])
-    high_any, high_index, high_second, high_second_index = lowest_two(bits[half:])
-    index_bits = (width - 1).bit_length()
-    high_index, high_second_index = ((i + half)[:index_bits] for i in (high_index, high_second_index))
-    second = low_second | Mux(low_any, high_any, high_second)
-    second_index = Mux(low_second, low_second_index, Mux(low_any, high_index, high_second_index))
-    return (low_any | high_any, Mux(low_any, low_index, high_index)[:index_bits], second,
-            second_index[:index_bits])
-
-
 def _earliest(children: list) -> list:
     """Which of up to four (valid, local) children holds the smallest (local, child): all pairs compared
     at once, so a quadtree node costs one comparator delay. Children are in PE order, so ties go to the

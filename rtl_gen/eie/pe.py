@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from accel.isa.eie import COL
 from accel.spec import EieSpec
 
-from .lnzd import leading_one, lowest_two
+from .lnzd import leading_one
 from .queue import ActivationQueue
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
@@ -48,8 +48,8 @@ class ProcessingElement(wiring.Component):
     The two activation register files swap roles with ``source_sel``. Each keeps a non-zero flag per entry;
     at ``start`` the PE's *pending* bits become the source's non-zero flags of elements in [col_lo, col_hi),
     the first of them (:func:`leading_one`) moving into the candidate register: this PE's LNZD leaf.
-    ``take`` consumes the candidate, reads it from the source file (``source_data`` the cycle after) and
-    moves the next pending one into the candidate register. Write-back: ``wb_read`` reads accumulator
+    ``take`` consumes the candidate and moves the next pending one into the candidate register;
+    ``candidate_read`` reads the candidate from the source file (``source_data`` the cycle after). Write-back: ``wb_read`` reads accumulator
     ``wb_row``; the cycle after, the rounded, saturated (ReLU'd) value goes to the destination file.
 
     Members
@@ -63,11 +63,13 @@ class ProcessingElement(wiring.Component):
         clear the accumulators (first).
     candidate_valid : ``Out(1)``; candidate : ``Out(local_bits)``; take : ``In(1)``
         The LNZD leaf.
+    candidate_read : ``In(1)``
+        Read the candidate's value from the source file (unless ``storing``).
     push, push_value, push_ptr : ``In``; queue_ready : ``Out(1)``
         The broadcast into the activation queue.
     storing : ``In(1)``; store_read : ``In(1)``; store_local : ``In(local_bits)``; source_data : ``Out(16)``
-        Source-file reads (for ``take``, and for stores: while ``storing`` the address is ``store_local``);
-        data the cycle after, held otherwise.
+        Source-file reads (for ``candidate_read``, and for stores: while ``storing`` the address is
+        ``store_local``); data the cycle after, held otherwise.
     act_we, act_local, act_data : ``In``
         Write an element of the source file.
     ptr_we : ``In(2)``; ptr_addr : ``In(ArrayLayout(bank_bits, 2))``; ptr_data : ``In(ArrayLayout(16, 2))``
@@ -90,7 +92,7 @@ class ProcessingElement(wiring.Component):
         super().__init__({
             "source_sel": In(1),
             "range_we": In(1), "col_lo": In(COL), "col_hi": In(COL), "start": In(1), "clear_acc": In(1),
-            "candidate_valid": Out(1), "candidate": Out(lb), "take": In(1),
+            "candidate_valid": Out(1), "candidate": Out(lb), "take": In(1), "candidate_read": In(1),
             "push": In(1), "push_value": In(16), "push_ptr": In(index_bits(spec)), "queue_ready": Out(1),
             "storing": In(1), "store_read": In(1), "store_local": In(lb), "source_data": Out(16),
             "act_we": In(1), "act_local": In(lb), "act_data": In(16),
@@ -130,8 +132,8 @@ class ProcessingElement(wiring.Component):
             source_write = self.act_we & is_source
             dest_write = wb_valid & ~is_source
             m.d.comb += [
-                read.addr.eq(Mux(self.storing, self.store_local, candidate)),  # take and store_read enable
-                read.en.eq(is_source & (self.take | self.store_read)),
+                read.addr.eq(Mux(self.storing, self.store_local, candidate)),
+                read.en.eq(is_source & Mux(self.storing, self.store_read, self.candidate_read)),
                 write.en.eq(source_write | dest_write),
                 write.addr.eq(write_row), write.data.eq(write_value),
             ]
@@ -153,10 +155,12 @@ class ProcessingElement(wiring.Component):
         # tree → take → next candidate) does not pass through the leading-one detector.
         m.d.comb += [self.candidate_valid.eq(candidate_valid), self.candidate.eq(candidate)]
         # ``take`` only steers the candidate register: the pending bits drop the element that moved into the
-        # candidate one cycle later (``lag``), so meanwhile the next candidate is the second lowest of them.
-        # That element is the candidate register itself, so the drop decodes a register, not the search.
-        lag = Signal()
-        first_any, first, second_any, second = lowest_two(pending)
+        # candidate one cycle later (``lag``). That element is the candidate itself, kept one-hot in
+        # ``taken``, so the drop is an AND with a register, and meanwhile the search skips it.
+        lag, taken = Signal(), Signal(regs)
+        search = Signal(regs)
+        m.d.comb += search.eq(pending & ~Mux(lag, taken, 0))
+        search_any, search_first = leading_one(search)
         in_source = Signal(regs)
         m.d.comb += in_source.eq(source_nonzero & in_range)
         start_any, start_first = leading_one(in_source)
@@ -166,10 +170,10 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.sync += lag.eq(self.take)
             with m.If(lag):
-                m.d.sync += pending.eq(pending & ~one_hot(candidate, regs))
+                m.d.sync += pending.eq(pending & ~taken)
             with m.If(self.take):
-                m.d.sync += [candidate_valid.eq(Mux(lag, second_any, first_any)),
-                             candidate.eq(Mux(lag, second, first))]
+                m.d.sync += [candidate_valid.eq(search_any), candidate.eq(search_first),
+                             taken.eq(search & (~search + 1))]  # the lowest set bit alone
 
         # Activation queue: (value, pointer index).
         m.submodules.queue = queue = ActivationQueue(16 + len(self.push_ptr), spec.queue_depth)
