@@ -164,16 +164,18 @@ class ProcessingElement(wiring.Component):
         in_source = Signal(regs)
         m.d.comb += in_source.eq(source_nonzero & in_range)
         start_any, start_first = leading_one(in_source)
+        # ``take`` (never with ``start``: the previous Compute ended with every candidate consumed) only
+        # enables registers whose next values are ready without it, so it meets no logic in the PE.
         with m.If(self.start):
-            m.d.sync += [pending.eq(in_source & (in_source - 1)), candidate_valid.eq(start_any),
-                         candidate.eq(start_first), lag.eq(0)]
-        with m.Else():
-            m.d.sync += lag.eq(self.take)
-            with m.If(lag):
-                m.d.sync += pending.eq(pending & ~taken)
-            with m.If(self.take):
-                m.d.sync += [candidate_valid.eq(search_any), candidate.eq(search_first),
-                             taken.eq(search & (~search + 1))]  # the lowest set bit alone
+            m.d.sync += pending.eq(in_source & (in_source - 1))
+        with m.Elif(lag):
+            m.d.sync += pending.eq(pending & ~taken)
+        with m.If(self.start | self.take):
+            m.d.sync += [candidate_valid.eq(Mux(self.start, start_any, search_any)),
+                         candidate.eq(Mux(self.start, start_first, search_first))]
+        with m.If(self.take):
+            m.d.sync += taken.eq(search & (~search + 1))  # the lowest set bit alone
+        m.d.sync += lag.eq(self.take)
 
         # Activation queue: (value, pointer index).
         m.submodules.queue = queue = ActivationQueue(16 + len(self.push_ptr), spec.queue_depth)
