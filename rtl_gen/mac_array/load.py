@@ -67,15 +67,18 @@ class LoadUnit(wiring.Component):
         receive_beat, receive_runs = Signal.like(self.count), Signal(16)
         index, run_index = Signal(ENTRY_BITS), Signal(ENTRY_BITS)
         lane = Signal(range(spec.atomic_k))
+        # Whether the request (receive) beat is the run's last: flags kept beside the counters, so the
+        # port's handshake only enables registers and meets no comparison.
+        request_last, receive_last = Signal(), Signal()
 
         with m.If(self.start):
             runs = Mux(self.count == 0, 0, self.groups)
             m.d.sync += [
                 last_beat.eq(self.count - 1), src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
-                request_beat.eq(0), request_runs.eq(runs),
+                request_beat.eq(0), request_runs.eq(runs), request_last.eq(self.count == 1),
                 request_address.eq(self.address), request_run.eq(self.address),
-                receive_beat.eq(0), receive_runs.eq(runs),
+                receive_beat.eq(0), receive_runs.eq(runs), receive_last.eq(self.count == 1),
                 index.eq(self.index), run_index.eq(self.index), lane.eq(0),
             ]
 
@@ -86,11 +89,12 @@ class LoadUnit(wiring.Component):
             self.busy.eq(self.start | (receive_runs != 0)),
         ]
         with m.If(self.rd_req.valid & self.rd_req.ready):
-            with m.If(request_beat == last_beat):
-                m.d.sync += [request_beat.eq(0), request_runs.eq(request_runs - 1),
+            with m.If(request_last):
+                m.d.sync += [request_beat.eq(0), request_runs.eq(request_runs - 1), request_last.eq(last_beat == 0),
                              request_run.eq(request_run + src_stride), request_address.eq(request_run + src_stride)]
             with m.Else():
-                m.d.sync += [request_beat.eq(request_beat + 1), request_address.eq(request_address + spec.beat_bytes)]
+                m.d.sync += [request_beat.eq(request_beat + 1), request_last.eq(request_beat + 1 == last_beat),
+                             request_address.eq(request_address + spec.beat_bytes)]
 
         m.d.comb += [
             self.write_en.eq(self.rd_data.valid),
@@ -100,15 +104,15 @@ class LoadUnit(wiring.Component):
             self.write_data.eq(self.rd_data.payload),
         ]
         with m.If(self.rd_data.valid):
-            with m.If(receive_beat == last_beat):
-                m.d.sync += [receive_beat.eq(0), receive_runs.eq(receive_runs - 1)]
+            with m.If(receive_last):
+                m.d.sync += [receive_beat.eq(0), receive_runs.eq(receive_runs - 1), receive_last.eq(last_beat == 0)]
             with m.Else():
-                m.d.sync += receive_beat.eq(receive_beat + 1)
+                m.d.sync += [receive_beat.eq(receive_beat + 1), receive_last.eq(receive_beat + 1 == last_beat)]
             with m.If(weight):
                 m.d.sync += lane.eq(lane + 1)
                 with m.If(lane == spec.atomic_k - 1):
                     m.d.sync += [index.eq(index + 1), lane.eq(0)]
-            with m.Elif(receive_beat == last_beat):
+            with m.Elif(receive_last):
                 m.d.sync += [run_index.eq(run_index + dst_stride), index.eq(run_index + dst_stride)]
             with m.Else():
                 m.d.sync += index.eq(index + 1)
