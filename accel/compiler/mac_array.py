@@ -5,7 +5,9 @@ written in the same layout with atomic_k channels per group. Tiling (for each wa
 buffer's banks between features and weights):
 
 - output-row *bands*: as many output rows as fit, with the input rows they need (halo included) for
-  every channel group resident in feature space;
+  every channel group resident in feature space; with double buffering and all weights resident the
+  bands may *ramp up* from one row, each as large as the last one's MACs can hide the load of, so the
+  first MAC waits for one row's load instead of a full band's;
 - weight *tiles*: consecutive kernel groups whose blocks fit in weight space together;
 - a dense layer whose kernel group alone overflows weight space is split into input-channel *chunks*
   whose partial sums stay in the accumulators (``first``/``last``).
@@ -70,13 +72,14 @@ class Mapping:
 
     mode: str  # "weight-reuse" or "data-reuse"
     feature_banks: int
-    band_rows: int  # output rows per band
+    band_rows: int  # output rows per (full) band
     bands: int
     weight_tiles: int
     chunks: int  # input-channel chunks per kernel group (dense layers only)
     bytes_read: int
     bytes_written: int
     double: bool = False  # buffer halves alternate, so loads overlap the computation
+    ramp: bool = False  # the first bands grow from one output row (see ramp_growth)
     cycles: int = 0  # the estimate the choice was made by
 
 
@@ -216,12 +219,26 @@ def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], do
     return commands
 
 
-def _bands(shape: ConvShape, rows: int) -> list[tuple[int, int]]:
-    return [(oy, min(oy + rows, shape.out_h)) for oy in range(0, shape.out_h, rows)]
+def _bands(shape: ConvShape, rows: int, growth: float = 0) -> list[tuple[int, int]]:
+    """[first, end) output rows of each band: ``rows`` each or, with a ``growth`` above 1, a ramp from one
+    row, each band ``growth`` times the last (at least one row more) up to ``rows``."""
+    bands, first, size = [], 0, 1 if growth > 1 else rows
+    while first < shape.out_h:
+        bands.append((first, min(first + size, shape.out_h)))
+        first, size = first + size, min(rows, max(size + 1, int(size * growth)))
+    return bands
+
+
+def ramp_growth(spec: MacArraySpec, shape: ConvShape) -> float:
+    """How much larger each band of a ramp can be than the last, so its load (input rows of all channel
+    groups) takes no longer than the last band's MACs (all kernel groups): MAC steps per load beat."""
+    cgs = -(-shape.c // spec.atomic_c)
+    steps = shape.out_w * cgs * shape.r * shape.s * len(_kernel_group_blocks(spec, shape))
+    return steps / (shape.stride * shape.w * cgs)
 
 
 def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: bool):
-    ac, ak = spec.atomic_c, spec.atomic_k
+    ac = spec.atomic_c
     feature_atoms, weight_blocks = _capacities(spec, feature_banks, double)
     cgs = -(-shape.c // ac)
     blocks = _kernel_group_blocks(spec, shape)
@@ -234,22 +251,60 @@ def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: 
     rows = _band_rows(shape, feature_atoms, cgs)
     if rows == 0:
         return
-    bands = _bands(shape, rows)
+    # A ramp only at the layer's start: all weights stay resident, and each band's load hides behind the
+    # last band's MACs.
+    ramp = double and rows > 1 and chunks == 1 and len(_weight_tiles(blocks, weight_blocks)) == 1 \
+        and ramp_growth(spec, shape) > 1
+    for ramped in (False, True) if ramp else (False,):
+        yield from _estimates(spec, shape, feature_banks, double, blocks, weight_blocks, chunks, rows, ramped)
+
+
+def _resident_weights_cycles(spec: MacArraySpec, shape: ConvShape, blocks: list[int], bands: list) -> int:
+    """Estimated cycles of a double-buffered layer whose weights all stay resident: the load unit reads
+    the first band, the weights kernel group by kernel group, then each band once its half's last reader
+    (two bands back) is done; each band's computations wait for their band (the first band's for their
+    kernel group's weights too)."""
+    cgs, ak = -(-shape.c // spec.atomic_c), spec.atomic_k
+    overhead = spec.mem_latency + COMPUTE_DRAIN
+    beats = [cgs * shape.w * (hi - lo) for lo, hi in (_band_input_rows(shape, a, b) for a, b in bands)]
+    loaded = beats[0]
+    done = 0
+    for n in blocks:  # the first band, kernel group by kernel group
+        loaded += (n + PARAM_BLOCKS) * ak
+        done = max(done, loaded) + (bands[0][1] - bands[0][0]) * shape.out_w * n + overhead
+    ends = [done]
+    for band, (a, b) in enumerate(bands[1:], 1):
+        loaded = max(loaded, ends[band - 2] if band >= 2 else 0) + beats[band]
+        ends.append(max(ends[-1], loaded) + (b - a) * shape.out_w * sum(blocks) + len(blocks) * overhead)
+    return ends[-1]
+
+
+def _estimates(spec, shape, feature_banks, double, blocks, weight_blocks, chunks, rows, ramp):
+    """The two reuse modes' mappings of one tiling, with their DRAM traffic and estimated cycles (a ramp:
+    the estimate without it, changed by what :func:`_resident_weights_cycles` says the ramp saves)."""
+    ac, ak = spec.atomic_c, spec.atomic_k
+    cgs = -(-shape.c // ac)
+    bands = _bands(shape, rows, ramp_growth(spec, shape) if ramp else 0)
     band_bytes = sum(cgs * shape.w * ac * (hi - lo) for lo, hi in (_band_input_rows(shape, a, b) for a, b in bands))
     tiles = 1 if chunks > 1 else len(_weight_tiles(blocks, weight_blocks))
     weight_bytes = (sum(blocks) + PARAM_BLOCKS * len(blocks) * chunks) * ak * ac
     written = -(-shape.k // ak) * shape.out_h * shape.out_w * ak
-    common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), weight_tiles=tiles, chunks=chunks,
-                  bytes_written=written, double=double)
+    common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), ramp=ramp, weight_tiles=tiles,
+                  chunks=chunks, bytes_written=written, double=double)
     steps = shape.out_h * shape.out_w * sum(blocks)
     # Before the first MAC: the first band and (double-buffered) the first kernel group's weights.
-    lo, hi = _band_input_rows(shape, *bands[0])
+    unramped = _bands(shape, rows)
+    lo, hi = _band_input_rows(shape, *unramped[0])
     fill = cgs * shape.w * (hi - lo) + (blocks[0] + PARAM_BLOCKS) * ak
-    drains = len(bands) * len(blocks) * chunks * (spec.mem_latency + COMPUTE_DRAIN)
+    drains = len(unramped) * len(blocks) * chunks * (spec.mem_latency + COMPUTE_DRAIN)
+    saved = 0
+    if ramp:
+        saved = (_resident_weights_cycles(spec, shape, blocks, unramped)
+                 - _resident_weights_cycles(spec, shape, blocks, bands))
     for mode, read in (("weight-reuse", weight_bytes + tiles * band_bytes),
                        ("data-reuse", band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes)):
         beats = read // ac
-        cycles = drains + (fill + max(steps, beats - fill) if double else steps + beats)
+        cycles = drains + (fill + max(steps, beats - fill) if double else steps + beats) - saved
         yield Mapping(mode, bytes_read=read, cycles=cycles, **common)
 
 
@@ -327,7 +382,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
     else:
         capacity = _capacities(spec, mapping.feature_banks, mapping.double)[1]
         tiles = _weight_tiles(_kernel_group_blocks(spec, shape), capacity)  # one piece per kernel group
-    bands = _bands(shape, mapping.band_rows)
+    bands = _bands(shape, mapping.band_rows, ramp_growth(spec, shape) if mapping.ramp else 0)
     loaded = {"features": 0, "weights": 0}  # loads so far: their parity picks the half with double buffering
 
     def base(kind, size):

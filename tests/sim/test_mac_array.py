@@ -130,6 +130,7 @@ def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
 # tiles: the next tile's weights (weight-reuse) or the next band (data-reuse) load spread over phases.
 OVERLAPPED = {"weight-reuse": [(8, 20, 48, 3, 1), (8, 24, 32, 3, 2), (8, 24, 48, 3, 1)],
               "data-reuse": [(8, 20, 32, 3, 1), (12, 16, 48, 3, 1), (12, 16, 24, 3, 2)]}
+RAMPED = [(4, 24, 8, 1, 1), (4, 20, 16, 3, 1)]  # all weights resident, bands ramping up from one row
 
 
 @pytest.mark.rtl
@@ -146,6 +147,11 @@ def test_rtl_loads_spread_over_phases(stall, tmp_path):
             m = layer.mapping
             assert (m.mode, m.double, m.bands > 1, m.weight_tiles > 1) == (mode, True, True, True)
             lowered.append(layer)
+    for c, h, k, r, stride in RAMPED:
+        op, x, x_zp = random_layer(rng, c=c, h=h, w=h, k=k, r=r, stride=stride, pad=r // 2)
+        layer = lower(SMALL_4x4, op, x, x_zp)
+        assert layer.mapping.ramp and layer.mapping.bands > 1, layer.mapping
+        lowered.append(layer)
     results = rtl([layer.program for layer in lowered], stall=stall, seed=3, test_dir=tmp_path, words=1 << 15)
     for layer, result in zip(lowered, results):
         assert np.array_equal(result.memory, golden(layer.program).memory), layer.mapping
