@@ -8,6 +8,7 @@ from accel.isa.eie import (COUNTERS, Compute, LoadActs, LoadCodebook, LoadMatrix
 from accel.program import command_width
 from accel.spec import EieSpec
 
+from ..lib.counters import count_events
 from ..shell import command_layout, decode, shell_members
 from .broadcast import Broadcast
 from .dma import SLOTS, LoadUnit, StoreUnit
@@ -247,8 +248,5 @@ class Eie(wiring.Component):
             "bytes_read": (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes,
             "bytes_written": (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes,
         }
-        # Increments are registered first (the counters lag one cycle; they are read with the engine idle).
-        for name, increment in events.items():
-            registered = Signal(range(n * 2 + spec.beat_bytes + 1), name=f"{name}_increment")
-            m.d.sync += [registered.eq(increment), counts[name].eq(counts[name] + registered)]
+        count_events(m, counts, events, most=2 * n + spec.beat_bytes)
         return m

@@ -7,18 +7,22 @@ from accel.isa.mac_array import COUNTERS, Config, Conv, Eltwise, LoadFeatures, L
 from accel.program import command_width
 from accel.spec import MacArraySpec
 
+from ..lib.counters import count_events
 from ..shell import command_layout, decode, shell_members
 from .cbuf import ConvBuffer
 from .conv import ConvUnit
 from .eltwise import EltwiseUnit
 from .load import LoadUnit
 
+
 class MacArray(wiring.Component):
     """An NVDLA-like int8 convolution engine behind the engine shell (:mod:`rtl_gen.shell`).
 
-    Commands execute one at a time: the command port is ready only when the engine is idle; ``Config``
-    completes in the cycle it is accepted, a load or convolution starts the cycle after and the port is
-    ready again the cycle after it finishes.
+    Two units run concurrently: the load unit (loads) and the compute unit (convolutions, poolings,
+    element-wise additions). A command is accepted in a cycle of its own once its unit is free (with
+    ``wait``, the other unit too: see :mod:`accel.isa.mac_array`) and starts the cycle after; ``Config``
+    completes in the cycle it is accepted. The counters lag their events by one cycle (registered
+    increments, :func:`~rtl_gen.lib.counters.count_events`).
     """
 
     def __init__(self, spec: MacArraySpec):
@@ -168,11 +172,9 @@ class MacArray(wiring.Component):
             "stall_postproc": computing & ~step & ~on_memory & fed_all,
             "stall_issue": ~computing & ~loading & accept,
         }
-        for name, active in classes.items():
-            m.d.sync += counts[name].eq(counts[name] + active)
-        m.d.sync += [
-            counts["cycles"].eq(counts["cycles"] + (accept | loading | computing)),
-            counts["bytes_read"].eq(counts["bytes_read"] + (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes),
-            counts["bytes_written"].eq(counts["bytes_written"] + (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes),
-        ]
+        count_events(m, counts, classes | {
+            "cycles": accept | loading | computing,
+            "bytes_read": (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes,
+            "bytes_written": (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes,
+        }, most=spec.beat_bytes)
         return m
