@@ -48,9 +48,14 @@ class Mvtu(wiring.Component):
     first); the count enters the accumulator (restart, Horner doubling at a new plane, or add; a bubble
     leaves it unchanged); after a window position's last word the threshold, read from the threshold
     memory two stages earlier and registered, is subtracted; the comparison's bit is ORed into the pool
-    register, and after the pool window's last position the chunk goes out: latency :func:`latency`. The
-    whole pipeline advances while ``o`` is empty or accepted; a blocked output holds every stage and drops
-    ``i.ready``.
+    register, and after the pool window's last position the chunk goes out: latency :func:`latency`.
+
+    The pipeline's enable ``advance`` (also ``i.ready``) is a register, so the wide enable net starts at a
+    flip-flop rather than at ``o.ready``: every stage advances unless, in that cycle, the threshold stage
+    holds a chunk's last position while ``o`` holds a chunk (accepted in that cycle or not), and it resumes
+    the cycle after ``o`` is accepted. A chunk is therefore held one cycle more when it meets its predecessor
+    in ``o`` (chunks completed in consecutive steps take two cycles each), and otherwise the pipeline runs on
+    while ``o`` waits, until the next chunk is complete.
 
     Members
     -------
@@ -76,8 +81,8 @@ class Mvtu(wiring.Component):
         m = Module()
         spec = self.spec
         pe, simd = spec.pe, spec.simd
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = Signal(init=1)
+        m.d.comb += self.i.ready.eq(advance)
         i = self.i.payload
 
         # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
@@ -132,14 +137,20 @@ class Mvtu(wiring.Component):
         pooled = Signal(pe)
         merged = Signal(pe)
         m.d.comb += merged.eq(Mux(pool_first, 0, pooled) | bits)
-        # Every register here loads on ``advance`` alone (a second gate on the enable would follow the
-        # high-fanout ``advance`` net with another LUT and net): the payload only matters while ``o.valid``,
-        # set by the same load, and the pool bits keep their value in and/or logic (which, unlike a hold
-        # multiplexer, synthesis does not turn back into a clock enable).
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(diff_done & pool_last), self.o.payload.bits.eq(merged),
-                         self.o.payload.final.eq(final),
-                         pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))]
+            m.d.sync += pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))
+
+        # Flow control, all registered: ``load`` (the output register takes the threshold stage's chunk) is
+        # advance & chunk, so the output payload's enable is a flip-flop too. Next cycle the threshold stage
+        # holds a chunk if it does now and stays, or the accumulator stage's moves in; ``o`` holds one if it
+        # takes one now or keeps an unaccepted one.
+        chunk = diff_done & pool_last
+        load = Signal()
+        held = Mux(advance, acc_done & acc_tags[1], chunk)
+        occupied = load | self.o.valid & ~self.o.ready
+        m.d.sync += [self.o.valid.eq(occupied), advance.eq(~(held & occupied)), load.eq(held & ~occupied)]
+        with m.If(load):
+            m.d.sync += [self.o.payload.bits.eq(merged), self.o.payload.final.eq(final)]
             m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
         return m
 

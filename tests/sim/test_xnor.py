@@ -194,12 +194,13 @@ def test_rtl_bits_and_cycles(name, batch, tmp_path):
 
 @pytest.mark.rtl
 def test_rtl_integer_outputs_faster_than_the_port_hold_the_datapath(tmp_path):
-    """Dense layers of 1–3 synapse folds with integer outputs: each 4-beat chunk stalls the datapath."""
+    """Dense layers of 1–3 synapse folds with integer outputs: once the datapath has run ahead of the port (by
+    up to 2 cycles, :func:`sim.perf.xnor.chunk_stalls`), each 4-beat chunk holds it."""
     from sim.rtl.execute import run as rtl
 
     rng = np.random.default_rng(5)
     cases = []
-    for k, n, planes in ((20, 7, 1), (9, 24, 1), (17, 8, 3)):
+    for k, n, planes in ((20, 7, 1), (30, 24, 1), (33, 8, 3)):
         layer = BinaryLayer("dot", rng.choice(np.array([-1, 1], np.int8), (k, n, 1, 1)), None)
         x = rng.random((n, 1, 1)) < 0.5 if planes == 1 else rng.integers(0, 2**planes, (n, 1, 1))
         cases.append((layer, x, planes, lower(SMALL, [layer], [x, x[::-1].copy()], planes)))
