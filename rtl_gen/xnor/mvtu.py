@@ -88,13 +88,21 @@ class Mvtu(wiring.Component):
         # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
         # as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", self.i.valid)
+        # A bubble's count is 0: the count registers are cleared as a bubble enters them (``clear``, a
+        # register itself where the tree is deep enough, so its wide net starts at a flip-flop).
+        clear, next_advance = Signal(), Signal()
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", clear)
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
         for level in range(levels(simd)):
             if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
+                if level == 0:
+                    m.d.comb += clear.eq(advance & ~valid)
+                else:
+                    m.d.sync += clear.eq(next_advance & ~Mux(advance, previous, valid))
                 tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
                 following = dict(zip(TAGS, tags))  # the flags of the step after the one accumulated
+            previous = valid
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
@@ -102,7 +110,7 @@ class Mvtu(wiring.Component):
         thresholds = data.ArrayLayout(spec.THRESHOLD_SLOT, pe)(thresholds)
         flag = dict(zip(TAGS, tags))
 
-        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone (see below).
+        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone.
         # Each PE keeps acc, the sum so far (read by the subtraction), and base, the next step's other
         # operand: 0 (a restart), acc or (a new plane) 2·acc, one LUT per bit. The next step's flags select
         # it after the adder rather than before, so their wide fanout runs beside the carry chain.
@@ -148,7 +156,8 @@ class Mvtu(wiring.Component):
         load = Signal()
         held = Mux(advance, acc_done & acc_tags[1], chunk)
         occupied = load | self.o.valid & ~self.o.ready
-        m.d.sync += [self.o.valid.eq(occupied), advance.eq(~(held & occupied)), load.eq(held & ~occupied)]
+        m.d.comb += next_advance.eq(~(held & occupied))
+        m.d.sync += [self.o.valid.eq(occupied), advance.eq(next_advance), load.eq(held & ~occupied)]
         with m.If(load):
             m.d.sync += [self.o.payload.bits.eq(merged), self.o.payload.final.eq(final)]
             m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
