@@ -85,50 +85,58 @@ class Mvtu(wiring.Component):
         m.d.comb += self.i.ready.eq(advance)
         i = self.i.payload
 
-        # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
-        # as the step enters the tree's last level and its word registered as the step enters the
+        # Flags, threshold entry and valid travel beside the XNOR + popcount trees. The threshold memory is
+        # read as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        # A bubble's count is 0: the count registers are cleared as a bubble enters them (``clear``, a
-        # register itself where the tree is deep enough, so its wide net starts at a flip-flop).
-        clear, next_advance = Signal(), Signal()
-        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", clear)
+        # What the step entering the last level (the count registers) does to the accumulators is known a
+        # cycle earlier, one level up (or, in a one-level tree, at the input), and registered then, so those
+        # wide nets start at flip-flops: whether it restarts them or starts a plane (selects), and whether it
+        # is a bubble, whose count registers are cleared (a synchronous reset, which an ECP5 flip-flop applies
+        # without a LUT; qualified by the pipeline advancing).
+        next_advance = Signal()
+        moving = Signal()  # == advance, from two local flip-flops (see below) rather than the wide net
+
+        def entering(name: str, event, above, qualified: bool = False):
+            now = Signal(name=name)
+            if above is None:
+                m.d.comb += now.eq(moving & event if qualified else event)
+            else:
+                m.d.sync += now.eq((next_advance if qualified else 1) & Mux(moving, above, event))
+            return now
+
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
+        above = None  # (valid, tags) one level up
         for level in range(levels(simd)):
-            if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
+            if level == levels(simd) - 1:
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
-                if level == 0:
-                    m.d.comb += clear.eq(advance & ~valid)
-                else:
-                    m.d.sync += clear.eq(next_advance & ~Mux(advance, previous, valid))
-                tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
-                following = dict(zip(TAGS, tags))  # the flags of the step after the one accumulated
-            previous = valid
+                up_valid, up_tags = above if above else (None, None)
+                clear = entering("clear", ~valid, above and ~up_valid, qualified=True)
+                restart = entering("restart", valid & tags[0], above and up_valid & up_tags[0])
+                double = entering("double", valid & tags[1], above and up_valid & up_tags[1])
+            above = (valid, tags)
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", clear)
         thresholds = registered(m, advance, "threshold_word", spec.pe * spec.THRESHOLD_SLOT, self.t_data.as_value())
         thresholds = data.ArrayLayout(spec.THRESHOLD_SLOT, pe)(thresholds)
         flag = dict(zip(TAGS, tags))
 
-        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone.
-        # Each PE keeps acc, the sum so far (read by the subtraction), and base, the next step's other
-        # operand: 0 (a restart), acc or (a new plane) 2·acc, one LUT per bit. The next step's flags select
-        # it after the adder rather than before, so their wide fanout runs beside the carry chain.
+        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone. Each PE keeps
+        # acc, the sum so far (read by the subtraction), and base, the next step's other operand: acc, or at
+        # a new plane 2·acc (one LUT per bit beside the carry chain), or 0 at a restart.
         accs = []
         for p in range(pe):
             acc = Signal(spec.acc_width, name=f"acc_{p}")
             base = Signal(spec.acc_width, name=f"acc_base_{p}")
             total = (base + counts[p])[:spec.acc_width]
-            following_base = Signal(spec.acc_width, name=f"acc_next_base_{p}")
-            m.d.comb += following_base.eq(Mux(following["first"], 0, total))
-            if spec.input_bits > 1:
-                with m.If(following["plane_first"] & ~following["first"]):
-                    m.d.comb += following_base.eq(total << 1)
+            following = Mux(double, total << 1, total) if spec.input_bits > 1 else total
             with m.If(advance):
-                m.d.sync += [acc.eq(total), base.eq(following_base)]
+                m.d.sync += [acc.eq(total), base.eq(Mux(restart, 0, following))]
             accs.append(acc)
         acc_done = registered(m, advance, "acc_done", 1, valid & flag["last"])
-        acc_tags = registered(m, advance, "acc_tags", 3, Cat(flag["pool_first"], flag["pool_last"], flag["final"]))
+        acc_chunk = registered(m, advance, "acc_chunk", 1, valid & flag["last"] & flag["pool_last"])
+        acc_tags = registered(m, advance, "acc_tags", 2, Cat(flag["pool_first"], flag["final"]))
 
         # Threshold subtraction: d = acc − T, and the direction.
         tw = spec.threshold_width
@@ -138,7 +146,8 @@ class Mvtu(wiring.Component):
             diffs.append(registered(m, advance, f"diff_{p}", signed(spec.diff_width), accs[p] - threshold))
             ups.append(registered(m, advance, f"up_{p}", 1, thresholds[p][31]))
         diff_done = registered(m, advance, "diff_done", 1, acc_done)
-        pool_first, pool_last, final = registered(m, advance, "diff_tags", 3, acc_tags)
+        chunk = registered(m, advance, "diff_chunk", 1, acc_chunk)  # a chunk's last position
+        pool_first, final = registered(m, advance, "diff_tags", 2, acc_tags)
 
         # Position bit (up: d >= 0, else d < 0), OR over the pool window, output register.
         bits = Cat(*(ups[p] ^ diffs[p][-1] for p in range(pe)))
@@ -148,13 +157,15 @@ class Mvtu(wiring.Component):
         with m.If(advance):
             m.d.sync += pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))
 
-        # Flow control, all registered: ``load`` (the output register takes the threshold stage's chunk) is
-        # advance & chunk, so the output payload's enable is a flip-flop too. Next cycle the threshold stage
-        # holds a chunk if it does now and stays, or the accumulator stage's moves in; ``o`` holds one if it
-        # takes one now or keeps an unaccepted one.
-        chunk = diff_done & pool_last
+        # Flow control, all registered: ``advance`` is ~(chunk & o.valid), and ``load`` (the output register
+        # takes the threshold stage's chunk) advance & chunk, so the output payload's enable is a flip-flop
+        # too. The next state is computed from ``moving``, the same function of those two flip-flops, so the
+        # wide ``advance`` net does not feed back. Next cycle the threshold stage holds a chunk if it does
+        # now and stays, or the accumulator stage's moves in; ``o`` holds one if it takes one now or keeps an
+        # unaccepted one.
+        m.d.comb += moving.eq(~(chunk & self.o.valid))
         load = Signal()
-        held = Mux(advance, acc_done & acc_tags[1], chunk)
+        held = Mux(moving, acc_chunk, chunk)
         occupied = load | self.o.valid & ~self.o.ready
         m.d.comb += next_advance.eq(~(held & occupied))
         m.d.sync += [self.o.valid.eq(occupied), advance.eq(next_advance), load.eq(held & ~occupied)]
