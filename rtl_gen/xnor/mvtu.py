@@ -88,31 +88,31 @@ class Mvtu(wiring.Component):
         # Flags, threshold entry and valid travel beside the XNOR + popcount trees. The threshold memory is
         # read as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        # What the step entering the last level (the count registers) does to the accumulators is known a
-        # cycle earlier, one level up (or, in a one-level tree, at the input), and registered then, so those
-        # wide nets start at flip-flops: whether it restarts them or starts a plane (selects), and whether it
-        # is a bubble, whose count registers are cleared (a synchronous reset, which an ECP5 flip-flop applies
-        # without a LUT; qualified by the pipeline advancing).
+        # What the step entering the last level (the count registers) does is registered as it enters the
+        # level above (in a one-level tree it is the input's, combinational), so those wide nets start at
+        # flip-flops: whether it restarts the accumulators or starts a plane (their selects), and whether it
+        # is a bubble, whose count registers are then cleared (a synchronous reset, which an ECP5 flip-flop
+        # applies without a LUT; so qualified by the pipeline advancing).
         next_advance = Signal()
         moving = Signal()  # == advance, from two local flip-flops (see below) rather than the wide net
 
-        def entering(name: str, event, above, qualified: bool = False):
+        def entering(name: str, event, qualified: bool = False):
             now = Signal(name=name)
             if above is None:
-                m.d.comb += now.eq(moving & event if qualified else event)
+                m.d.comb += now.eq(moving & event(valid, tags) if qualified else event(valid, tags))
             else:
-                m.d.sync += now.eq((next_advance if qualified else 1) & Mux(moving, above, event))
+                m.d.sync += now.eq((next_advance if qualified else 1) & Mux(moving, event(*above), event(valid, tags)))
             return now
 
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
-        above = None  # (valid, tags) one level up
+        above = None  # (valid, tags) of the step entering the level above
         for level in range(levels(simd)):
             if level == levels(simd) - 1:
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
-                up_valid, up_tags = above if above else (None, None)
-                clear = entering("clear", ~valid, above and ~up_valid, qualified=True)
-                restart = entering("restart", valid & tags[0], above and up_valid & up_tags[0])
-                double = entering("double", valid & tags[1], above and up_valid & up_tags[1])
+                clear = entering("clear", lambda valid, tags: ~valid, qualified=True)
+                restart = entering("restart", lambda valid, tags: valid & tags[0])
+                if spec.input_bits > 1:
+                    double = entering("double", lambda valid, tags: valid & tags[1])
             above = (valid, tags)
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
