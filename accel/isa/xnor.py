@@ -101,8 +101,8 @@ COUNTERS = ("cycles", "commands", "active", "stall_memory", "stall_output", "sta
 """The engine's performance counters, in the order of its ``counters`` port. Every cycle with work is
 exactly one of: a command accepted (``commands``), a step entering the XNOR–popcount datapath (``active``:
 pe × simd binary MACs), waiting on the memory port — loads, a refused write, write acknowledgements
-(``stall_memory``), the datapath held because the output packer is still writing the previous integer
-chunk (``stall_output``), or starting the window unit, filling and draining the pipeline
+(``stall_memory``), the datapath held because a complete chunk waits for the MVTU's output register, which the
+packer has not yet emptied (``stall_output``), or starting the window unit, filling and draining the pipeline
 (``stall_pipeline``). ``cycles`` is their sum."""
 WORK = COUNTERS[1:6]
 """The classes that partition ``cycles``."""

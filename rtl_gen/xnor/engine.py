@@ -25,7 +25,7 @@ class XnorEngine(wiring.Component):
     An Mvtu streams through: the window unit's steps pass a two-entry queue, then address the input buffer
     and the weight memory; their words (1 cycle) are registered once more, then enter the MVTU
     (:class:`~rtl_gen.xnor.mvtu.Mvtu`), whose chunks the packer writes out. All stages advance together
-    while the MVTU's output is free.
+    on the MVTU's registered ``i.ready``: they hold while a complete chunk waits for the MVTU's output.
     """
 
     def __init__(self, spec: XnorSpec):

@@ -65,23 +65,27 @@ class Loader(wiring.Component):
 
         requests = Signal(ENTRY + k_bits + 1)  # beats still to request
         to_write = Signal(ENTRY + 1)  # entries still to write
+        # requests != 0 and to_write != 0 as registers, updated with the counters (no wide OR on the request
+        # and write paths)
+        requesting, writing = Signal(), Signal()
         address = Signal(ADDRESS_BITS)
         entry = Signal(ENTRY)
         spacing = Signal(range(e + 1))  # cycles until the next request may go (narrow entries)
 
         with m.If(self.start):
             beats = self.count << k_bits if k > 1 else (self.count + e - 1) >> e_bits
-            m.d.sync += [requests.eq(beats), to_write.eq(self.count), address.eq(self.address),
-                         entry.eq(self.entry), spacing.eq(0)]
+            m.d.sync += [requests.eq(beats), requesting.eq(beats != 0), to_write.eq(self.count),
+                         writing.eq(self.count != 0), address.eq(self.address), entry.eq(self.entry),
+                         spacing.eq(0)]
 
         m.d.comb += [
-            self.rd_req.valid.eq((requests != 0) & (spacing == 0)),
+            self.rd_req.valid.eq(requesting & (spacing == 0)),
             self.rd_req.payload.eq(address),
-            self.busy.eq(self.start | (to_write != 0)),
+            self.busy.eq(self.start | writing),
             self.write_addr.eq(entry),
         ]
         with m.If(self.rd_req.valid & self.rd_req.ready):
-            m.d.sync += [requests.eq(requests - 1), address.eq(address + port // 8)]
+            m.d.sync += [requests.eq(requests - 1), requesting.eq(requests != 1), address.eq(address + port // 8)]
             if e > 1:
                 m.d.sync += spacing.eq(e - 1)
         with m.Elif(spacing != 0):
@@ -99,7 +103,7 @@ class Loader(wiring.Component):
                 with m.If(self.rd_data.valid):
                     m.d.sync += [shift.eq(assembled), beat.eq(beat + 1)]
             with m.If(self.write_en):
-                m.d.sync += [entry.eq(entry + 1), to_write.eq(to_write - 1)]
+                m.d.sync += [entry.eq(entry + 1), to_write.eq(to_write - 1), writing.eq(to_write != 1)]
                 if k > 1:
                     m.d.sync += beat.eq(0)
         else:
@@ -110,11 +114,11 @@ class Loader(wiring.Component):
             current = Mux(arrive, self.rd_data.payload, held)
             active = arrive | (left != 0)
             m.d.comb += [self.rd_data.ready.eq(left == 0), self.write_data.eq(current[:width]),
-                         self.write_en.eq(active & (to_write != 0))]
+                         self.write_en.eq(active & writing)]
             with m.If(active):
                 m.d.sync += held.eq(current >> width)
             with m.If(self.write_en):
-                m.d.sync += [entry.eq(entry + 1), to_write.eq(to_write - 1)]
+                m.d.sync += [entry.eq(entry + 1), to_write.eq(to_write - 1), writing.eq(to_write != 1)]
             with m.If(self.start):
                 m.d.sync += left.eq(0)
             with m.Elif(arrive):

@@ -48,9 +48,14 @@ class Mvtu(wiring.Component):
     first); the count enters the accumulator (restart, Horner doubling at a new plane, or add; a bubble
     leaves it unchanged); after a window position's last word the threshold, read from the threshold
     memory two stages earlier and registered, is subtracted; the comparison's bit is ORed into the pool
-    register, and after the pool window's last position the chunk goes out: latency :func:`latency`. The
-    whole pipeline advances while ``o`` is empty or accepted; a blocked output holds every stage and drops
-    ``i.ready``.
+    register, and after the pool window's last position the chunk goes out: latency :func:`latency`.
+
+    The pipeline's enable ``advance`` (also ``i.ready``) is a register, so the wide enable net starts at a
+    flip-flop rather than at ``o.ready``: every stage advances unless, in that cycle, the threshold stage
+    holds a chunk's last position while ``o`` holds a chunk (accepted in that cycle or not), and it resumes
+    the cycle after ``o`` is accepted. A chunk is therefore held one cycle more when it meets its predecessor
+    in ``o`` (chunks completed in consecutive steps take two cycles each), and otherwise the pipeline runs on
+    while ``o`` waits, until the next chunk is complete.
 
     Members
     -------
@@ -76,46 +81,62 @@ class Mvtu(wiring.Component):
         m = Module()
         spec = self.spec
         pe, simd = spec.pe, spec.simd
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = Signal(init=1)
+        m.d.comb += self.i.ready.eq(advance)
         i = self.i.payload
 
-        # XNOR + popcount per PE; flags and threshold entry travel alongside. The threshold memory is read
-        # as the step enters the tree's last level and its word registered as the step enters the
+        # Flags, threshold entry and valid travel beside the XNOR + popcount trees. The threshold memory is
+        # read as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", self.i.valid)
+        # What the step entering the last level (the count registers) does is registered as it enters the
+        # level above (in a one-level tree it is the input's, combinational), so those wide nets start at
+        # flip-flops: whether it restarts the accumulators or starts a plane (their selects), and whether it
+        # is a bubble, whose count registers are then cleared (a synchronous reset, which an ECP5 flip-flop
+        # applies without a LUT; so qualified by the pipeline advancing).
+        next_advance = Signal()
+        moving = Signal()  # == advance, from two local flip-flops (see below) rather than the wide net
+
+        def entering(name: str, event, qualified: bool = False):
+            now = Signal(name=name)
+            if above is None:
+                m.d.comb += now.eq(moving & event(valid, tags) if qualified else event(valid, tags))
+            else:
+                m.d.sync += now.eq((next_advance if qualified else 1) & Mux(moving, event(*above), event(valid, tags)))
+            return now
+
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
+        above = None  # (valid, tags) of the step entering the level above
         for level in range(levels(simd)):
-            if level == levels(simd) - 1:  # and a bubble neither restarts nor doubles the accumulators
+            if level == levels(simd) - 1:
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
-                tags = Cat(tags[0] & valid, tags[1] & valid, tags[2:])
-                following = dict(zip(TAGS, tags))  # the flags of the step after the one accumulated
+                clear = entering("clear", lambda valid, tags: ~valid, qualified=True)
+                restart = entering("restart", lambda valid, tags: valid & tags[0])
+                if spec.input_bits > 1:
+                    double = entering("double", lambda valid, tags: valid & tags[1])
+            above = (valid, tags)
             valid = registered(m, advance, f"pop_valid_{level}", 1, valid)
             tags = registered(m, advance, f"pop_tags_{level}", len(TAGS), tags)
             taddr = registered(m, advance, f"pop_threshold_{level}", ENTRY, taddr)
+        counts = popcount_trees(m, advance, [~(i.input ^ i.weights[p]) for p in range(pe)], "pe", clear)
         thresholds = registered(m, advance, "threshold_word", spec.pe * spec.THRESHOLD_SLOT, self.t_data.as_value())
         thresholds = data.ArrayLayout(spec.THRESHOLD_SLOT, pe)(thresholds)
         flag = dict(zip(TAGS, tags))
 
-        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone (see below).
-        # Each PE keeps acc, the sum so far (read by the subtraction), and base, the next step's other
-        # operand: 0 (a restart), acc or (a new plane) 2·acc, one LUT per bit. The next step's flags select
-        # it after the adder rather than before, so their wide fanout runs beside the carry chain.
+        # Accumulators of the counts; a bubble's count is 0, so they load on ``advance`` alone. Each PE keeps
+        # acc, the sum so far (read by the subtraction), and base, the next step's other operand: acc, or at
+        # a new plane 2·acc (one LUT per bit beside the carry chain), or 0 at a restart.
         accs = []
         for p in range(pe):
             acc = Signal(spec.acc_width, name=f"acc_{p}")
             base = Signal(spec.acc_width, name=f"acc_base_{p}")
             total = (base + counts[p])[:spec.acc_width]
-            following_base = Signal(spec.acc_width, name=f"acc_next_base_{p}")
-            m.d.comb += following_base.eq(Mux(following["first"], 0, total))
-            if spec.input_bits > 1:
-                with m.If(following["plane_first"] & ~following["first"]):
-                    m.d.comb += following_base.eq(total << 1)
+            following = Mux(double, total << 1, total) if spec.input_bits > 1 else total
             with m.If(advance):
-                m.d.sync += [acc.eq(total), base.eq(following_base)]
+                m.d.sync += [acc.eq(total), base.eq(Mux(restart, 0, following))]
             accs.append(acc)
         acc_done = registered(m, advance, "acc_done", 1, valid & flag["last"])
-        acc_tags = registered(m, advance, "acc_tags", 3, Cat(flag["pool_first"], flag["pool_last"], flag["final"]))
+        acc_chunk = registered(m, advance, "acc_chunk", 1, valid & flag["last"] & flag["pool_last"])
+        acc_tags = registered(m, advance, "acc_tags", 2, Cat(flag["pool_first"], flag["final"]))
 
         # Threshold subtraction: d = acc − T, and the direction.
         tw = spec.threshold_width
@@ -125,21 +146,31 @@ class Mvtu(wiring.Component):
             diffs.append(registered(m, advance, f"diff_{p}", signed(spec.diff_width), accs[p] - threshold))
             ups.append(registered(m, advance, f"up_{p}", 1, thresholds[p][31]))
         diff_done = registered(m, advance, "diff_done", 1, acc_done)
-        pool_first, pool_last, final = registered(m, advance, "diff_tags", 3, acc_tags)
+        chunk = registered(m, advance, "diff_chunk", 1, acc_chunk)  # a chunk's last position
+        pool_first, final = registered(m, advance, "diff_tags", 2, acc_tags)
 
         # Position bit (up: d >= 0, else d < 0), OR over the pool window, output register.
         bits = Cat(*(ups[p] ^ diffs[p][-1] for p in range(pe)))
         pooled = Signal(pe)
         merged = Signal(pe)
         m.d.comb += merged.eq(Mux(pool_first, 0, pooled) | bits)
-        # Every register here loads on ``advance`` alone (a second gate on the enable would follow the
-        # high-fanout ``advance`` net with another LUT and net): the payload only matters while ``o.valid``,
-        # set by the same load, and the pool bits keep their value in and/or logic (which, unlike a hold
-        # multiplexer, synthesis does not turn back into a clock enable).
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(diff_done & pool_last), self.o.payload.bits.eq(merged),
-                         self.o.payload.final.eq(final),
-                         pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))]
+            m.d.sync += pooled.eq(pooled & ~(diff_done & pool_first).replicate(pe) | bits & diff_done.replicate(pe))
+
+        # Flow control, all registered: ``advance`` is ~(chunk & o.valid), and ``load`` (the output register
+        # takes the threshold stage's chunk) advance & chunk, so the output payload's enable is a flip-flop
+        # too. The next state is computed from ``moving``, the same function of those two flip-flops, so the
+        # wide ``advance`` net does not feed back. Next cycle the threshold stage holds a chunk if it does
+        # now and stays, or the accumulator stage's moves in; ``o`` holds one if it takes one now or keeps an
+        # unaccepted one.
+        m.d.comb += moving.eq(~(chunk & self.o.valid))
+        load = Signal()
+        held = Mux(moving, acc_chunk, chunk)
+        occupied = load | self.o.valid & ~self.o.ready
+        m.d.comb += next_advance.eq(~(held & occupied))
+        m.d.sync += [self.o.valid.eq(occupied), advance.eq(next_advance), load.eq(held & ~occupied)]
+        with m.If(load):
+            m.d.sync += [self.o.payload.bits.eq(merged), self.o.payload.final.eq(final)]
             m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
         return m
 

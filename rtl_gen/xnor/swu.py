@@ -64,12 +64,21 @@ class WindowUnit(wiring.Component):
         counts = {"py": c.out_h, "px": c.out_w, "n": c.nf, "qy": c.pool, "qx": c.pool, "j": c.planes,
                   "r": c.kernel, "s": c.kernel, "f": c.cf}
         loops = {name: Signal(len(count), name=name) for name, count in counts.items()}
-        # The last index of each loop, registered from the (stable) command: off the step path. Valid from
-        # the cycle after ``start``, when the first step is formed.
-        limits = {name: Signal(len(count), name=f"{name}_last") for name, count in counts.items()}
-        m.d.sync += [limits[name].eq(count - 1) for name, count in counts.items()]
-        last = {name: loops[name] == limits[name] for name in loops}
-        zero = {name: loops[name] == 0 for name in loops}
+        # Whether each loop index is 0 and whether it is the last, as registers kept beside the counters, so
+        # no comparison sits on the step path: a loop that counts up is last if it was at its last index but
+        # one (registered from the stable command, valid from the cycle after ``start``, when the first step
+        # is formed), and a loop that starts over is last if it has one iteration.
+        zero = {name: Signal(name=f"{name}_zero") for name in counts}
+        last = {name: Signal(name=f"{name}_last") for name in counts}
+        penultimate = {name: Signal(len(count), name=f"{name}_penultimate") for name, count in counts.items()}
+        m.d.sync += [penultimate[name].eq(count - 2) for name, count in counts.items()]
+
+        def start_over(name: str):
+            return [loops[name].eq(0), zero[name].eq(1), last[name].eq(counts[name] == 1)]
+
+        def count_up(name: str):
+            return [loops[name].eq(loops[name] + 1), zero[name].eq(0),
+                    last[name].eq(loops[name] == penultimate[name])]
 
         # Input-word address bases, one per level (the address at the start of that level's iteration).
         a_py, a_px, a_qy, a_qx, a_j, a_r, a_s, a = (Signal(ADDRESS, name=f"a_{n}") for n in
@@ -92,14 +101,14 @@ class WindowUnit(wiring.Component):
             bases = {"py": [a_px, a_qy, a_qx, a_j, a_r, a_s, a], "px": [a_qy, a_qx, a_j, a_r, a_s, a],
                      "n": [a_qy, a_qx, a_j, a_r, a_s, a], "qy": [a_qx, a_j, a_r, a_s, a],
                      "qx": [a_j, a_r, a_s, a], "j": [a_r, a_s, a], "r": [a_s, a], "s": [a]}[level]
-            stmts = [loops[name].eq(0) for name in order[order.index(level) + 1:]]
+            stmts = [stmt for name in order[order.index(level) + 1:] for stmt in start_over(name)]
             stmts += [base.eq(address) for base in bases]
             return stmts
 
         with m.If(self.start):
             m.d.sync += [running.eq(1), within_j.eq(0), within.eq(0), w_n.eq(c.wbase), w.eq(c.wbase),
                          t_n.eq(c.tbase)]
-            m.d.sync += [counter.eq(0) for counter in loops.values()]
+            m.d.sync += [stmt for name in loops for stmt in start_over(name)]
             m.d.sync += [base.eq(c.origin) for base in (a_py, a_px, a_qy, a_qx, a_j, a_r, a_s, a)]
             m.d.sync += [v.eq(-c.pad) for v in (y_p, y_q, y, x_p, x_q, x)]
         with m.Elif(advance):
@@ -119,44 +128,44 @@ class WindowUnit(wiring.Component):
                                   & last["r"] & last["s"] & last["f"]),
                 ]
                 with m.If(~last["f"]):
-                    m.d.sync += [loops["f"].eq(loops["f"] + 1), a.eq(a + 1), within.eq(within + 1), w.eq(w + 1)]
+                    m.d.sync += [*count_up("f"), a.eq(a + 1), within.eq(within + 1), w.eq(w + 1)]
                 with m.Elif(~last["s"]):
                     nxt = a_s + c.col_stride
-                    m.d.sync += [loops["s"].eq(loops["s"] + 1), *reset_inner("s", nxt, y, x), a_s.eq(nxt),
+                    m.d.sync += [*count_up("s"), *reset_inner("s", nxt, y, x), a_s.eq(nxt),
                                  x.eq(x + 1), within.eq(within_j), w.eq(w + 1)]
                 with m.Elif(~last["r"]):
                     nxt = a_r + c.row_stride
-                    m.d.sync += [loops["r"].eq(loops["r"] + 1), *reset_inner("r", nxt, y, x), a_r.eq(nxt),
+                    m.d.sync += [*count_up("r"), *reset_inner("r", nxt, y, x), a_r.eq(nxt),
                                  y.eq(y + 1), x.eq(x_q), within.eq(within_j), w.eq(w + 1)]
                 with m.Elif(~last["j"]):
                     nxt = a_j + c.cf
-                    m.d.sync += [loops["j"].eq(loops["j"] + 1), *reset_inner("j", nxt, y, x), a_j.eq(nxt),
+                    m.d.sync += [*count_up("j"), *reset_inner("j", nxt, y, x), a_j.eq(nxt),
                                  y.eq(y_q), x.eq(x_q), within_j.eq(within_j + c.cf), within.eq(within_j + c.cf),
                                  w.eq(w_n)]
                 with m.Elif(~last["qx"]):
                     nxt = a_qx + c.col_step
-                    m.d.sync += [loops["qx"].eq(loops["qx"] + 1), *reset_inner("qx", nxt, y, x), a_qx.eq(nxt),
+                    m.d.sync += [*count_up("qx"), *reset_inner("qx", nxt, y, x), a_qx.eq(nxt),
                                  y.eq(y_q), x_q.eq(x_q + c.stride), x.eq(x_q + c.stride),
                                  within_j.eq(0), within.eq(0), w.eq(w_n)]
                 with m.Elif(~last["qy"]):
                     nxt = a_qy + c.row_step
-                    m.d.sync += [loops["qy"].eq(loops["qy"] + 1), *reset_inner("qy", nxt, y, x), a_qy.eq(nxt),
+                    m.d.sync += [*count_up("qy"), *reset_inner("qy", nxt, y, x), a_qy.eq(nxt),
                                  y_q.eq(y_q + c.stride), y.eq(y_q + c.stride), x_q.eq(x_p), x.eq(x_p),
                                  within_j.eq(0), within.eq(0), w.eq(w_n)]
                 with m.Elif(~last["n"]):
-                    m.d.sync += [loops["n"].eq(loops["n"] + 1), *reset_inner("n", a_px, y, x),
+                    m.d.sync += [*count_up("n"), *reset_inner("n", a_px, y, x),
                                  y_q.eq(y_p), y.eq(y_p), x_q.eq(x_p), x.eq(x_p),
                                  within_j.eq(0), within.eq(0), w_n.eq(w_n + c.sf), w.eq(w_n + c.sf),
                                  t_n.eq(t_n + 1)]
                 with m.Elif(~last["px"]):
                     nxt = a_px + c.pool_col_step
-                    m.d.sync += [loops["px"].eq(loops["px"] + 1), *reset_inner("px", nxt, y, x), a_px.eq(nxt),
+                    m.d.sync += [*count_up("px"), *reset_inner("px", nxt, y, x), a_px.eq(nxt),
                                  y_q.eq(y_p), y.eq(y_p), x_p.eq(x_p + pool_stride), x_q.eq(x_p + pool_stride),
                                  x.eq(x_p + pool_stride), within_j.eq(0), within.eq(0), w_n.eq(c.wbase),
                                  w.eq(c.wbase), t_n.eq(c.tbase)]
                 with m.Elif(~last["py"]):
                     nxt = a_py + c.pool_row_step
-                    m.d.sync += [loops["py"].eq(loops["py"] + 1), *reset_inner("py", nxt, y, x), a_py.eq(nxt),
+                    m.d.sync += [*count_up("py"), *reset_inner("py", nxt, y, x), a_py.eq(nxt),
                                  y_p.eq(y_p + pool_stride), y_q.eq(y_p + pool_stride), y.eq(y_p + pool_stride),
                                  x_p.eq(-c.pad), x_q.eq(-c.pad), x.eq(-c.pad), within_j.eq(0), within.eq(0),
                                  w_n.eq(c.wbase), w.eq(c.wbase), t_n.eq(c.tbase)]

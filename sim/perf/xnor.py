@@ -13,10 +13,11 @@ acknowledgements L cycles after their request, never a stall):
   step the pipeline drains — memory read, operand register, ⌈log2 simd⌉ popcount levels, accumulator,
   threshold, pool/output register, packer — 6 + ⌈log2 simd⌉ cycles, plus m − 1 more for an integer
   output of m beats per chunk (``stall_pipeline``); the final write is acknowledged L + 1 cycles later
-  (``stall_memory``). An integer chunk takes m write cycles: when chunks come faster (every g = planes·sf
-  steps), each chunk after the first holds the datapath m − g cycles (``stall_output``). A binary output
-  pads each pixel with z = pixel_chunks − nf zero chunks, one per cycle: z more drain cycles, and
-  z + 1 − g held cycles per later pixel when its first chunk comes sooner (g = pool²·planes·sf).
+  (``stall_memory``). Output chunks (every g steps) wait in the MVTU's output register for the packer,
+  and the datapath holds while the next chunk is complete and that register is still occupied, one cycle
+  more than the register's wait (:class:`rtl_gen.xnor.mvtu.Mvtu`): see :func:`chunk_stalls`. An integer
+  chunk takes m write cycles (g = planes·sf). A binary output pads each pixel with z = pixel_chunks − nf
+  zero chunks, one per cycle: z more drain cycles, and its chunks come every g = pool²·planes·sf steps.
 
 FINN's model (Umuroglu et al. 2017) is ⌈K/PE⌉·⌈R·R·C/SIMD⌉ cycles per output pixel; :func:`departures`
 splits the difference between it and this model into its causes (padding of synapse folds, pool
@@ -61,6 +62,21 @@ def int_beats(spec: XnorSpec) -> int:
     return -(-spec.pe * spec.OUTPUT_INT_BITS // spec.port_bits)
 
 
+def chunk_stalls(count: int, gap: int, period: int) -> tuple[int, int]:
+    """(held cycles, final wait) of ``count`` output chunks, completed every ``gap`` cycles of an advancing
+    datapath, the packer taking one at most every ``period`` cycles.
+
+    Chunk k + 1 reaches the threshold stage ``gap`` cycles after chunk k moved on; the datapath then holds
+    until the cycle after chunk k is accepted, so chunks go out at most every p = max(period, 2) cycles. While
+    the packer sets the pace (p > gap) the pipeline runs ahead of it by up to p − 2 cycles: the held cycles
+    are (count − 1)·(p − gap) less those, and the final chunk waits in the output register the rest (drain
+    cycles, as the datapath advances meanwhile).
+    """
+    p = max(period, 2)
+    held = max(0, (count - 1) * (p - gap) - (p - 2))
+    return held, (count - 1) * max(0, p - gap) - held
+
+
 def mvtu_steps(c: Mvtu) -> int:
     return c.out_h * c.out_w * c.nf * c.pool * c.pool * c.planes * c.kernel * c.kernel * c.cf
 
@@ -82,15 +98,26 @@ def command_counters(spec: XnorSpec, command: Command) -> dict[str, int]:
         if command.dot:
             m = int_beats(spec)
             gap = command.planes * command.kernel * command.kernel * command.cf
-            counts["stall_pipeline"] += m - 1
-            counts["stall_output"] = (chunks - 1) * max(0, m - gap)
+            held, wait = chunk_stalls(chunks, gap, m)
+            counts["stall_pipeline"] += m - 1 + wait
+            counts["stall_output"] = held
             counts["bytes_written"] = chunks * m * spec.beat_bytes
         else:
             pixels = command.out_h * command.out_w
             zeros = command.pixel_chunks - command.nf
             gap = command.pool * command.pool * command.planes * command.kernel * command.kernel * command.cf
-            counts["stall_pipeline"] += zeros
-            counts["stall_output"] = (pixels - 1) * max(0, zeros + 1 - gap) if zeros else 0
+            if command.nf == 1:  # every chunk ends a pixel: the packer takes one every zeros + 1 cycles
+                held, wait = chunk_stalls(pixels, gap, zeros + 1)
+            else:
+                # Within a pixel the packer takes a chunk a cycle: chunks of one step each are held a cycle.
+                # A pixel's first chunk waits w cycles while the zeros go out, so its second, gap steps
+                # later, is held w + 1 − gap cycles; the last chunk, inside its pixel, never waits.
+                first_wait = max(1, zeros + 2 - max(gap, 2))
+                held = chunks - pixels if gap == 1 else 0
+                held += (pixels - 1) * max(0, first_wait + 1 - gap)
+                wait = 0
+            counts["stall_pipeline"] += zeros + wait
+            counts["stall_output"] = held
             bits = pixels * command.pixel_chunks * spec.pe
             counts["bytes_written"] = -(-bits // spec.port_bits) * spec.beat_bytes
     else:

@@ -194,12 +194,13 @@ def test_rtl_bits_and_cycles(name, batch, tmp_path):
 
 @pytest.mark.rtl
 def test_rtl_integer_outputs_faster_than_the_port_hold_the_datapath(tmp_path):
-    """Dense layers of 1–3 synapse folds with integer outputs: each 4-beat chunk stalls the datapath."""
+    """Dense layers of 1–3 synapse folds with integer outputs: once the datapath has run ahead of the port (by
+    up to 2 cycles, :func:`sim.perf.xnor.chunk_stalls`), each 4-beat chunk holds it."""
     from sim.rtl.execute import run as rtl
 
     rng = np.random.default_rng(5)
     cases = []
-    for k, n, planes in ((20, 7, 1), (9, 24, 1), (17, 8, 3)):
+    for k, n, planes in ((20, 7, 1), (30, 24, 1), (33, 8, 3)):
         layer = BinaryLayer("dot", rng.choice(np.array([-1, 1], np.int8), (k, n, 1, 1)), None)
         x = rng.random((n, 1, 1)) < 0.5 if planes == 1 else rng.integers(0, 2**planes, (n, 1, 1))
         cases.append((layer, x, planes, lower(SMALL, [layer], [x, x[::-1].copy()], planes)))
@@ -207,6 +208,29 @@ def test_rtl_integer_outputs_faster_than_the_port_hold_the_datapath(tmp_path):
     for (layer, x, planes, lowered), result in zip(cases, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory)
         assert np.array_equal(lowered.output(result.memory), reference([layer], x, planes))
+        assert result.counters == perf(lowered.program).counters
+        assert result.counters["stall_output"] > 0
+
+
+@pytest.mark.rtl
+def test_rtl_chunks_of_one_step_each_are_held(tmp_path):
+    """1×1 layers of one synapse fold on maps: every step completes a chunk, and a chunk that meets its
+    predecessor in the MVTU's output register waits a cycle (bits, one or two neuron folds; integers)."""
+    from sim.rtl.execute import run as rtl
+
+    rng = np.random.default_rng(9)
+    cases = []
+    for k, c, h, w, thresholded in ((5, 6, 4, 4, True), (12, 3, 3, 5, True), (6, 4, 3, 3, False)):
+        weight = rng.choice(np.array([-1, 1], np.int8), (k, c, 1, 1))
+        layer = BinaryLayer("step", weight, random_threshold(rng, k, c, 0) if thresholded else None)
+        x = rng.random((c, h, w)) < 0.5
+        cases.append((layer, x, lower(SMALL, [layer], [x, x[::-1].copy()])))
+    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path, words=WORDS)
+    for (layer, x, lowered), result in zip(cases, results):
+        assert all(c.planes * c.kernel * c.kernel * c.cf * c.pool * c.pool == 1
+                   for c in lowered.program.commands if isinstance(c, Mvtu))
+        assert np.array_equal(result.memory, golden(lowered.program).memory)
+        assert np.array_equal(lowered.output(result.memory), reference([layer], x, 1))
         assert result.counters == perf(lowered.program).counters
         assert result.counters["stall_output"] > 0
 
