@@ -8,6 +8,7 @@ from accel.isa.xnor import COUNTERS, TARGETS, Load, Mvtu
 from accel.program import OPCODE_BITS, command_width
 from accel.spec import XnorSpec
 
+from ..lib.counters import count_events
 from ..lib.pipeline import registered
 from ..shell import command_layout, decode, shell_members
 from .loader import Loader
@@ -142,16 +143,9 @@ class XnorEngine(wiring.Component):
             "stall_output": running & ~step_accept & ~waiting_on_memory & ~advance,
             "stall_pipeline": running & ~step_accept & ~waiting_on_memory & advance,
         }
-        events = classes | {
+        count_events(m, counts, classes | {
             "cycles": accept | loading | running,
-            "bytes_read": self.rd_data.valid & self.rd_data.ready,
-            "bytes_written": self.wr_req.valid & self.wr_req.ready,
-        }
-        for name, event in events.items():
-            # Each event is registered first, so the 48-bit adders are off the datapath's paths; a counter
-            # is one cycle behind, and settled the cycle after the engine goes idle.
-            happened = Signal(name=f"{name}_event")
-            m.d.sync += happened.eq(event)
-            step = happened * spec.beat_bytes if name.startswith("bytes") else happened
-            m.d.sync += counts[name].eq(counts[name] + step)
+            "bytes_read": (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes,
+            "bytes_written": (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes,
+        }, most=spec.beat_bytes)
         return m
