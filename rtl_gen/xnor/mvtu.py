@@ -88,20 +88,19 @@ class Mvtu(wiring.Component):
         # Flags, threshold entry and valid travel beside the XNOR + popcount trees. The threshold memory is
         # read as the step enters the tree's last level and its word registered as the step enters the
         # accumulator, so the memory's slow output never meets the subtraction.
-        # What the step entering the last level (the count registers) does is registered as it enters the
-        # level above (in a one-level tree it is the input's, combinational), so those wide nets start at
-        # flip-flops: whether it restarts the accumulators or starts a plane (their selects), and whether it
-        # is a bubble, whose count registers are then cleared (a synchronous reset, which an ECP5 flip-flop
-        # applies without a LUT; so qualified by the pipeline advancing).
-        next_advance = Signal()
+        # The accumulators' selects for the step entering the tree's last level (whether it restarts them or
+        # starts a plane) are registered as it enters the level above (in a one-level tree they are the
+        # input's, combinational), so those wide nets start at flip-flops. A bubble's count registers are
+        # cleared as it enters them (``clear``: a synchronous reset, which an ECP5 flip-flop applies without
+        # a LUT).
         moving = Signal()  # == advance, from two local flip-flops (see below) rather than the wide net
 
-        def entering(name: str, event, qualified: bool = False):
+        def entering(name: str, event):
             now = Signal(name=name)
             if above is None:
-                m.d.comb += now.eq(moving & event(valid, tags) if qualified else event(valid, tags))
+                m.d.comb += now.eq(event(valid, tags))
             else:
-                m.d.sync += now.eq((next_advance if qualified else 1) & Mux(moving, event(*above), event(valid, tags)))
+                m.d.sync += now.eq(Mux(moving, event(*above), event(valid, tags)))
             return now
 
         valid, tags, taddr = self.i.valid, Cat(*(getattr(i, t) for t in TAGS)), i.threshold
@@ -109,7 +108,8 @@ class Mvtu(wiring.Component):
         for level in range(levels(simd)):
             if level == levels(simd) - 1:
                 m.d.comb += [self.t_addr.eq(taddr), self.t_en.eq(advance)]
-                clear = entering("clear", lambda valid, tags: ~valid, qualified=True)
+                clear = Signal()
+                m.d.comb += clear.eq(moving & ~valid)
                 restart = entering("restart", lambda valid, tags: valid & tags[0])
                 if spec.input_bits > 1:
                     double = entering("double", lambda valid, tags: valid & tags[1])
@@ -167,8 +167,7 @@ class Mvtu(wiring.Component):
         load = Signal()
         held = Mux(moving, acc_chunk, chunk)
         occupied = load | self.o.valid & ~self.o.ready
-        m.d.comb += next_advance.eq(~(held & occupied))
-        m.d.sync += [self.o.valid.eq(occupied), advance.eq(next_advance), load.eq(held & ~occupied)]
+        m.d.sync += [self.o.valid.eq(occupied), advance.eq(~(held & occupied)), load.eq(held & ~occupied)]
         with m.If(load):
             m.d.sync += [self.o.payload.bits.eq(merged), self.o.payload.final.eq(final)]
             m.d.sync += [self.o.payload.ints[p].eq(diffs[p]) for p in range(pe)]
