@@ -293,7 +293,7 @@ def _estimates(spec, shape, feature_banks, double, blocks, weight_blocks, chunks
                   chunks=chunks, bytes_written=written, double=double)
     steps = shape.out_h * shape.out_w * sum(blocks)
     # Before the first MAC: the first band and (double-buffered) the first kernel group's weights.
-    unramped = _bands(shape, rows)
+    unramped = _bands(shape, rows) if ramp else bands
     lo, hi = _band_input_rows(shape, *unramped[0])
     fill = cgs * shape.w * (hi - lo) + (blocks[0] + PARAM_BLOCKS) * ak
     drains = len(unramped) * len(blocks) * chunks * (spec.mem_latency + COMPUTE_DRAIN)

@@ -33,11 +33,12 @@ class Eie(wiring.Component):
     Commands execute one at a time: the command port is ready only when the engine is idle. A load runs
     from the cycle after its acceptance until its last chunk, registered once after the load unit, is
     written into the PEs; a store until its last write is acknowledged; a Compute until the cycle after the
-    broadcast and every PE are drained, then (with ``last``) it writes back one local row per cycle in every PE (two
-    more cycles for the last: rounding, then saturation and the write) and swaps the register files.
-    Counter increments are registered, so the counters lag the events by a cycle. The element routing of loads: pointer element e goes to PE e mod N as
-    pointer ``index + e div N`` (bank = its parity), line beat b to PE b mod N as line ``line + b div N``,
-    activation e to PE e mod N at local index e div N.
+    broadcast and every PE are drained, then (with ``last``) it writes back one local row per cycle in every
+    PE (two more cycles for the last: rounding, then saturation and the write) and swaps the register
+    files. Counter increments are registered, so the counters lag the events by a cycle. The element
+    routing of loads: pointer element e goes to PE e mod N as pointer ``index + e div N`` (bank = its
+    parity), line beat b to PE b mod N as line ``line + b div N``, activation e to PE e mod N at local
+    index e div N.
     """
 
     def __init__(self, spec: EieSpec):

@@ -41,16 +41,18 @@ class ProcessingElement(wiring.Component):
     walks the entries p_j … p_j+1 − 1, one per cycle (one cycle for a column without entries), reading a
     64-bit sparse-matrix line only when the entry's line differs from the last line read; **C** registers
     the line; **C2** picks the entry's byte; **C3** accumulates the relative row index into an absolute one
-    and looks the 4-bit index up in the codebook; **D** multiplies the 16-bit weight by the 16-bit activation and reads the accumulator;
-    **E** adds and writes it back, taking the sum of the previous cycle instead of the read value when both
-    cycles address the same accumulator (read-after-write bypass). Padding entries (index 0) write nothing.
+    and looks the 4-bit index up in the codebook; **D** multiplies the 16-bit weight by the 16-bit
+    activation and reads the accumulator; **E** adds and writes it back, taking the sum of the previous
+    cycle instead of the read value when both cycles address the same accumulator (read-after-write
+    bypass). Padding entries (index 0) write nothing.
 
     The two activation register files swap roles with ``source_sel``. Each keeps a non-zero flag per entry;
     at ``start`` the PE's *pending* bits become the source's non-zero flags of elements in [col_lo, col_hi),
     the first of them (:func:`leading_one`) moving into the candidate register: this PE's LNZD leaf.
     ``take`` consumes the candidate and moves the next pending one into the candidate register;
-    ``candidate_read`` reads the candidate from the source file (``source_data`` the cycle after). Write-back: ``wb_read`` reads accumulator
-    ``wb_row``; the cycle after, the rounded, saturated (ReLU'd) value goes to the destination file.
+    ``candidate_read`` reads the candidate from the source file (``source_data`` the cycle after).
+    Write-back: ``wb_read`` reads accumulator ``wb_row``; the cycle after, the rounded, saturated (ReLU'd)
+    value goes to the destination file.
 
     Members
     -------
