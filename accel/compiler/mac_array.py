@@ -253,10 +253,10 @@ def _mappings(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: 
         return
     # A ramp only at the layer's start: all weights stay resident, and each band's load hides behind the
     # last band's MACs.
-    ramp = double and rows > 1 and chunks == 1 and len(_weight_tiles(blocks, weight_blocks)) == 1 \
-        and ramp_growth(spec, shape) > 1
+    tiles = 1 if chunks > 1 else len(_weight_tiles(blocks, weight_blocks))
+    ramp = double and rows > 1 and chunks == 1 and tiles == 1 and ramp_growth(spec, shape) > 1
     for ramped in (False, True) if ramp else (False,):
-        yield from _estimates(spec, shape, feature_banks, double, blocks, weight_blocks, chunks, rows, ramped)
+        yield from _estimates(spec, shape, feature_banks, double, blocks, tiles, chunks, rows, ramped)
 
 
 def _resident_weights_cycles(spec: MacArraySpec, shape: ConvShape, blocks: list[int], bands: list) -> int:
@@ -279,14 +279,13 @@ def _resident_weights_cycles(spec: MacArraySpec, shape: ConvShape, blocks: list[
     return ends[-1]
 
 
-def _estimates(spec, shape, feature_banks, double, blocks, weight_blocks, chunks, rows, ramp):
+def _estimates(spec, shape, feature_banks, double, blocks, tiles, chunks, rows, ramp):
     """The two reuse modes' mappings of one tiling, with their DRAM traffic and estimated cycles (a ramp:
     the estimate without it, changed by what :func:`_resident_weights_cycles` says the ramp saves)."""
     ac, ak = spec.atomic_c, spec.atomic_k
     cgs = -(-shape.c // ac)
     bands = _bands(shape, rows, ramp_growth(spec, shape) if ramp else 0)
     band_bytes = sum(cgs * shape.w * ac * (hi - lo) for lo, hi in (_band_input_rows(shape, a, b) for a, b in bands))
-    tiles = 1 if chunks > 1 else len(_weight_tiles(blocks, weight_blocks))
     weight_bytes = (sum(blocks) + PARAM_BLOCKS * len(blocks) * chunks) * ak * ac
     written = -(-shape.k // ak) * shape.out_h * shape.out_w * ak
     common = dict(feature_banks=feature_banks, band_rows=rows, bands=len(bands), ramp=ramp, weight_tiles=tiles,
