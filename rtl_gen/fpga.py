@@ -86,12 +86,13 @@ class FpgaReport:
 
 
 def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
-               target_mhz: float = 100.0) -> FpgaReport:
+               target_mhz: float = 100.0, seed: int | None = None) -> FpgaReport:
     """Synthesize, place and route module ``top`` of ``verilog`` for ``device``; cached.
 
     ``target_mhz`` is the frequency nextpnr optimizes for; missing it is not an error, the achieved
-    Fmax is reported either way. Raises :class:`UserError` for bad arguments and
-    :class:`RuntimeError` (with the tail of the tool log) if a tool fails.
+    Fmax is reported either way. ``seed`` is nextpnr's placement seed (``--seed``; None: its default):
+    the Fmax of one design varies by several percent between seeds. Raises :class:`UserError` for bad
+    arguments and :class:`RuntimeError` (with the tail of the tool log) if a tool fails.
     """
     if device not in DEVICES:
         raise UserError(f"device: {device!r} is not a known ECP5 device; "
@@ -101,6 +102,8 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
                         f"allowed: letters, digits, '_' and '$', not starting with a digit")
     if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < math.inf):
         raise UserError(f"target_mhz: {target_mhz!r} is not a frequency; allowed: a number > 0")
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**31):
+        raise UserError(f"seed: {seed!r} is not a nextpnr seed; allowed: an integer in [0, 2**31)")
 
     # synth_ecp5 in two halves with `splitnets` before LUT mapping: without it, ABC9's reintegration trips
     # an assertion on some Amaranth netlists (count_id(wire->name) == 0; Yosys issue #4349, where splitnets
@@ -110,7 +113,8 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
                   f"synth_ecp5 -top {top} -run map_luts: -json netlist.json"]
     nextpnr_args = [*DEVICES[device], "--package", "CABGA381", "--speed", "6", "--out-of-context",
                     "--json", "netlist.json", "--freq", str(float(target_mhz)),
-                    "--timing-allow-fail", "--report", "report.json"]
+                    "--timing-allow-fail", "--report", "report.json",
+                    *([] if seed is None else ["--seed", str(seed)])]
     key = content_hash(verilog, top, device, *yosys_args, *nextpnr_args,
                        version(_YOSYS), version(_NEXTPNR))
     root = cache_dir("fpga")

@@ -79,6 +79,8 @@ def test_datapath_resources_and_cache(monkeypatch):
     assert fpga.synthesize(source, "datapath") == report
     with pytest.raises(AssertionError, match="tools ran"):
         fpga.synthesize(source, "datapath", target_mhz=150)
+    with pytest.raises(AssertionError, match="tools ran"):
+        fpga.synthesize(source, "datapath", seed=2)
 
 
 @pytest.mark.fpga
@@ -108,6 +110,12 @@ def test_unknown_device():
     assert "\n" not in message
     assert message.startswith("device: 'foo'")
     assert all(device in message for device in fpga.DEVICES)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 1.5])
+def test_bad_seed(seed):
+    with pytest.raises(UserError, match=r"^seed: .* is not a nextpnr seed"):
+        fpga.synthesize("module m; endmodule", "m", seed=seed)
 
 
 @pytest.mark.fpga
