@@ -1,6 +1,6 @@
 """TFLite's MultiplyByQuantizedMultiplier as a pipeline, bit-exact with accel.fixedpoint."""
 
-from amaranth.hdl import Cat, Const, Mux, Signal, signed
+from amaranth.hdl import Cat, Mux, Signal, signed
 
 from .pipeline import registered
 
@@ -41,8 +41,10 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
         multiplier.eq(m0),
         left.eq(Mux(shift > 0, shift, 0)[:5]),
         right.eq(Mux(shift < 0, -shift, 0)[:5]),
-        half.eq((Const(1, 32) << right)[1:]),
-        half_less.eq(Mux(right != 0, (Const(1, 32) << right)[1:] - 1, 0)),
+        # 2**(e−1) and 2**(e−1) − 1 (0 for e = 0) as a one-hot and a thermometer code of e: one comparison
+        # of a constant per bit, no shifter or carry chain.
+        half.eq(Cat(right == bit + 1 for bit in range(31))),
+        half_less.eq(Cat(right > bit + 1 for bit in range(30))),  # e <= 31: bit 30 is 0
     ]
     wide = registered(m, advance, f"{name}_wide", signed(len(x) + 32), x << left)
     overflow = wide[31:].any() & ~wide[31:].all()  # not the sign extension of an int32
