@@ -57,28 +57,30 @@ class LoadUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
-        last_beat = Signal.like(self.count)  # count − 1
+        last_beat, single = Signal.like(self.count), Signal()  # count − 1; count == 1
         src_stride, dst_stride = Signal.like(self.src_stride), Signal.like(self.dst_stride)
         weight = Signal()
-        # Request side: the beat within the run, runs left, the addresses of this beat and this run.
-        request_beat, request_runs = Signal.like(self.count), Signal(16)
+        # Request side: beats left in the run after this one, runs left, the addresses of this beat and run.
+        request_left, request_runs = Signal.like(self.count), Signal(16)
         request_address, request_run = Signal(ADDRESS_BITS), Signal(ADDRESS_BITS)
         # Receive side: the same for the destination.
-        receive_beat, receive_runs = Signal.like(self.count), Signal(16)
+        receive_left, receive_runs = Signal.like(self.count), Signal(16)
         index, run_index = Signal(ENTRY_BITS), Signal(ENTRY_BITS)
         lane = Signal(range(spec.atomic_k))
-        # Whether the request (receive) beat is the run's last: flags kept beside the counters, so the
-        # port's handshake only enables registers and meets no comparison.
+        # Whether the request (receive) beat is the run's last: flags kept beside the down-counters (the next
+        # flag compares the counter with 1, no carry chain), so the port's handshake only enables registers
+        # and meets no comparison.
         request_last, receive_last = Signal(), Signal()
 
         with m.If(self.start):
             runs = Mux(self.count == 0, 0, self.groups)
             m.d.sync += [
-                last_beat.eq(self.count - 1), src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
+                last_beat.eq(self.count - 1), single.eq(self.count == 1),
+                src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
-                request_beat.eq(0), request_runs.eq(runs), request_last.eq(self.count == 1),
+                request_left.eq(self.count - 1), request_runs.eq(runs), request_last.eq(self.count == 1),
                 request_address.eq(self.address), request_run.eq(self.address),
-                receive_beat.eq(0), receive_runs.eq(runs), receive_last.eq(self.count == 1),
+                receive_left.eq(self.count - 1), receive_runs.eq(runs), receive_last.eq(self.count == 1),
                 index.eq(self.index), run_index.eq(self.index), lane.eq(0),
             ]
 
@@ -90,10 +92,10 @@ class LoadUnit(wiring.Component):
         ]
         with m.If(self.rd_req.valid & self.rd_req.ready):
             with m.If(request_last):
-                m.d.sync += [request_beat.eq(0), request_runs.eq(request_runs - 1), request_last.eq(last_beat == 0),
+                m.d.sync += [request_left.eq(last_beat), request_runs.eq(request_runs - 1), request_last.eq(single),
                              request_run.eq(request_run + src_stride), request_address.eq(request_run + src_stride)]
             with m.Else():
-                m.d.sync += [request_beat.eq(request_beat + 1), request_last.eq(request_beat + 1 == last_beat),
+                m.d.sync += [request_left.eq(request_left - 1), request_last.eq(request_left == 1),
                              request_address.eq(request_address + spec.beat_bytes)]
 
         m.d.comb += [
@@ -105,9 +107,9 @@ class LoadUnit(wiring.Component):
         ]
         with m.If(self.rd_data.valid):
             with m.If(receive_last):
-                m.d.sync += [receive_beat.eq(0), receive_runs.eq(receive_runs - 1), receive_last.eq(last_beat == 0)]
+                m.d.sync += [receive_left.eq(last_beat), receive_runs.eq(receive_runs - 1), receive_last.eq(single)]
             with m.Else():
-                m.d.sync += [receive_beat.eq(receive_beat + 1), receive_last.eq(receive_beat + 1 == last_beat)]
+                m.d.sync += [receive_left.eq(receive_left - 1), receive_last.eq(receive_left == 1)]
             with m.If(weight):
                 m.d.sync += lane.eq(lane + 1)
                 with m.If(lane == spec.atomic_k - 1):
