@@ -79,8 +79,8 @@ def pack_output_registers(netlist: dict, top: str) -> list[str]:
                     if key not in added:
                         added[key] = next_bit
                         cells[f"{ff_name}$outreg{next_bit}"] = _flip_flop(ff, source, next_bit, value)
-                        module["netnames"][f"{ff_name}$outreg{next_bit}"] = {
-                            "hide_name": 1, "bits": [next_bit], "attributes": {}}
+                        module["netnames"][f"{ff_name}$outreg{next_bit}.Q"] = {
+                            "hide_name": 0, "bits": [next_bit], "attributes": {}}
                         next_bit += 1
                     lut["connections"][pin] = [added[key]]
             lines.append(f"{name} port {outputs}: {len(plan.bits)} flip-flops packed, "
@@ -186,7 +186,7 @@ def _flip_flop(template: dict, source, q: int, value: int) -> dict:
     """A ``TRELLIS_FF`` like ``template`` (clock, enable, reset) that registers ``source`` into bit ``q``
     and resets to ``value``."""
     return {
-        "hide_name": 1,
+        "hide_name": 0,
         "type": "TRELLIS_FF",
         "parameters": {**template["parameters"], "REGSET": "SET" if value else "RESET"},
         "attributes": {},
