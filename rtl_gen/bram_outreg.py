@@ -26,6 +26,7 @@ All those flip-flops must share the port's clock (rising edge) and one clock ena
 
 import itertools
 from collections import defaultdict
+from typing import NamedTuple
 
 __all__ = ["pack_output_registers"]
 
@@ -88,9 +89,14 @@ def pack_output_registers(netlist: dict, top: str) -> list[str]:
     return lines
 
 
-class _Plan:
-    def __init__(self, enable, control, bits):
-        self.enable, self.control, self.bits = enable, control, bits
+class _Plan(NamedTuple):
+    """How one read port is packed: ``OCE``'s connection, the flip-flops' control set, and per used
+    ``DO`` pin the flip-flop that goes, the LUT in between (or ``None``) and the reset values of the
+    LUT inputs that get a new flip-flop."""
+
+    enable: list
+    control: tuple
+    bits: list[tuple[str, str, str | None, dict[str, int]]]
 
 
 def _read_ports(ram) -> list[tuple[str, str]]:
@@ -158,7 +164,7 @@ def _control(ff, clock) -> tuple | None:
 
 def _resets(ff, lut, do_pin) -> dict[str, int] | None:
     """For each non-constant LUT input other than ``do_pin``, the reset value of its new flip-flop, so
-    that the packed logic resets and powers up like ``ff``; ``None`` if there are none."""
+    that the packed logic resets and powers up like ``ff``; ``None`` if no choice of values does."""
     value = 1 if str(ff["parameters"].get("REGSET", "RESET")).strip() == "SET" else 0
     has_reset = not (ff["connections"].get("LSR", ["0"]) == ["0"]
                      and str(ff["parameters"].get("LSRMUX", "LSR")).strip() == "LSR")
@@ -166,9 +172,11 @@ def _resets(ff, lut, do_pin) -> dict[str, int] | None:
         return None if has_reset or value else {}
     init = lut["parameters"]["INIT"]
     table = [int(init[len(init) - 1 - index]) for index in range(16)]
-    fixed = {pin: bits[0] for pin, bits in lut["connections"].items()
-             if pin in _LUT_INPUTS and pin != do_pin and bits[0] in ("0", "1")}
-    free = [pin for pin in _LUT_INPUTS if pin != do_pin and pin not in fixed]
+    others = {pin: lut["connections"][pin][0] for pin in _LUT_INPUTS if pin != do_pin}
+    if any(bit not in ("0", "1") and not isinstance(bit, int) for bit in others.values()):
+        return None  # an undefined input
+    fixed = {pin: bit for pin, bit in others.items() if bit in ("0", "1")}
+    free = [pin for pin in others if pin not in fixed]
     ram_values = (0, 1) if has_reset else (0,)
     for choice in itertools.product((0, 1), repeat=len(free)):
         inputs = {**{pin: int(bit) for pin, bit in fixed.items()}, **dict(zip(free, choice))}
