@@ -59,14 +59,14 @@ def pack_output_registers(netlist: dict, top: str) -> list[str]:
         ram = cells[name]
         for port, outputs in _read_ports(ram):
             plan = _plan(cells, loads, ram, port, outputs)
-            if plan is None or touched & {cell for bit in plan.bits for cell in bit[1:3]}:
+            if plan is None or touched & {cell for bit in plan.bits for cell in bit[1:3] if cell is not None}:
                 continue
             for output in outputs:
                 ram["parameters"][f"REGMODE_{output}"] = "OUTREG"
                 ram["connections"][f"OCE{output}"] = plan.enable
             before = len(added)
             for do_pin, ff_name, lut_name, resets in plan.bits:
-                touched |= {ff_name, lut_name}
+                touched |= {ff_name, lut_name} - {None}
                 ff = cells.pop(ff_name)
                 q = ff["connections"]["Q"]
                 if lut_name is None:
