@@ -25,13 +25,13 @@ All those flip-flops must share the port's clock (rising edge) and one clock ena
 """
 
 import itertools
-from collections import defaultdict
 from typing import NamedTuple
+
+from rtl_gen import yosys_json
 
 __all__ = ["pack_output_registers"]
 
 _LUT_INPUTS = "ABCD"
-_CONTROL = ("CEMUX", "CLKMUX", "LSRMUX", "SRMODE", "GSR")
 
 
 def pack_output_registers(netlist: dict, top: str) -> list[str]:
@@ -40,18 +40,8 @@ def pack_output_registers(netlist: dict, top: str) -> list[str]:
     how many flip-flops were removed and how many were added."""
     module = netlist["modules"][top]
     cells = module["cells"]
-    loads = defaultdict(list)
-    for name, cell in cells.items():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "input":
-                for bit in bits:
-                    loads[bit].append((name, pin))
-    for port in module["ports"].values():
-        if port["direction"] != "input":
-            for bit in port["bits"]:
-                loads[bit].append((None, None))
-    next_bit = 1 + max((bit for net in module["netnames"].values() for bit in net["bits"]
-                        if isinstance(bit, int)), default=1)
+    loads = yosys_json.loads(module)
+    next_bit = yosys_json.fresh_bit(module)
     added: dict[tuple, int] = {}
     touched: set[str] = set()  # cells rewired by an earlier port, whose loads above are stale
     lines = []
@@ -95,7 +85,7 @@ class _Plan(NamedTuple):
     LUT inputs that get a new flip-flop."""
 
     enable: list
-    control: tuple
+    control: yosys_json.Control
     bits: list[tuple[str, str, str | None, dict[str, int]]]
 
 
@@ -135,10 +125,10 @@ def _plan(cells, loads, ram, port, outputs) -> _Plan | None:
         ff = cells[user]
         if ff["type"] != "TRELLIS_FF" or pin != "DI":
             return None
-        control = _control(ff, connections[f"CLK{port}"])
-        if control is None:
+        control = yosys_json.control(ff)
+        if control is None or list(control.clock) != connections[f"CLK{port}"]:
             return None
-        resets = _resets(ff, cells[lut_name] if lut_name else None, lut_pin)
+        resets = _resets(ff, control, cells[lut_name] if lut_name else None, lut_pin)
         if resets is None:
             return None
         controls.add(control)
@@ -146,28 +136,15 @@ def _plan(cells, loads, ram, port, outputs) -> _Plan | None:
     if not bits or len(controls) != 1 or len({bit[1] for bit in bits}) != len(bits):
         return None
     [control] = controls
-    return _Plan(list(control[1]) if control[1] else ["1"], control, bits)
+    return _Plan(list(control.enable or ["1"]), control, bits)
 
 
-def _control(ff, clock) -> tuple | None:
-    """The control set of flip-flop ``ff`` (parameters, enable, reset) if it is clocked by ``clock``
-    on the rising edge with an active-high or no enable, else ``None``."""
-    parameters = {key: str(value).strip() for key, value in ff["parameters"].items()}
-    connections = ff["connections"]
-    if (connections["CLK"] != clock or parameters.get("CLKMUX", "CLK") != "CLK"
-            or parameters.get("LSRMODE", "LSR") != "LSR" or parameters.get("CEMUX", "1") not in ("1", "CE")):
-        return None
-    enable = tuple(connections["CE"]) if parameters.get("CEMUX", "1") == "CE" else ()
-    reset = tuple(connections.get("LSR", ["0"]))
-    return tuple(parameters.get(key) for key in _CONTROL), enable, reset, parameters.get("LSRMUX", "LSR")
-
-
-def _resets(ff, lut, do_pin) -> dict[str, int] | None:
+def _resets(ff, control, lut, do_pin) -> dict[str, int] | None:
     """For each non-constant LUT input other than ``do_pin``, the reset value of its new flip-flop, so
-    that the packed logic resets and powers up like ``ff``; ``None`` if no choice of values does."""
+    that the packed logic resets and powers up like ``ff`` (controlled by ``control``); ``None`` if no
+    choice of values does."""
     value = 1 if str(ff["parameters"].get("REGSET", "RESET")).strip() == "SET" else 0
-    has_reset = not (ff["connections"].get("LSR", ["0"]) == ["0"]
-                     and str(ff["parameters"].get("LSRMUX", "LSR")).strip() == "LSR")
+    has_reset = control.has_reset
     if lut is None:
         return None if has_reset or value else {}
     init = lut["parameters"]["INIT"]
