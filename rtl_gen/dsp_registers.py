@@ -84,6 +84,7 @@ def pack_registers(netlist: dict, top: str) -> list[str]:
             for index, bits in enumerate(choices):
                 dsp["connections"][f"{kind}{index}"] = bits
                 dsp["port_directions"][f"{kind}{index}"] = "input"
+                users[bits[0]].append((name, f"{kind}{index}"))
         lines.append(f"{name}: {', '.join(parts)}")
     unread = [ff for ff in sorted(copied) if not users[cells[ff]["connections"]["Q"][0]]]
     for ff in unread:

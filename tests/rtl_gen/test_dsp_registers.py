@@ -48,6 +48,22 @@ class RegisteredMultiply(wiring.Component):
         return m
 
 
+class SharedOperand(wiring.Component):
+    """``p = a·b`` and ``q = a·c``, from one register of ``a`` and registers of ``b`` and ``c``."""
+
+    a: In(signed(16))
+    b: In(signed(16))
+    c: In(signed(16))
+    p: Out(signed(32))
+    q: Out(signed(32))
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c = Signal(signed(16)), Signal(signed(16)), Signal(signed(16))
+        m.d.sync += [a.eq(self.a), b.eq(self.b), c.eq(self.c), self.p.eq(a * b), self.q.eq(a * c)]
+        return m
+
+
 def synth(design, tmp_path) -> dict:
     """The mapped ``synth_ecp5`` netlist of ``design`` (top module ``top``)."""
     (tmp_path / "design.v").write_text(verilog.convert(design, name="top", emit_src=False))
@@ -121,6 +137,21 @@ def test_operand_register_that_resets_to_nonzero_is_not_packed(tmp_path):
         "16 of 16 operand flip-flops copied into multipliers removed"]
     assert counts(netlist) == before - Counter({"TRELLIS_FF": 48})
     assert "REG_INPUTA_CLK" not in multiplier(netlist["modules"]["top"])["parameters"]
+
+
+@pytest.mark.fpga
+def test_operand_register_feeding_two_multipliers_is_copied_into_both(tmp_path):
+    netlist = synth(SharedOperand(), tmp_path)
+    before = counts(netlist)
+    assert packed(netlist) == 2 * [
+        "output register from 32 flip-flops, input A register from 16 flip-flops, input B register from 16 flip-flops"
+    ] + ["48 of 48 operand flip-flops copied into multipliers removed"]
+    assert counts(netlist) == before - Counter({"TRELLIS_FF": 48 + 64})
+    a = set(port_bits(netlist, "a"))
+    cells = [cell for cell in netlist["modules"]["top"]["cells"].values() if cell["type"] == "MULT18X18D"]
+    assert all(a in ({cell["connections"][f"{port}{i}"][0] for i in range(16)} for port in "AB") for cell in cells)
+    for cell in cells:
+        assert (selected(cell, "INPUTA", "CE"), selected(cell, "INPUTA", "RST")) == (["1"], port_bits(netlist, "rst"))
 
 
 PAIR = """
