@@ -15,10 +15,13 @@ such flip-flops are packed, those of one register sharing clock, enable and rese
 - Output: if every ``P`` bit with a load feeds only the ``DI`` of such a flip-flop, those flip-flops are
   removed and the ``P`` pins drive their ``Q`` nets.
 - Input ``A`` (and likewise ``B``): if every non-constant ``A`` pin is driven by the ``Q`` of such a
-  flip-flop and the constant pins are 0 or undefined (a register of 1 would read 0 after reset), the
-  pins read those flip-flops' ``D`` sources instead. The flip-flops are copied into the multiplier, not
-  moved: they are removed only once nothing else reads them (an operand register that feeds several
-  multipliers gets one copy in each).
+  flip-flop whose ``D`` is shallow, and the constant pins are 0 or undefined (a register of 1 would
+  read 0 after reset), the pins read those flip-flops' ``D`` sources instead. The flip-flops are copied
+  into the multiplier, not moved: they are removed only once nothing else reads them (an operand
+  register that feeds several multipliers gets one copy in each). Shallow means a constant, an input
+  port, a flip-flop, or one ``LUT4`` of those: the route into the multiplier moves in front of the
+  register, which a deeper logic cone cannot afford (the requantizer's saturation stage in front of its
+  multipliers would become the mac_array conv unit's critical path).
 
 Multipliers with a register already on, non-constant ``SIGNEDx`` or ``SOURCEx``, or a load on an output
 other than ``P`` are left alone.
@@ -147,11 +150,22 @@ def _input_plan(cells, drivers, dsp, port: str) -> tuple | None:
         if bit == "1" or driver is None or driver[1] != "Q":
             return None
         control = _packable(cells[driver[0]])
-        if control is None:
+        if control is None or not _shallow(cells, drivers, cells[driver[0]]["connections"]["DI"][0]):
             return None
         controls.add(control)
         ffs[pin] = driver[0]
     return (controls.pop(), ffs) if ffs and len(controls) == 1 else None
+
+
+def _shallow(cells, drivers, bit, luts: int = 1) -> bool:
+    """Whether ``bit`` is a constant, an input port, a flip-flop's output, or (``luts`` allowing) a
+    ``LUT4`` of those."""
+    driver = drivers.get(bit)
+    if driver is None or cells[driver[0]]["type"] == "TRELLIS_FF":
+        return True  # a constant, an input port or a flip-flop
+    cell = cells[driver[0]]
+    return (luts > 0 and cell["type"] == "LUT4"
+            and all(_shallow(cells, drivers, cell["connections"][pin][0], luts - 1) for pin in "ABCD"))
 
 
 def _remove(cells, users, name) -> None:

@@ -20,10 +20,11 @@ MODEL = Path(__file__).with_name("mult18x18d_model.v")
 class RegisteredMultiply(wiring.Component):
     """``p``: the registered product of registered operands ``a`` and ``b``, each register with its own
     enable (``ea``, ``eb``, ``ep``) and the domain's reset. ``tap`` also puts the product out
-    unregistered, ``seen`` the ``a`` register; ``a_init`` is that register's reset value."""
+    unregistered, ``seen`` the ``a`` register; ``a_init`` is that register's reset value; with ``deep``
+    it registers ``a + b`` (a carry chain) instead of ``a``."""
 
-    def __init__(self, *, tap: bool = False, seen: bool = False, a_init: int = 0):
-        self.tap, self.seen, self.a_init = tap, seen, a_init
+    def __init__(self, *, tap: bool = False, seen: bool = False, a_init: int = 0, deep: bool = False):
+        self.tap, self.seen, self.a_init, self.deep = tap, seen, a_init, deep
         members = {"a": In(signed(16)), "b": In(signed(16)), "ea": In(1), "eb": In(1), "ep": In(1),
                    "p": Out(signed(32))}
         if tap:
@@ -36,7 +37,7 @@ class RegisteredMultiply(wiring.Component):
         m = Module()
         a, b = Signal(signed(16), init=self.a_init), Signal(signed(16))
         with m.If(self.ea):
-            m.d.sync += a.eq(self.a)
+            m.d.sync += a.eq(self.a + self.b if self.deep else self.a)
         with m.If(self.eb):
             m.d.sync += b.eq(self.b)
         with m.If(self.ep):
@@ -129,8 +130,10 @@ def test_product_that_also_feeds_logic_keeps_its_register(tmp_path):
 
 
 @pytest.mark.fpga
-def test_operand_register_that_resets_to_nonzero_is_not_packed(tmp_path):
-    netlist = synth(RegisteredMultiply(a_init=5), tmp_path)
+@pytest.mark.parametrize("design", [RegisteredMultiply(a_init=5), RegisteredMultiply(deep=True)],
+                         ids=["resets_to_nonzero", "loads_a_carry_chain"])
+def test_operand_register_not_packed(tmp_path, design):
+    netlist = synth(design, tmp_path)
     before = counts(netlist)
     assert packed(netlist) == [
         "output register from 32 flip-flops, input B register from 16 flip-flops",
