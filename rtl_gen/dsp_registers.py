@@ -10,7 +10,10 @@ where its ``REG_x_CE`` enable (``CE0..3``) is high; its ``REG_x_RST`` reset (``R
 at that edge whatever the enable (``RESETMODE = "SYNC"``), and it powers up 0; the ``SIGNEDx`` inputs
 are registered with ``x`` (Lattice's simulation model). That is a ``TRELLIS_FF`` with ``REGSET =
 "RESET"`` and either no reset or a synchronous reset over the enable (``SRMODE = "LSR_OVER_CE"``); only
-such flip-flops are packed, those of one register sharing clock, enable and reset.
+such flip-flops are packed, those of one register sharing clock, enable, reset and ``GSR`` setting, which
+becomes the multiplier's (a register whose flip-flops disagree with the first packed one stays out).
+A registered ``SIGNEDx`` reads 0 until the register first loads, while ``x`` is 0 too: the product is 0
+either way.
 
 - Output: if every ``P`` bit with a load feeds only the ``DI`` of such a flip-flop, those flip-flops are
   removed and the ``P`` pins drive their ``Q`` nets.
