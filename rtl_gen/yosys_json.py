@@ -44,7 +44,7 @@ class Control(NamedTuple):
     @property
     def has_reset(self) -> bool:
         """Whether the reset input can ever be active."""
-        return not (self.reset == ("0",) and self.setting("LSRMUX") == "LSR")
+        return self.reset != ("0",) or self.setting("LSRMUX") != "LSR"
 
     def setting(self, name: str) -> str:
         """The value of parameter ``name`` (one of those above)."""
