@@ -1,12 +1,13 @@
 """The convolution unit: sequencer → buffer reads → MAC cells → accumulators → requantizer → writes."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
+from ..lib.queue import Queue
 from ..lib.dot_product import DotProduct
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
@@ -90,7 +91,7 @@ class ConvUnit(wiring.Component):
         # Output credits: a step that ends an output pixel leaves the sequencer only if its output atom
         # will find room in the output queue, so nothing after the sequencer ever stalls.
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
-        m.submodules.outputs = outputs = fifo.SyncFIFO(width=8 * max(ac, ak) + 1, depth=OUTPUT_QUEUE)
+        m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, OUTPUT_QUEUE)
         pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not written before the last cycle
         room = Signal(init=1)  # pending < OUTPUT_QUEUE, registered with pending
         issue = sequencer.steps.valid & sequencer.steps.ready

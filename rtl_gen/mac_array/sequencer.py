@@ -157,22 +157,22 @@ class ConvSequencer(wiring.Component):
             ]
         with m.Elif(advance & stepping):
             m.d.sync += first.eq(pixel_done)
-            with m.If(~last["s"]):
-                m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
-            with m.Elif(~last["r"]):
-                m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
-                             pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
-            with m.Elif(~last["g"]):
-                m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
-                             row_offset.eq(row_offset + row_rewind),
-                             pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
-            with m.Else():  # next output pixel
+            with m.If(pixel_done):  # next output pixel (pixel_done is last["s"] & last["r"] & last["g"])
                 m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
                 with m.If(~last["x"]):
                     m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset + row_rewind)]
                 with m.Elif(~last["y"]):
                     m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
                                  row_offset.eq(row_offset + row_wrap)]
+            with m.Elif(~last["s"]):
+                m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
+            with m.Elif(~last["r"]):
+                m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
+                             pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
+            with m.Else():  # ~last["g"]
+                m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
+                             row_offset.eq(row_offset + row_rewind),
+                             pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):
