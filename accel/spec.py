@@ -178,8 +178,9 @@ class DotProductSpec(Spec):
 
     @property
     def latency(self) -> int:
-        """Cycles from an accepted input vector to its result: one multiply stage plus one per tree level."""
-        return 1 + self.tree_levels
+        """Cycles from an accepted input vector to its result: the operands, the products, their copy (on an
+        FPGA the routes into and out of the multipliers take a cycle each), then one per tree level."""
+        return 3 + self.tree_levels
 
 
 @register("mac_array")

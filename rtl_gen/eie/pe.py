@@ -9,7 +9,7 @@ from accel.isa.eie import COL
 from accel.spec import EieSpec
 
 from .lnzd import leading_one
-from .queue import ActivationQueue
+from ..lib.queue import Queue
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
@@ -180,7 +180,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += lag.eq(self.take)
 
         # Activation queue: (value, pointer index).
-        m.submodules.queue = queue = ActivationQueue(16 + len(self.push_ptr), spec.queue_depth)
+        m.submodules.queue = queue = Queue(16 + len(self.push_ptr), spec.queue_depth)
         m.d.comb += [queue.w_en.eq(self.push), queue.w_data.eq(Cat(self.push_value, self.push_ptr)),
                      self.queue_ready.eq(queue.w_rdy)]
         head_value, head_ptr = queue.r_data[:16], queue.r_data[16:]

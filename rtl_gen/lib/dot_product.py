@@ -20,11 +20,14 @@ def operand_layout(lanes: int, tag_width: int = 0) -> data.StructLayout:
 class DotProduct(wiring.Component):
     """Σ a[i]·b[i] over ``spec.lanes`` lanes of signed int8, exact.
 
-    One multiply stage registers the products; each level of the adder tree sums pairs of terms into a
-    register one bit wider than its inputs, so the result width is ``spec.result_width`` and nothing
-    overflows (derivation in :attr:`DotProductSpec.result_width`).
+    The operands are registered, then their products, then a copy of the products; each level of the
+    adder tree sums pairs of terms into a register one bit wider than its inputs, so the result width is
+    ``spec.result_width`` and nothing overflows (derivation in :attr:`DotProductSpec.result_width`). On an
+    FPGA the operand and product registers become the multiplier blocks' input and output registers
+    (``rtl_gen.dsp_registers``), so the routes into and out of a block each have a cycle to themselves:
+    from the driver of ``i`` (a register, ideally) and into the product copy.
 
-    Timing: latency ``spec.latency`` cycles (1 + ⌈log2 lanes⌉) from an accepted input to a valid
+    Timing: latency ``spec.latency`` cycles (3 + ⌈log2 lanes⌉) from an accepted input to a valid
     output; throughput one vector per cycle. The whole pipeline advances while ``o`` is empty or being
     accepted, so a stalled consumer (``o.ready`` low with ``o.valid`` high) holds every stage and drops
     ``i.ready``; nothing is lost or duplicated under any valid/ready pattern.
@@ -61,19 +64,22 @@ class DotProduct(wiring.Component):
 
         valid = self.i.valid
         tag = self.i.payload.tag if self.tag_width else None
-        terms = [registered(m, advance, f"product_{lane}", signed(spec.PRODUCT_WIDTH),
-                            self.i.payload.a[lane] * self.i.payload.b[lane]) for lane in range(spec.lanes)]
-        valid = registered(m, advance, "product_valid", 1, valid)
-        if self.tag_width:
-            tag = registered(m, advance, "product_tag", self.tag_width, tag)
 
-        for level in range(spec.tree_levels):
-            width = spec.PRODUCT_WIDTH + level + 1
-            terms = [registered(m, advance, f"sum_{level}_{pair // 2}", signed(width), sum(terms[pair:pair + 2]))
-                     for pair in range(0, len(terms), 2)]
-            valid = registered(m, advance, f"sum_{level}_valid", 1, valid)
+        def stage(name, terms, width):
+            """Register ``terms`` as ``name_<n>`` (``width`` bits, signed), the valid bit and the tag alongside."""
+            nonlocal valid, tag
+            valid = registered(m, advance, f"{name}_valid", 1, valid)
             if self.tag_width:
-                tag = registered(m, advance, f"sum_{level}_tag", self.tag_width, tag)
+                tag = registered(m, advance, f"{name}_tag", self.tag_width, tag)
+            return [registered(m, advance, f"{name}_{n}", signed(width), term) for n, term in enumerate(terms)]
+
+        lanes = range(spec.lanes)
+        operands = stage("operand", [self.i.payload.a[n] for n in lanes] + [self.i.payload.b[n] for n in lanes], 8)
+        terms = stage("product", [operands[n] * operands[spec.lanes + n] for n in lanes], spec.PRODUCT_WIDTH)
+        terms = stage("product_copy", terms, spec.PRODUCT_WIDTH)
+        for level in range(spec.tree_levels):
+            terms = stage(f"sum_{level}", [sum(terms[pair:pair + 2]) for pair in range(0, len(terms), 2)],
+                          spec.PRODUCT_WIDTH + level + 1)
 
         if self.tag_width:
             m.d.comb += [self.o.payload.sum.eq(terms[0]), self.o.payload.tag.eq(tag)]

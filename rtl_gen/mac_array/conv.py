@@ -1,12 +1,13 @@
 """The convolution unit: sequencer → buffer reads → MAC cells → accumulators → requantizer → writes."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
+from ..lib.queue import Queue
 from ..lib.dot_product import DotProduct
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
@@ -16,27 +17,30 @@ from .requant import Requantizer
 from .sequencer import ConvSequencer
 
 TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
+CELL_TAG = data.StructLayout({"restart": 1, "last": 1, "final": 1})  # MAC cell 0's tag; the others carry restart
 OUTPUT_QUEUE = 32
 """Output atoms in flight at most: a step that ends a pixel is written at most
-READ_LATENCY + 1 + (1 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 23 cycles after it leaves the
-sequencer, so with the default memory model (writes never refused) the credits never run out."""
+READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 25 cycles after it leaves the
+sequencer and its credit returns a cycle later, so with the default memory model (writes never
+refused) the credits never run out."""
 
 
 class ConvUnit(wiring.Component):
     """Executes one ``Conv`` command (see :class:`accel.isa.mac_array.Conv` for its semantics), or with
     ``pool`` set one ``Pool`` command expressed in the same fields (one channel group, no parameters
-    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (6 cycles)
+    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (7 cycles)
     instead of the MAC cells.
 
     Pipeline, one step per cycle: the sequencer's step; the buffer read (:data:`~.cbuf.READ_LATENCY`
     cycles); the operand registers (the feature atom, or the pad value outside the map, and the weights);
     atomic_k int8 dot products of atomic_c lanes (:class:`~rtl_gen.lib.dot_product.DotProduct`,
-    1 + log2(atomic_c) cycles); the accumulators (1 cycle; a pixel's accumulators start at the folded
+    3 + log2(atomic_c) cycles); the accumulators (1 cycle; a pixel's accumulators start at the folded
     bias on its first step with ``first`` set and go on to the requantizer after its last step with
     ``last`` set); the requantizer (:data:`~.requant.LATENCY` cycles); the output queue (1 cycle); a
     write request per output atom. Nothing after the sequencer stalls: a step that ends an output pixel
-    leaves the sequencer only while fewer than :data:`OUTPUT_QUEUE` output atoms are in flight, so a
-    blocked write port fills the queue and then holds the sequencer.
+    leaves the sequencer only while fewer than :data:`OUTPUT_QUEUE` output atoms are in flight (issued
+    and not written before the previous cycle), so a blocked write port fills the queue and then holds
+    the sequencer.
 
     ``busy`` is high from ``start`` until the last step is accumulated and, with ``last``, every output
     atom has been written and acknowledged.
@@ -87,14 +91,15 @@ class ConvUnit(wiring.Component):
         # Output credits: a step that ends an output pixel leaves the sequencer only if its output atom
         # will find room in the output queue, so nothing after the sequencer ever stalls.
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
-        m.submodules.outputs = outputs = fifo.SyncFIFO(width=8 * max(ac, ak) + 1, depth=OUTPUT_QUEUE)
-        pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not yet written
+        m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, OUTPUT_QUEUE)
+        pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not written before the last cycle
         room = Signal(init=1)  # pending < OUTPUT_QUEUE, registered with pending
         issue = sequencer.steps.valid & sequencer.steps.ready
         step = sequencer.steps.payload
         issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
         write = self.wr_req.valid & self.wr_req.ready
-        pending_next = pending + issue_output - write
+        wrote = registered(m, 1, "wrote", 1, write)  # a write a cycle ago: a credit returns then
+        pending_next = pending + issue_output - wrote
         m.d.sync += [pending.eq(pending_next), room.eq(pending_next < OUTPUT_QUEUE)]
         m.d.comb += [
             sequencer.start.eq(self.start), sequencer.command.eq(c),
@@ -122,31 +127,37 @@ class ConvUnit(wiring.Component):
                     with m.Case(n):
                         m.d.sync += [params[n][lane].eq(self.weight_data[lane][:32]) for lane in range(ak)]
 
-        # Operand registers: the feature atom or the pad value, and the weights.
+        # Operand registers: the feature atom or the pad value, and the weights; the feature atom again for the
+        # pooling reducer (which skips positions outside the map), a register of its own next to it.
         operand_valid = registered(m, 1, "operand_valid", 1, read_valid & ~read_param)
         operand_tag = registered(m, 1, "operand_tag", TAG, read_tag)
+        operand_restart = registered(m, 1, "operand_restart", 1, read_tag.first & c.first)
         operand_inside = registered(m, 1, "operand_inside", 1, read_inside)
         features = registered(m, 1, "features", 8 * ac,
                               Mux(read_inside, self.feature_data, Cat(*([c.pad_value] * ac))))
         weights = registered(m, 1, "weights", data.ArrayLayout(8 * ac, ak), self.weight_data)
+        pooled = registered(m, 1, "pooled", 8 * ac, self.feature_data)
 
-        # MAC cells: one dot product of atomic_c lanes per kernel; unit 0 carries the step's tag.
+        # MAC cells: one dot product of atomic_c lanes per kernel. Each carries ``restart`` (the step starts
+        # its pixel's accumulation: its first step, of a command with ``first``), a copy per kernel's
+        # accumulators; unit 0 also the step's ``last`` and ``final``.
         cells = []
         for k in range(ak):
-            cell = DotProduct(DotProductSpec(lanes=ac), tag_width=TAG.size if k == 0 else 0)
+            cell = DotProduct(DotProductSpec(lanes=ac), tag_width=CELL_TAG.size if k == 0 else 1)
             m.submodules[f"cell{k}"] = cell
             m.d.comb += [
                 cell.i.valid.eq(operand_valid & ~self.pool),
                 cell.i.payload.a.as_value().eq(features),
                 cell.i.payload.b.as_value().eq(weights[k]),
+                cell.i.payload.tag[0].eq(operand_restart),
                 cell.o.ready.eq(1),
             ]
             cells.append(cell)
         m.submodules.reducer = reducer = PoolReducer(ac)
         m.d.comb += [
-            cells[0].i.payload.tag.eq(operand_tag),
+            cells[0].i.payload.tag[1:].eq(Cat(operand_tag.last, operand_tag.final)),
             reducer.i.valid.eq(operand_valid & self.pool),
-            reducer.i.payload.atom.as_value().eq(features),
+            reducer.i.payload.atom.as_value().eq(pooled),
             reducer.i.payload.inside.eq(operand_inside),
             reducer.i.payload.first.eq(operand_tag.first),
             reducer.i.payload.last.eq(operand_tag.last),
@@ -159,13 +170,13 @@ class ConvUnit(wiring.Component):
         # Accumulators.
         m.submodules.requant = requant = Requantizer(ak, spec.acc_width)
         acc = [Signal(signed(spec.acc_width), name=f"acc_{k}") for k in range(ak)]
-        tag = data.View(TAG, cells[0].o.payload.tag)
+        tag = data.View(CELL_TAG, cells[0].o.payload.tag)
         m.d.sync += requant.i.valid.eq(cells[0].o.valid & tag.last & c.last)
         with m.If(cells[0].o.valid):
             m.d.sync += requant.i.payload.final.eq(tag.final)
             for k, cell in enumerate(cells):
-                base = Mux(tag.first & c.first, params[0][k].as_signed(), acc[k])
-                total = base + cell.o.payload.sum if k == 0 else base + cell.o.payload
+                base = Mux(cell.o.payload.tag[0], params[0][k].as_signed(), acc[k])
+                total = base + cell.o.payload.sum
                 m.d.sync += [acc[k].eq(total), requant.i.payload.acc[k].eq(total)]
 
         for k in range(ak):
@@ -191,7 +202,10 @@ class ConvUnit(wiring.Component):
             outputs.r_en.eq(self.wr_req.ready),
             self.wr_ack.ready.eq(1),
         ]
-        m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
+        # Writes not yet acknowledged: ``outstanding`` counts a write from the cycle after ``wrote`` (an
+        # acknowledgement comes at least a cycle after its write, so it never goes below 0), so the count
+        # is ``outstanding + wrote``.
+        m.d.sync += outstanding.eq(outstanding + wrote - self.wr_ack.valid)
         with m.If(write):
             m.d.sync += written.eq(written + 1)
 
@@ -207,6 +221,6 @@ class ConvUnit(wiring.Component):
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),
             self.written_all.eq(written_all & ~self.start),
-            self.busy.eq(self.start | ~accumulated_all | (c.last & (~written_all | (outstanding != 0)))),
+            self.busy.eq(self.start | ~accumulated_all | (c.last & (~written_all | wrote | (outstanding != 0)))),
         ]
         return m

@@ -11,9 +11,10 @@ from ..lib.pipeline import registered
 MAX_COUNT = 121  # 11 × 11 window
 SUM_BITS = 16  # |sum| <= 121 · 128 = 15488
 RECIPROCAL_SHIFT = 21
-DIVIDE_STAGES = 5
-"""The table read and the rounded magnitude; the reciprocal registered; the two partial products; their
-sum, the quotient; the signed quotient or the max."""
+DIVIDE_STAGES = 6
+"""The table read and the rounded magnitude; their copies (the multipliers' input registers); the two
+partial products (the multipliers' output registers); their copies in the fabric; their sum, the
+quotient; the signed quotient or the max."""
 """floor(n / d) == (n · ⌈2**21 / d⌉) >> 21 for every n < 2**14 and 1 <= d <= 121: the rounding error
 e = ⌈2**21/d⌉·d − 2**21 is below d <= 127, so n·e < 2**21 (Granlund & Montgomery, PLDI 1994, §4).
 The rounded numerator |sum| + d // 2 is at most 15488 + 60 < 2**14."""
@@ -54,47 +55,53 @@ class PoolReducer(wiring.Component):
         advance = ~self.o.valid | self.o.ready
         m.d.comb += self.i.ready.eq(advance)
 
-        # Reduce: running values per lane; a pixel's result leaves with its last step.
+        # Reduce: per lane a running max (loaded with the atom where it is inside the map and either the
+        # first found or greater) and a running sum; the count of the positions found inside the map. A
+        # pixel's window is reduced with its last step, and the next cycle reads these registers.
         count = Signal(range(MAX_COUNT + 1))
-        acc = [Signal(signed(SUM_BITS), name=f"acc_{lane}") for lane in range(self.lanes)]
+        found = Signal()  # count != 0
+        peak = [Signal(signed(8), name=f"peak_{lane}") for lane in range(self.lanes)]
+        total = [Signal(signed(SUM_BITS), name=f"total_{lane}") for lane in range(self.lanes)]
         done = Signal(data.StructLayout({"valid": 1, "final": 1}))
-        done_count = Signal.like(count)
-        done_acc = [Signal(signed(SUM_BITS), name=f"done_{lane}") for lane in range(self.lanes)]
         with m.If(advance):
             m.d.sync += [done.valid.eq(self.i.valid & step.last), done.final.eq(step.final)]
             with m.If(self.i.valid):
-                new_count = Mux(step.first, 0, count) + step.inside
-                m.d.sync += [count.eq(new_count), done_count.eq(new_count)]
+                m.d.sync += [count.eq(Mux(step.first, 0, count) + step.inside),
+                             found.eq((found & ~step.first) | step.inside)]
                 for lane in range(self.lanes):
                     x = step.atom[lane]
-                    empty = Mux(self.average, 0, -128)
-                    previous = Mux(step.first, empty, acc[lane])
-                    combined = Mux(self.average, previous + x, Mux(x > previous, x, previous))
-                    new = Mux(step.inside, combined, previous)
-                    m.d.sync += [acc[lane].eq(new), done_acc[lane].eq(new)]
+                    greater = (x.as_unsigned() ^ 0x80) > (peak[lane].as_unsigned() ^ 0x80)  # one carry chain
+                    with m.If(step.inside & (step.first | ~found | greater)):
+                        m.d.sync += peak[lane].eq(x)
+                    m.d.sync += total[lane].eq(Mux(step.first, 0, total[lane]) + Mux(step.inside, x, 0))
 
-        # Divide: look up ⌈2**21 / count⌉ (the table's read, then a register, so that no logic follows the
-        # SRAM), multiply the rounded magnitude by its two halves, add them, restore the sign.
-        table = memory.Memory(shape=RECIPROCAL_SHIFT + 1, depth=MAX_COUNT + 1, init=reciprocals())
+        # Divide: look up ⌈2**21 / count⌉ (a table in logic, registered) and round the magnitude; copy
+        # both (the multipliers' input registers, so only a route precedes them); multiply the magnitude by
+        # the reciprocal's two halves (registered in the multipliers) and copy the products into the fabric;
+        # add them; restore the sign.
+        table = memory.Memory(shape=RECIPROCAL_SHIFT + 1, depth=MAX_COUNT + 1, init=reciprocals(),
+                              attrs={"ram_style": "logic"})
         m.submodules.reciprocals = table
         lookup = table.read_port(transparent_for=())
-        m.d.comb += [lookup.addr.eq(done_count), lookup.en.eq(advance)]
+        m.d.comb += [lookup.addr.eq(count), lookup.en.eq(advance)]
         valid, final = done.valid, done.final
         for n in range(DIVIDE_STAGES):
             valid = registered(m, advance, f"valid_{n}", 1, valid)
             final = registered(m, advance, f"final_{n}", 1, final)
         reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1, lookup.data)
+        half = count >> 1
         for lane in range(self.lanes):
-            total = done_acc[lane]
-            magnitude = registered(m, advance, f"magnitude_{lane}", 15,
-                                   Mux(total < 0, -total, total) + (done_count >> 1))
+            sum_ = total[lane]  # |sum| + half: both signs' sums in parallel, then one is chosen
+            magnitude = registered(m, advance, f"magnitude_{lane}", 15, Mux(sum_ < 0, half - sum_, sum_ + half))
             magnitude = registered(m, advance, f"magnitude_{lane}_1", 15, magnitude)
             low = registered(m, advance, f"low_{lane}", 26, magnitude * reciprocal[:11])
             high = registered(m, advance, f"high_{lane}", 26, magnitude * reciprocal[11:])
+            low = registered(m, advance, f"low_{lane}_1", 26, low)
+            high = registered(m, advance, f"high_{lane}_1", 26, high)
             quotient = registered(m, advance, f"quotient_{lane}", 15, (low + (high << 11)) >> RECIPROCAL_SHIFT)
-            held = total  # the max, or the sum's sign
+            held = Mux(self.average, sum_ >> (SUM_BITS - 1), Mux(found, peak[lane], -128))  # the sign, or the max
             for n in range(DIVIDE_STAGES - 1):
-                held = registered(m, advance, f"held_{lane}_{n}", signed(SUM_BITS), held)
+                held = registered(m, advance, f"held_{lane}_{n}", signed(8), held)
             result = Mux(self.average, Mux(held < 0, -quotient, quotient), held)
             out = registered(m, advance, f"out_{lane}", signed(8), result)
             m.d.comb += self.o.payload.value[lane].eq(out)

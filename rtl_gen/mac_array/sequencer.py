@@ -1,6 +1,6 @@
 """The convolution sequencer: the order in which input atoms meet weight blocks (NVDLA's CSC)."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,15 +34,15 @@ class ConvSequencer(wiring.Component):
     counters with their partial addresses, then the feature address and the padding check. The first
     (parameter) step is valid 3 cycles after ``start``, then one step per cycle while ``steps`` is
     ready; ``busy`` is high from ``start`` until the final step has been accepted. Addresses are
-    updated incrementally (adds only); the few products of command fields are registered in two
-    steps from the command and taken while the parameter steps leave; every loop end is a flag
-    registered a step ahead, so no compare, multiply or add chain lies on the step path.
+    updated incrementally (adds only); the few products of command fields are registered in three
+    steps from the command (factors, product, a copy) and taken while the parameter steps leave; every
+    loop end is a flag registered a step ahead, so no compare, multiply or add chain lies on the step path.
 
     Members
     -------
     start : ``In(1)``
-        Begin the command in ``command`` (a one-cycle pulse); ``command`` must be stable from the cycle
-        before ``start`` until done.
+        Begin the command in ``command`` (a one-cycle pulse); ``command`` must be stable from ``start``
+        until done.
     command : ``In(command_layout(Conv))``
     busy : ``Out(1)``
     steps : ``Out(stream.Signature(step_layout()))``
@@ -62,34 +62,41 @@ class ConvSequencer(wiring.Component):
         c = self.command
         dim = range(self.spec.MAX_DIM + 1)
 
-        # Registered from the command: products and loop-end constants.
+        # Registered from the command: products and loop-end constants. Each product takes three registers:
+        # its factors and the product (the multiplier's own input and output registers once packed), then
+        # a copy in the fabric, so no route into or out of a multiplier shares a cycle with logic.
         row_start = Signal(ADDRESS)  # y_off·in_w
         row_step = Signal(ADDRESS)  # stride·in_w
         rows_back = Signal(ADDRESS)  # (kernel_h − 1)·in_w
+        row_rewind = Signal(ADDRESS)  # −rows_back
         row_wrap = Signal(ADDRESS)  # row_step − rows_back
         loops = {"s": (c.kernel_w, 4), "r": (c.kernel_h, 4), "g": (c.ncg, 16), "x": (c.out_w, dim), "y": (c.out_h, dim)}
         single = {name: Signal(name=f"single_{name}") for name in loops}  # the loop has one iteration
         penultimate = {name: Signal(shape, name=f"penultimate_{name}") for name, (_, shape) in loops.items()}
         factors = Signal(data.StructLayout({"y_off": signed(8), "in_w": len(c.in_w), "stride": len(c.stride),
-                                            "kernel_h": len(c.kernel_h)}))  # copies next to the multipliers
+                                            "rows_back": len(c.kernel_h)}))
+        products = Signal(data.StructLayout({"row_start": ADDRESS, "row_step": ADDRESS, "rows_back": ADDRESS}))
         m.d.sync += [
             factors.y_off.eq(c.y_off), factors.in_w.eq(c.in_w), factors.stride.eq(c.stride),
-            factors.kernel_h.eq(c.kernel_h),
-            row_start.eq(factors.y_off * factors.in_w), row_step.eq(factors.stride * factors.in_w),
-            rows_back.eq((factors.kernel_h - 1) * factors.in_w), row_wrap.eq(row_step - rows_back),
+            factors.rows_back.eq(c.kernel_h - 1),
+            products.row_start.eq(factors.y_off * factors.in_w), products.row_step.eq(factors.stride * factors.in_w),
+            products.rows_back.eq(factors.rows_back * factors.in_w),
+            row_start.eq(products.row_start), row_step.eq(products.row_step), rows_back.eq(products.rows_back),
+            row_rewind.eq(-rows_back), row_wrap.eq(row_step - rows_back),
         ]
         for name, (count, _) in loops.items():
             m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
 
         # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
-        # is set up by ``begin`` (two cycles after ``start``, when the registers above are valid), while the
-        # parameter steps leave; the branch of each step depends on registered flags only.
+        # is set up by ``begin`` (three cycles after ``start``, while the parameter steps leave: ``row_start``
+        # is valid then, ``row_rewind`` and ``row_wrap`` a cycle later, by the first pixel step); the branch
+        # of each step depends on registered flags only.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
         stepping = Signal()  # running, parameter steps done
         begin = Signal()
-        started = Signal()
-        m.d.sync += [started.eq(self.start), begin.eq(started)]
+        started = Signal(2)  # start, delayed by 1 and 2 cycles
+        m.d.sync += [started.eq(Cat(self.start, started[0])), begin.eq(started[1])]
         counter = {name: Signal(shape, name=name) for name, (_, shape) in loops.items()}
         last = {name: Signal(name=f"last_{name}") for name in loops}
         pixel_done = Signal()  # last["s"] & last["r"] & last["g"]: the step ends its output pixel
@@ -150,22 +157,22 @@ class ConvSequencer(wiring.Component):
             ]
         with m.Elif(advance & stepping):
             m.d.sync += first.eq(pixel_done)
-            with m.If(~last["s"]):
+            with m.If(pixel_done):  # next output pixel (pixel_done is last["s"] & last["r"] & last["g"])
+                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
+                with m.If(~last["x"]):
+                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset + row_rewind)]
+                with m.Elif(~last["y"]):
+                    m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
+                                 row_offset.eq(row_offset + row_wrap)]
+            with m.Elif(~last["s"]):
                 m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
             with m.Elif(~last["r"]):
                 m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
                              pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
-            with m.Elif(~last["g"]):
+            with m.Else():  # ~last["g"]
                 m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
-                             row_offset.eq(row_offset - rows_back),
+                             row_offset.eq(row_offset + row_rewind),
                              pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
-            with m.Else():  # next output pixel
-                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
-                with m.If(~last["x"]):
-                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset - rows_back)]
-                with m.Elif(~last["y"]):
-                    m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
-                                 row_offset.eq(row_offset + row_wrap)]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):

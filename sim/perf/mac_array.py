@@ -9,12 +9,12 @@ its unit is then busy from the next cycle for:
   L cycles after its request, and a cycle to finish);
 - a convolution of T steps: FRONT = 11 cycles of parameter reads and pipeline fill (``stall_buffer``: the
   sequencer's start, its two stages and its 3 parameter steps, then the first step's 4-cycle buffer read
-  and its operand registers), T of MACs (``mac_active``), then the drain: D = 1 + log2(atomic_c) cycles of dot product,
-  1 of accumulation and, with ``last``, REQUANT = 9 of requantization and 1 in the output queue
-  (``stall_postproc``: D + 1, or D + 11 with ``last``) and L + 1 until the final write is acknowledged
-  (``stall_memory``);
-- a pooling of T window steps: the same front, T steps (``pp_active``), 6 cycles of reduction and
-  division and 1 in the output queue, L + 1 until acknowledged;
+  and its operand registers), T of MACs (``mac_active``), then the drain: D = 3 + log2(atomic_c) cycles
+  of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 9 of
+  requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 11 with ``last``) and
+  L + 1 until the final write is acknowledged (``stall_memory``);
+- a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 7 cycles of reduction
+  and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 6 per atom to read its operands
   (``stall_buffer``; the buffer's read latency is 4), atomic_c lanes per atom (``pp_active``), 19 cycles
   of arithmetic and gathering, L + 1 until acknowledged.
@@ -26,7 +26,7 @@ import numpy as np
 
 from accel.isa.mac_array import COUNTERS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import Command, Program
-from accel.spec import MacArraySpec
+from accel.spec import DotProductSpec, MacArraySpec
 
 from ..result import RunResult
 
@@ -34,6 +34,8 @@ FRONT = 11
 """Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
 REQUANT = 9
 """Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
+POOL = 7
+"""Pooling reducer latency: 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to divide."""
 ELTWISE = 19
 """Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES) and the gathering."""
 
@@ -49,12 +51,12 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
         return beats + latency + 2, 0, 0, 0, 0, 0, beats * spec.beat_bytes, 0
     if isinstance(command, Conv):
         steps = command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
-        drain = 1 + (spec.atomic_c - 1).bit_length() + (1 + REQUANT + 1 if command.last else 1)
+        drain = DotProductSpec(lanes=spec.atomic_c).latency + (1 + REQUANT + 1 if command.last else 1)
         memory, written = (latency + 1, command.out_h * command.out_w * spec.atomic_k) if command.last else (0, 0)
         return FRONT + steps + drain + memory, steps, 0, memory, FRONT, drain, 0, written
     if isinstance(command, Pool):
         steps = command.out_h * command.out_w * command.kernel_h * command.kernel_w
-        return (FRONT + steps + 7 + latency + 1, 0, steps, latency + 1, FRONT, 7, 0,
+        return (FRONT + steps + POOL + 1 + latency + 1, 0, steps, latency + 1, FRONT, POOL + 1, 0,
                 command.out_h * command.out_w * spec.atomic_c)
     if isinstance(command, Eltwise):
         if not command.count:

@@ -1,4 +1,4 @@
-"""eie RTL blocks in Amaranth's simulator (LNZD quadtree, leading-one detector, activation queue) and the
+"""eie RTL blocks in Amaranth's simulator (LNZD quadtree, leading-one detector) and the
 engine's Verilog lint over corner configurations (1 and 2 PEs, queue depth 1, odd depths)."""
 
 import random
@@ -10,7 +10,6 @@ from amaranth.lib.wiring import In, Out
 
 from accel.spec import EieSpec
 from rtl_gen.eie.lnzd import Lnzd, leading_one
-from rtl_gen.eie.queue import ActivationQueue
 from rtl_gen.export import export, lint
 
 
@@ -72,33 +71,6 @@ def test_leading_one_detector(simulate):
             await step(ctx, False)
 
     simulate(dut, testbench, clocked=False)
-
-
-@pytest.mark.parametrize("depth", [1, 2, 3, 8])
-def test_activation_queue_is_a_fifo_with_exact_depth(depth, simulate):
-    dut = ActivationQueue(8, depth)
-    rng = random.Random(depth)
-
-    async def testbench(ctx):
-        model, written = [], 0
-        for _ in range(500):
-            write, read = rng.random() < 0.6, rng.random() < 0.5
-            ctx.set(dut.w_en, write)
-            ctx.set(dut.w_data, written & 0xFF)
-            ctx.set(dut.r_en, read)
-            assert ctx.get(dut.w_rdy) == (len(model) < depth)
-            assert ctx.get(dut.r_rdy) == bool(model)
-            if model:
-                assert ctx.get(dut.r_data) == model[0]
-            popped = read and bool(model)
-            if write and len(model) < depth:
-                model.append(written & 0xFF)
-                written += 1
-            if popped:
-                model.pop(0)
-            await ctx.tick()
-
-    simulate(dut, testbench)
 
 
 @pytest.mark.parametrize("params", [

@@ -36,7 +36,7 @@ def test_result_width_is_derived_from_lanes(lanes, width):
     assert spec.result_width == width
     worst = lanes * 128 * 128  # every lane -128 × -128
     assert worst <= 2 ** (width - 1) - 1
-    assert spec.latency == 1 + spec.tree_levels
+    assert spec.latency == 3 + spec.tree_levels
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 3, 8, 64])

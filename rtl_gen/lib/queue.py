@@ -1,11 +1,12 @@
-"""The activation queue of a PE: a first-word-fall-through FIFO of (value, pointer index) items."""
+"""A first-word-fall-through FIFO whose ready flags are registers (the EIE PE's activation queue, the
+mac_array conv unit's output queue)."""
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 
-class ActivationQueue(wiring.Component):
+class Queue(wiring.Component):
     """``depth`` items of ``width`` bits (any depth >= 1; Amaranth's SyncFIFO makes zero-width pointers for
     depth 1, which do not lint).
 
@@ -36,7 +37,8 @@ class ActivationQueue(wiring.Component):
             write.addr.eq(produce), write.data.eq(self.w_data), write.en.eq(do_write),
             read.addr.eq(consume), self.r_data.eq(read.data),
         ]
-        # w_rdy (level != depth) and r_rdy (level != 0) are registers, updated with the level.
+        # w_rdy (level != depth) and r_rdy (level != 0) are registers, updated with the level, so that
+        # no compare of the level lies in front of the storage's write enable or a reader's logic.
         not_full, not_empty = Signal(init=1), Signal()
         m.d.comb += [self.w_rdy.eq(not_full), self.r_rdy.eq(not_empty)]
         with m.If(do_write):
