@@ -8,14 +8,14 @@ from accel.int8 import ADD_LEFT_SHIFT
 from accel.isa.mac_array import Eltwise
 from accel.spec import MacArraySpec
 
-from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
+from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 
-LANE_STAGES = 2 * STAGES + 4
+LANE_STAGES = 2 * STAGES + 2 + OUTPUT_STAGES
 """Pipeline depth of one element: the offset inputs, both rescaled (in parallel), their sum, the sum
-rescaled, then the offset and the clamp."""
+rescaled, then the comparisons with the bounds and the clamp."""
 
 
 class EltwiseUnit(wiring.Component):
@@ -112,8 +112,7 @@ class EltwiseUnit(wiring.Component):
         scaled_b = multiply_by_quantized_multiplier(m, advance, "b", b_in, c.b_m0, c.b_shift)
         total = registered(m, advance, "total", signed(33), scaled_a + scaled_b)
         scaled = multiply_by_quantized_multiplier(m, advance, "sum", total, c.out_m0, c.out_shift)
-        offset = registered(m, advance, "offset", signed(33), scaled + c.out_zp)
-        out = registered(m, advance, "out", signed(8), clamp(offset, c.lo, c.hi))
+        out = offset_and_clamp(m, advance, "sum", scaled, c.out_zp, c.lo, c.hi)
         valid, is_last, is_final = feeding, last_lane, final
         for n in range(LANE_STAGES):
             valid = registered(m, advance, f"valid_{n}", 1, valid)
