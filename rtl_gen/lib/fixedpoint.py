@@ -84,9 +84,9 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
 def offset_and_clamp(m, advance, name: str, value, zero_point, lo, hi):
     """``clamp(value + zero_point, lo, hi)`` of an int32 ``value`` and int8 ``zero_point``, ``lo`` and
     ``hi``, in :data:`OUTPUT_STAGES` stages advancing with ``advance``: the comparisons of ``value`` with
-    ``lo − zero_point`` and ``hi − zero_point`` (no wider than the addition they replace) and the low byte
-    of the offset value; then the choice of ``lo``, ``hi`` or that byte (``lo`` where ``value +
-    zero_point < lo``, else ``hi`` where it is above ``hi``, so in range the byte is the whole value).
+    ``lo − zero_point`` and ``hi − zero_point`` and the low byte of the offset value; then the choice of
+    ``lo``, ``hi`` or that byte (``lo`` where ``value + zero_point < lo``, else ``hi`` where it is above
+    ``hi``, so in range the byte is the whole value).
 
     ``zero_point``, ``lo`` and ``hi`` must be stable from a cycle before a value enters until it leaves
     (the differences are registered, free-running). Returns the int8 result register.
