@@ -47,12 +47,22 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
         left.eq(Mux(shift > 0, shift, 0)[:5]),
         right.eq(Mux(shift < 0, -shift, 0)[:5]),
     ]
-    # 2**(e−1) and 2**(e−1) − 1 (0 for e = 0): a table of e, each bit one LUT of its 5 bits (a comparison
-    # would become a carry chain).
-    with m.Switch(right):
-        for e in range(32):
-            with m.Case(e):
-                m.d.sync += [half.eq(1 << e >> 1), half_less.eq(max((1 << e >> 1) - 1, 0))]
+    # 2**(e−1) and 2**(e−1) − 1 (0 for e = 0) from the thermometer code of e (bit j: e > j), each bit one
+    # LUT of registered comparisons of e's two octal digits (written as equalities: a comparison would
+    # become a carry chain).
+    high, low = right[3:], right[:3]
+    high_above, high_equal = Signal(4, name=f"{name}_high_above"), Signal(4, name=f"{name}_high_equal")
+    low_above = Signal(8, name=f"{name}_low_above")
+    m.d.sync += [
+        high_above.eq(Cat(Cat(high == v for v in range(d + 1, 4)).any() for d in range(4))),
+        high_equal.eq(Cat(high == d for d in range(4))),
+        low_above.eq(Cat(Cat(low == v for v in range(d + 1, 8)).any() for d in range(8))),
+    ]
+    above = [high_above[j >> 3] | high_equal[j >> 3] & low_above[j & 7] for j in range(32)]
+    m.d.sync += [
+        half.eq(Cat(above[k] & ~above[k + 1] for k in range(31))),
+        half_less.eq(Cat(above[k + 1] for k in range(30))),  # e <= 31: bit 30 is 0
+    ]
     # The barrel shifts in two stages each: by the multiple of 8, then by the rest.
     raised = registered(m, advance, f"{name}_raised", signed(len(x) + 24), x << Cat(0, 0, 0, left[3:]))
     wide = registered(m, advance, f"{name}_wide", signed(len(x) + 32), raised << left[:3])
