@@ -20,7 +20,7 @@ TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
 CELL_TAG = data.StructLayout({"restart": 1, "last": 1, "final": 1})  # MAC cell 0's tag; the others carry restart
 OUTPUT_QUEUE = 32
 """Output atoms in flight at most: a step that ends a pixel is written at most
-READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 25 cycles after it leaves the
+READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 30 cycles after it leaves the
 sequencer and its credit returns a cycle later, so with the default memory model (writes never
 refused) the credits never run out."""
 

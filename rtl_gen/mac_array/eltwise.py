@@ -1,6 +1,6 @@
 """Element-wise addition (residual connections) with TFLite's int8 ADD arithmetic, one element per cycle."""
 
-from amaranth.hdl import Array, Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,14 +8,14 @@ from accel.int8 import ADD_LEFT_SHIFT
 from accel.isa.mac_array import Eltwise
 from accel.spec import MacArraySpec
 
-from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
+from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 
-LANE_STAGES = 2 * STAGES + 4
+LANE_STAGES = 2 * STAGES + 2 + OUTPUT_STAGES
 """Pipeline depth of one element: the offset inputs, both rescaled (in parallel), their sum, the sum
-rescaled, then the offset and the clamp."""
+rescaled, then the comparisons with the bounds and the clamp."""
 
 
 class EltwiseUnit(wiring.Component):
@@ -64,7 +64,9 @@ class EltwiseUnit(wiring.Component):
         m.d.sync += last_index.eq(c.count - 1)
         a_entry, b_entry = Signal(ENTRY_BITS), Signal(ENTRY_BITS)  # a_entry + index, b_entry + index
         lane = Signal(range(ac))
-        a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)
+        last_lane = Signal()  # lane == ac − 1, registered with lane
+        last_atom = Signal()  # index == last_index, registered in READ_A
+        a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)  # shifted down a lane per element fed
         feeding = Signal()
         fed_all = Signal()
         with m.FSM() as fsm:
@@ -74,6 +76,7 @@ class EltwiseUnit(wiring.Component):
                     m.next = "READ_A"
             with m.State("READ_A"):
                 m.d.comb += self.feature_index.eq(a_entry)
+                m.d.sync += last_atom.eq(index == last_index)
                 m.next = "READ_B"
             waits = READ_LATENCY - 2  # after READ_B, until the A atom arrives
             with m.State("READ_B"):
@@ -86,34 +89,32 @@ class EltwiseUnit(wiring.Component):
                 m.d.sync += a_atom.eq(self.feature_data)
                 m.next = "LATCH_B"
             with m.State("LATCH_B"):
-                m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0)]
+                m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0), last_lane.eq(ac == 1)]
                 m.next = "LANES"
             with m.State("LANES"):
                 m.d.comb += feeding.eq(advance)
                 with m.If(advance):
-                    m.d.sync += lane.eq(lane + 1)
-                    with m.If(lane == ac - 1):
+                    m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
+                                 a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
+                    with m.If(last_lane):
                         m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
-                        with m.If(index == last_index):
+                        with m.If(last_atom):
                             m.d.sync += fed_all.eq(1)
                             m.next = "IDLE"
                         with m.Else():
                             m.next = "READ_A"
         m.d.comb += self.lane_step.eq(feeding)
 
-        # Arithmetic on the lane selected this cycle.
-        a = Array(a_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
-        b = Array(b_atom[8 * n:8 * n + 8] for n in range(ac))[lane].as_signed()
-        last_lane = lane == ac - 1
-        final = last_lane & (index == last_index)
+        # Arithmetic on the lane fed this cycle (the low byte of the shifted atoms).
+        a, b = a_atom[:8].as_signed(), b_atom[:8].as_signed()
+        final = last_lane & last_atom
         a_in = registered(m, advance, "a_in", signed(9 + ADD_LEFT_SHIFT), (a - c.a_zp) << ADD_LEFT_SHIFT)
         b_in = registered(m, advance, "b_in", signed(9 + ADD_LEFT_SHIFT), (b - c.b_zp) << ADD_LEFT_SHIFT)
         scaled_a = multiply_by_quantized_multiplier(m, advance, "a", a_in, c.a_m0, c.a_shift)
         scaled_b = multiply_by_quantized_multiplier(m, advance, "b", b_in, c.b_m0, c.b_shift)
         total = registered(m, advance, "total", signed(33), scaled_a + scaled_b)
         scaled = multiply_by_quantized_multiplier(m, advance, "sum", total, c.out_m0, c.out_shift)
-        offset = registered(m, advance, "offset", signed(33), scaled + c.out_zp)
-        out = registered(m, advance, "out", signed(8), clamp(offset, c.lo, c.hi))
+        out = offset_and_clamp(m, advance, "sum", scaled, c.out_zp, c.lo, c.hi)
         valid, is_last, is_final = feeding, last_lane, final
         for n in range(LANE_STAGES):
             valid = registered(m, advance, f"valid_{n}", 1, valid)

@@ -4,11 +4,11 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..lib.fixedpoint import STAGES, clamp, multiply_by_quantized_multiplier
+from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
 from ..lib.pipeline import registered
 
-LATENCY = STAGES + 2
-"""Cycles from an accepted vector to its result: the multiply's stages, the offset and the clamp."""
+LATENCY = STAGES + OUTPUT_STAGES
+"""Cycles from an accepted vector to its result: the multiply's stages, then the offset and clamp's."""
 
 
 class Requantizer(wiring.Component):
@@ -17,9 +17,10 @@ class Requantizer(wiring.Component):
     ``max(−shift, 0)`` (ties away from zero); add the zero point; clamp to [lo, hi].
 
     Timing: :data:`LATENCY` pipeline stages (those of
-    :func:`~rtl_gen.lib.fixedpoint.multiply_by_quantized_multiplier`, then the offset, then the clamp), one
-    vector per cycle. The pipeline advances while ``o`` is empty or accepted. ``m0`` and ``shift`` must be
-    stable from two cycles before a vector enters until it leaves.
+    :func:`~rtl_gen.lib.fixedpoint.multiply_by_quantized_multiplier`, then those of
+    :func:`~rtl_gen.lib.fixedpoint.offset_and_clamp`: the comparisons with the bounds, then the clamp), one
+    vector per cycle. The pipeline advances while ``o`` is empty or accepted. ``m0``, ``shift``,
+    ``zero_point``, ``lo`` and ``hi`` must be stable from two cycles before a vector enters until it leaves.
 
     Members
     -------
@@ -59,7 +60,6 @@ class Requantizer(wiring.Component):
         for lane in range(self.lanes):
             scaled = multiply_by_quantized_multiplier(m, advance, f"lane{lane}", self.i.payload.acc[lane],
                                                       self.m0[lane], self.shift[lane])
-            offset = registered(m, advance, f"offset_{lane}", signed(33), scaled + self.zero_point)
-            out = registered(m, advance, f"out_{lane}", signed(8), clamp(offset, self.lo, self.hi))
+            out = offset_and_clamp(m, advance, f"lane{lane}", scaled, self.zero_point, self.lo, self.hi)
             m.d.comb += self.o.payload.value[lane].eq(out)
         return m

@@ -10,13 +10,13 @@ its unit is then busy from the next cycle for:
 - a convolution of T steps: FRONT = 11 cycles of parameter reads and pipeline fill (``stall_buffer``: the
   sequencer's start, its two stages and its 3 parameter steps, then the first step's 4-cycle buffer read
   and its operand registers), T of MACs (``mac_active``), then the drain: D = 3 + log2(atomic_c) cycles
-  of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 9 of
-  requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 11 with ``last``) and
+  of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 14 of
+  requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 16 with ``last``) and
   L + 1 until the final write is acknowledged (``stall_memory``);
 - a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 7 cycles of reduction
   and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 6 per atom to read its operands
-  (``stall_buffer``; the buffer's read latency is 4), atomic_c lanes per atom (``pp_active``), 19 cycles
+  (``stall_buffer``; the buffer's read latency is 4), atomic_c lanes per atom (``pp_active``), 29 cycles
   of arithmetic and gathering, L + 1 until acknowledged.
 
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
@@ -32,11 +32,11 @@ from ..result import RunResult
 
 FRONT = 11
 """Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
-REQUANT = 9
+REQUANT = 14
 """Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
 POOL = 7
 """Pooling reducer latency: 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to divide."""
-ELTWISE = 19
+ELTWISE = 29
 """Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES) and the gathering."""
 
 _PER_COMMAND = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "bytes_read",
