@@ -9,7 +9,36 @@ from accel.spec import MacArraySpec
 from ..lib.pipeline import registered
 
 ENTRY_BITS = 24
-READ_LATENCY = 4
+READ_LATENCY = 6
+GROUP = 8
+"""Banks per multiplexer of the first output stage."""
+
+
+def _data_register(m, name: str, value) -> Signal:
+    """A reset-less register loaded every cycle (a RAM's output register can hold it)."""
+    reg = Signal(len(value), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def _select(m, name: str, inputs: list, index: Signal) -> Signal:
+    """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
+    multiplexer per :data:`GROUP` inputs selects with the low bits, one multiplexer of their results
+    with the high bits. Each group has its own select register (the low bits if the index is in the
+    group, else 0: distinct, so that synthesis keeps them apart), so that no select fans out to every
+    multiplexer."""
+    low = (GROUP - 1).bit_length()
+    groups = []
+    for n in range(0, len(inputs), GROUP):
+        select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
+                            Mux(index[low:] == n // GROUP, index[:low], 0))
+        groups.append(_data_register(m, f"{name}_{n // GROUP}", Array(inputs[n:n + GROUP])[select]))
+    if len(groups) == 1:
+        return _data_register(m, name, groups[0])
+    group = index[low:]
+    for n in range(2):
+        group = registered(m, 1, f"{name}_group_{n}", range(len(groups)), group)
+    return _data_register(m, name, Array(groups)[group])
 
 
 class ConvBuffer(wiring.Component):
@@ -19,10 +48,20 @@ class ConvBuffer(wiring.Component):
     entry ``b % E``). ``feature_banks`` must be a multiple of atomic_k.
 
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
-    the output in cycle t + 4 (a read-address register per bank, so that the index's multiplexers and
-    fanout do not meet the SRAMs' address setup; the SRAM read; a register per bank, so that no logic
-    follows the SRAM's slow output; the bank multiplexer into an output register). One read per port every cycle; a write
-    is registered (its bank decoded) and takes effect at the second clock edge after it is presented.
+    the output in cycle t + 6 (a read-address register per bank, so that the index's multiplexers and
+    fanout do not meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
+    register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
+    register; the multiplexer of those into the output register). One read per port
+    every cycle; a write is registered (its bank decoded) and takes effect at the second clock edge
+    after it is presented, the edge at which a read presented in the same cycle reads the SRAM: a read
+    presented after a write returns its atom, one presented in the same cycle as a write of the same
+    entry returns undefined data on the FPGA (the banks have no read/write collision logic:
+    ``no_rw_check``; simulation returns the old atom).
+
+    No such read is used: a load and a computation that may run at the same time never touch the same
+    atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
+    :meth:`sim.golden.mac_array.MacArrayGolden.issue`), and a command that waits for the other unit
+    presents its first access cycles after that unit's last one.
 
     Members
     -------
@@ -76,17 +115,18 @@ class ConvBuffer(wiring.Component):
         feature_entry, feature_bank = split(self.feature_index)
         weight_entry, weight_set = split(self.weight_index)
 
-        # The SRAMs, each read every cycle, and their output registers.
+        # The SRAMs, each read every cycle, then their output registers (reset-less, so that they become
+        # the SRAMs' own) and fabric registers.
         outputs = []
         for bank in range(spec.banks):
-            mem = memory.Memory(shape=8 * spec.atomic_c, depth=spec.bank_entries, init=[])
+            mem = memory.Memory(shape=8 * spec.atomic_c, depth=spec.bank_entries, init=[],
+                                attrs={"no_rw_check": 1})
             m.submodules[f"bank{bank}"] = mem
             write = mem.write_port()
             read = mem.read_port()
             is_feature = Signal(name=f"is_feature_{bank}")
-            output = Signal.like(read.data, name=f"output_{bank}")
             read_entry = Signal(entry_bits, name=f"read_entry_{bank}")
-            m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data),
+            m.d.sync += [is_feature.eq(bank < self.feature_banks),
                          read_entry.eq(Mux(is_feature, feature_entry, weight_entry))]
             m.d.comb += [
                 write.addr.eq(write_entry_q),
@@ -94,15 +134,16 @@ class ConvBuffer(wiring.Component):
                 write.en.eq(write_enables[bank]),
                 read.addr.eq(read_entry),
             ]
-            outputs.append(output)
+            outputs.append(_data_register(m, f"fabric_{bank}", _data_register(m, f"output_{bank}", read.data)))
 
-        # The output multiplexers select with the bank (set) of the read, delayed to match; a bank
-        # number beyond the banks is never read.
+        # The output multiplexers select with the bank (set) of the read, delayed to meet the fabric
+        # registers; a bank number beyond the banks is never read.
         feature_bank_q, weight_set_q = feature_bank, first_weight_set + weight_set
-        for n in range(READ_LATENCY - 1):
+        for n in range(READ_LATENCY - 3):
             feature_bank_q = registered(m, 1, f"feature_bank_{n}", range(spec.banks), feature_bank_q)
             weight_set_q = registered(m, 1, f"weight_set_{n}", range(sets), weight_set_q)
-        m.d.sync += self.feature_data.eq(Array(outputs)[feature_bank_q])
+        m.d.comb += self.feature_data.eq(_select(m, "feature_data", outputs, feature_bank_q))
         for lane in range(spec.atomic_k):
-            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_q])
+            m.d.comb += self.weight_data[lane].eq(
+                _select(m, f"weight_data_{lane}", outputs[lane::spec.atomic_k], weight_set_q))
         return m

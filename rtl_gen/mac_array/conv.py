@@ -18,7 +18,7 @@ from .sequencer import ConvSequencer
 TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
 OUTPUT_QUEUE = 32
 """Output atoms in flight at most: a step that ends a pixel is written at most
-READ_LATENCY + 1 + (1 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 23 cycles after it leaves the
+READ_LATENCY + 1 + (1 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 25 cycles after it leaves the
 sequencer, so with the default memory model (writes never refused) the credits never run out."""
 
 
