@@ -10,8 +10,8 @@ from ..lib.pipeline import registered
 
 ENTRY_BITS = 24
 READ_LATENCY = 6
-GROUP = 8
-"""Banks per multiplexer of the first output stage."""
+GROUP = 4
+"""Banks per multiplexer of the first output stage and per copy of the write's entry and data."""
 
 
 def _data_register(m, name: str, value) -> Signal:
@@ -51,17 +51,19 @@ class ConvBuffer(wiring.Component):
     the output in cycle t + 6 (a read-address register per bank, so that the index's multiplexers and
     fanout do not meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
     register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
-    register; the multiplexer of those into the output register). One read per port
-    every cycle; a write is registered (its bank decoded) and takes effect at the second clock edge
-    after it is presented, the edge at which a read presented in the same cycle reads the SRAM: a read
-    presented after a write returns its atom, one presented in the same cycle as a write of the same
-    entry returns undefined data on the FPGA (the banks have no read/write collision logic:
-    ``no_rw_check``; simulation returns the old atom).
+    register; the multiplexer of those into the output register). One read per port every cycle. A
+    write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes effect at
+    the third clock edge after it is presented, the edge at which a read presented a cycle later reads
+    the SRAM: a read presented two or more cycles after a write returns its atom; one presented in the
+    cycle of a write of the same entry or the next returns undefined data on the FPGA (the banks have
+    no read/write collision logic: ``no_rw_check``; simulation returns the old atom).
 
     No such read is used: a load and a computation that may run at the same time never touch the same
     atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
     :meth:`sim.golden.mac_array.MacArrayGolden.issue`), and a command that waits for the other unit
-    presents its first access cycles after that unit's last one.
+    presents its first access at least four cycles after that unit's last one (a load's last write:
+    its unit is free two cycles later, a computation accepted then starts a cycle later and reads from
+    the next; a computation's last read comes long before it is done).
 
     Members
     -------
@@ -106,12 +108,20 @@ class ConvBuffer(wiring.Component):
         write_bank = Signal(range(spec.banks))  # only its low bits: a bank beyond the banks is never written
         m.d.comb += write_bank.eq(Mux(self.write_weight,
                                       (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper))
+        # The write, registered twice: with its bank decoded, then per group of GROUP banks a copy of the
+        # entry and the data, loaded when the group is written (distinct registers, each near its banks).
         write_enables = Signal(spec.banks)
         write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
         m.d.sync += [
             write_enables.eq(Cat(self.write_en & (write_bank == bank) for bank in range(spec.banks))),
             write_entry_q.eq(write_entry), write_data_q.eq(self.write_data),
         ]
+        write_groups = []
+        for n in range(0, spec.banks, GROUP):
+            written = write_enables[n:n + GROUP].any()
+            write_groups.append((registered(m, written, f"write_entry_{n // GROUP}", entry_bits, write_entry_q),
+                                 registered(m, written, f"write_data_{n // GROUP}", len(write_data_q), write_data_q)))
+        write_enables = registered(m, 1, "write_enables_q", spec.banks, write_enables)
         feature_entry, feature_bank = split(self.feature_index)
         weight_entry, weight_set = split(self.weight_index)
 
@@ -129,8 +139,8 @@ class ConvBuffer(wiring.Component):
             m.d.sync += [is_feature.eq(bank < self.feature_banks),
                          read_entry.eq(Mux(is_feature, feature_entry, weight_entry))]
             m.d.comb += [
-                write.addr.eq(write_entry_q),
-                write.data.eq(write_data_q),
+                write.addr.eq(write_groups[bank // GROUP][0]),
+                write.data.eq(write_groups[bank // GROUP][1]),
                 write.en.eq(write_enables[bank]),
                 read.addr.eq(read_entry),
             ]

@@ -83,8 +83,8 @@ def test_load_unit_requests_and_writes(load, simulate):
 ])
 def test_conv_buffer_reads_what_was_written(spec, feature_banks, simulate):
     """Random writes and reads on both ports every cycle: each read returns, READ_LATENCY cycles after its
-    index, the atom(s) as written by the writes presented before it (a read presented with a write of the
-    same entry is undefined on the FPGA and not checked)."""
+    index, the atom(s) as written by the writes presented two cycles or more before it (a read presented
+    in the cycle of a write of the same entry or the next is undefined on the FPGA and not checked)."""
     from rtl_gen.mac_array.cbuf import READ_LATENCY, ConvBuffer
 
     dut = ConvBuffer(spec)
@@ -98,6 +98,7 @@ def test_conv_buffer_reads_what_was_written(spec, feature_banks, simulate):
     async def testbench(ctx):
         ctx.set(dut.feature_banks, feature_banks)
         expected = {}  # cycle → (feature atom, weight lanes) due then
+        previous = None  # the write presented in the last cycle: (weight, index, lane, value)
         for cycle in range(1500):
             if cycle in expected:
                 feature, lanes = expected.pop(cycle)
@@ -117,13 +118,14 @@ def test_conv_buffer_reads_what_was_written(spec, feature_banks, simulate):
             ctx.set(dut.write_index, index)
             ctx.set(dut.write_lane, lane)
             ctx.set(dut.write_data, value)
-            if not (write and index == (block if weight else atom)):
+            if not any(w and w[1] == (block if w[0] else atom) for w in (previous, write and (weight, index))):
                 expected[cycle + READ_LATENCY] = (
                     features.get(atom, 0), [weights.get((block, k), 0) for k in range(spec.atomic_k)])
-            if write and weight:
-                weights[(index, lane)] = value
-            elif write:
-                features[index] = value
+            if previous and previous[0]:
+                weights[previous[1:3]] = previous[3]
+            elif previous:
+                features[previous[1]] = previous[3]
+            previous = write and (weight, index, lane, value)
             await ctx.tick()
 
     simulate(dut, testbench)
