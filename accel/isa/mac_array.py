@@ -10,7 +10,8 @@ the load unit is free, a compute command when the compute units are free, ``Conf
 ``wait`` set a load also waits for the compute units to be free and a compute command for the load unit.
 The compiler sets ``wait`` so that no command reads buffer contents that a running load is writing and no
 load overwrites contents that a running computation reads (double buffering); all of them set, execution
-is strictly one command after another.
+is strictly one command after another. The golden executor rejects a Program in which a load and a
+computation that may run at the same time touch the same atoms (the hardware would race).
 
 DRAM layouts (byte addresses, little-endian):
 - features: channel-group blocked ``(CG, H, W, atomic_c)``, one atom per memory beat;

@@ -9,7 +9,36 @@ from accel.spec import MacArraySpec
 from ..lib.pipeline import registered
 
 ENTRY_BITS = 24
-READ_LATENCY = 4
+READ_LATENCY = 6
+GROUP = 4
+"""Banks per multiplexer of the first output stage and per copy of the write's entry and data."""
+
+
+def _data_register(m, name: str, value) -> Signal:
+    """A reset-less register loaded every cycle (a RAM's output register can hold it)."""
+    reg = Signal(len(value), name=name, reset_less=True)
+    m.d.sync += reg.eq(value)
+    return reg
+
+
+def _select(m, name: str, inputs: list, index: Signal) -> Signal:
+    """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
+    multiplexer per :data:`GROUP` inputs selects with the low bits, one multiplexer of their results
+    with the high bits. Each group has its own select register (the low bits if the index is in the
+    group, else 0: distinct, so that synthesis keeps them apart), so that no select fans out to every
+    multiplexer."""
+    low = (GROUP - 1).bit_length()
+    groups = []
+    for n in range(0, len(inputs), GROUP):
+        select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
+                            Mux(index[low:] == n // GROUP, index[:low], 0))
+        groups.append(_data_register(m, f"{name}_{n // GROUP}", Array(inputs[n:n + GROUP])[select]))
+    if len(groups) == 1:
+        return _data_register(m, name, groups[0])
+    group = index[low:]
+    for n in range(2):
+        group = registered(m, 1, f"{name}_group_{n}", range(len(groups)), group)
+    return _data_register(m, name, Array(groups)[group])
 
 
 class ConvBuffer(wiring.Component):
@@ -19,10 +48,22 @@ class ConvBuffer(wiring.Component):
     entry ``b % E``). ``feature_banks`` must be a multiple of atomic_k.
 
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
-    the output in cycle t + 4 (a read-address register per bank, so that the index's multiplexers and
-    fanout do not meet the SRAMs' address setup; the SRAM read; a register per bank, so that no logic
-    follows the SRAM's slow output; the bank multiplexer into an output register). One read per port every cycle; a write
-    is registered (its bank decoded) and takes effect at the second clock edge after it is presented.
+    the output in cycle t + 6 (a read-address register per bank, so that the index's multiplexers and
+    fanout do not meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
+    register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
+    register; the multiplexer of those into the output register). One read per port every cycle. A
+    write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes effect at
+    the third clock edge after it is presented, the edge at which a read presented a cycle later reads
+    the SRAM: a read presented two or more cycles after a write returns its atom; one presented in the
+    cycle of a write of the same entry or the next returns undefined data on the FPGA (the banks have
+    no read/write collision logic: ``no_rw_check``; simulation returns the old atom).
+
+    No such read is used: a load and a computation that may run at the same time never touch the same
+    atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
+    :meth:`sim.golden.mac_array.MacArrayGolden.issue`), and a command that waits for the other unit
+    presents its first access at least four cycles after that unit's last one (a load's last write:
+    its unit is free two cycles later, a computation accepted then starts a cycle later and reads from
+    the next; a computation's last read comes long before it is done).
 
     Members
     -------
@@ -67,42 +108,52 @@ class ConvBuffer(wiring.Component):
         write_bank = Signal(range(spec.banks))  # only its low bits: a bank beyond the banks is never written
         m.d.comb += write_bank.eq(Mux(self.write_weight,
                                       (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper))
+        # The write, registered twice: with its bank decoded, then per group of GROUP banks a copy of the
+        # entry and the data, loaded when the group is written (distinct registers, each near its banks).
         write_enables = Signal(spec.banks)
         write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
         m.d.sync += [
             write_enables.eq(Cat(self.write_en & (write_bank == bank) for bank in range(spec.banks))),
             write_entry_q.eq(write_entry), write_data_q.eq(self.write_data),
         ]
+        write_groups = []
+        for n in range(0, spec.banks, GROUP):
+            written = write_enables[n:n + GROUP].any()
+            write_groups.append((registered(m, written, f"write_entry_{n // GROUP}", entry_bits, write_entry_q),
+                                 registered(m, written, f"write_data_{n // GROUP}", len(write_data_q), write_data_q)))
+        write_enables = registered(m, 1, "write_enables_q", spec.banks, write_enables)
         feature_entry, feature_bank = split(self.feature_index)
         weight_entry, weight_set = split(self.weight_index)
 
-        # The SRAMs, each read every cycle, and their output registers.
+        # The SRAMs, each read every cycle, then their output registers (reset-less, so that they become
+        # the SRAMs' own) and fabric registers.
         outputs = []
         for bank in range(spec.banks):
-            mem = memory.Memory(shape=8 * spec.atomic_c, depth=spec.bank_entries, init=[])
+            mem = memory.Memory(shape=8 * spec.atomic_c, depth=spec.bank_entries, init=[],
+                                attrs={"no_rw_check": 1})
             m.submodules[f"bank{bank}"] = mem
             write = mem.write_port()
             read = mem.read_port()
             is_feature = Signal(name=f"is_feature_{bank}")
-            output = Signal.like(read.data, name=f"output_{bank}")
             read_entry = Signal(entry_bits, name=f"read_entry_{bank}")
-            m.d.sync += [is_feature.eq(bank < self.feature_banks), output.eq(read.data),
+            m.d.sync += [is_feature.eq(bank < self.feature_banks),
                          read_entry.eq(Mux(is_feature, feature_entry, weight_entry))]
             m.d.comb += [
-                write.addr.eq(write_entry_q),
-                write.data.eq(write_data_q),
+                write.addr.eq(write_groups[bank // GROUP][0]),
+                write.data.eq(write_groups[bank // GROUP][1]),
                 write.en.eq(write_enables[bank]),
                 read.addr.eq(read_entry),
             ]
-            outputs.append(output)
+            outputs.append(_data_register(m, f"fabric_{bank}", _data_register(m, f"output_{bank}", read.data)))
 
-        # The output multiplexers select with the bank (set) of the read, delayed to match; a bank
-        # number beyond the banks is never read.
+        # The output multiplexers select with the bank (set) of the read, delayed to meet the fabric
+        # registers; a bank number beyond the banks is never read.
         feature_bank_q, weight_set_q = feature_bank, first_weight_set + weight_set
-        for n in range(READ_LATENCY - 1):
+        for n in range(READ_LATENCY - 3):
             feature_bank_q = registered(m, 1, f"feature_bank_{n}", range(spec.banks), feature_bank_q)
             weight_set_q = registered(m, 1, f"weight_set_{n}", range(sets), weight_set_q)
-        m.d.sync += self.feature_data.eq(Array(outputs)[feature_bank_q])
+        m.d.comb += self.feature_data.eq(_select(m, "feature_data", outputs, feature_bank_q))
         for lane in range(spec.atomic_k):
-            m.d.sync += self.weight_data[lane].eq(Array(outputs[lane::spec.atomic_k])[weight_set_q])
+            m.d.comb += self.weight_data[lane].eq(
+                _select(m, f"weight_data_{lane}", outputs[lane::spec.atomic_k], weight_set_q))
         return m

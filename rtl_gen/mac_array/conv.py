@@ -13,16 +13,19 @@ from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 from .pool import PoolReducer
+from .requant import LATENCY as REQUANT_LATENCY
 from .requant import Requantizer
 from .sequencer import ConvSequencer
 
 TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
 CELL_TAG = data.StructLayout({"restart": 1, "last": 1, "final": 1})  # MAC cell 0's tag; the others carry restart
-OUTPUT_QUEUE = 32
-"""Output atoms in flight at most: a step that ends a pixel is written at most
-READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 + requant.LATENCY + 1 <= 30 cycles after it leaves the
-sequencer and its credit returns a cycle later, so with the default memory model (writes never
-refused) the credits never run out."""
+def output_queue_depth(spec: MacArraySpec) -> int:
+    """Output atoms in flight at most, a power of two above the cycles from a step that ends a pixel
+    leaving the sequencer until its credit returns: READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 +
+    requant.LATENCY + 1 cycles to its write and one more (30 in all for atomic_c = 8, 33 for 64). So with
+    the default memory model (writes never refused) the credits never run out."""
+    flight = READ_LATENCY + 1 + DotProductSpec(lanes=spec.atomic_c).latency + 1 + REQUANT_LATENCY + 1 + 1
+    return 1 << flight.bit_length()
 
 
 class ConvUnit(wiring.Component):
@@ -38,7 +41,7 @@ class ConvUnit(wiring.Component):
     bias on its first step with ``first`` set and go on to the requantizer after its last step with
     ``last`` set); the requantizer (:data:`~.requant.LATENCY` cycles); the output queue (1 cycle); a
     write request per output atom. Nothing after the sequencer stalls: a step that ends an output pixel
-    leaves the sequencer only while fewer than :data:`OUTPUT_QUEUE` output atoms are in flight (issued
+    leaves the sequencer only while fewer than :func:`output_queue_depth` output atoms are in flight (issued
     and not written before the previous cycle), so a blocked write port fills the queue and then holds
     the sequencer.
 
@@ -91,16 +94,17 @@ class ConvUnit(wiring.Component):
         # Output credits: a step that ends an output pixel leaves the sequencer only if its output atom
         # will find room in the output queue, so nothing after the sequencer ever stalls.
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
-        m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, OUTPUT_QUEUE)
-        pending = Signal(range(OUTPUT_QUEUE + 1))  # output atoms issued and not written before the last cycle
-        room = Signal(init=1)  # pending < OUTPUT_QUEUE, registered with pending
+        depth = output_queue_depth(spec)
+        m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, depth)
+        pending = Signal(range(depth + 1))  # output atoms issued and not written before the last cycle
+        room = Signal(init=1)  # pending < depth, registered with pending
         issue = sequencer.steps.valid & sequencer.steps.ready
         step = sequencer.steps.payload
         issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
         write = self.wr_req.valid & self.wr_req.ready
         wrote = registered(m, 1, "wrote", 1, write)  # a write a cycle ago: a credit returns then
         pending_next = pending + issue_output - wrote
-        m.d.sync += [pending.eq(pending_next), room.eq(pending_next < OUTPUT_QUEUE)]
+        m.d.sync += [pending.eq(pending_next), room.eq(pending_next < depth)]
         m.d.comb += [
             sequencer.start.eq(self.start), sequencer.command.eq(c),
             sequencer.steps.ready.eq(room),

@@ -3,7 +3,9 @@
 The convolution buffer is modelled as its two spaces (feature atoms, weight blocks) after ``Config``;
 a ``Conv`` gathers its input atoms (pad value outside the stored rows and columns), accumulates exactly
 from the folded bias, saturates the accumulator to int32 and requantizes with :mod:`accel.fixedpoint`.
-Commands that would touch memory outside the buffer or the image raise ``ValueError`` (compiler bugs).
+Commands that would touch memory outside the buffer or the image raise ``ValueError`` (compiler bugs),
+and so do a load and a computation that may run at the same time (:mod:`accel.isa.mac_array`) and touch
+the same buffer atoms: the hardware would race (see :meth:`MacArrayGolden.issue`).
 """
 
 import numpy as np
@@ -48,11 +50,41 @@ class MacArrayGolden:
         self.features = np.zeros((0, spec.atomic_c), np.int8)
         self.weights = np.zeros((0, spec.atomic_k, spec.atomic_c), np.int8)
         self.acc = None
+        self.unit = "load"  # the unit of the command being executed
+        self.running = {}  # per unit, per space: what its commands that may still run touch
+        for unit in ("load", "compute"):
+            self._finished(unit)
 
     def run(self) -> RunResult:
         for command in self.program.commands:
+            self.issue(command)
             getattr(self, type(command).__name__)(command)
         return RunResult(self.program, self.memory)
+
+    def issue(self, command) -> None:
+        """Forget the commands that have finished when ``command`` is accepted: those of its own unit
+        (issue is in order and a unit runs one command at a time) and, with ``wait``, those of the other
+        unit; ``Config`` waits for both. The commands left may run while ``command`` runs: what it
+        touches (:meth:`_touch`) must not be what they touch."""
+        load = isinstance(command, (LoadFeatures, LoadWeights))
+        self.unit = "load" if load else "compute"
+        other = "compute" if load else "load"
+        for unit in (self.unit, other) if isinstance(command, Config) or command.wait else (self.unit,):
+            self._finished(unit)
+
+    def _finished(self, unit: str) -> None:
+        self.running[unit] = {space: np.zeros(self.atoms, bool) for space in ("features", "weights")}
+
+    def _touch(self, space: str, index) -> None:
+        """The command being executed writes (a load) or reads (a computation) ``index`` of ``space``
+        (``features``: atoms; ``weights``: blocks); raises ``ValueError`` if a command of the other unit
+        that may still run touches one of them."""
+        other = "compute" if self.unit == "load" else "load"
+        clash = np.arange(self.atoms)[index][self.running[other][space][index]]
+        if clash.size:
+            raise ValueError(f"{space} {clash[0]}: a {self.unit} may run while a {other} that touches it runs "
+                             f"(its wait flag is needed)")
+        self.running[self.unit][space][index] = True
 
     def _dram(self, address: int, size: int) -> np.ndarray:
         if address < 0 or address + size > self.memory.size:
@@ -78,18 +110,21 @@ class MacArrayGolden:
             self._check("feature atoms", entry, c.count, len(self.features))
             data = self._dram(c.address + g * c.src_stride, c.count * ac).view(np.int8)
             self.features[entry:entry + c.count] = data.reshape(c.count, ac)
+            self._touch("features", slice(entry, entry + c.count))
 
     def LoadWeights(self, c: LoadWeights):
         spec = self.spec
         self._check("weight blocks", c.block, c.count, len(self.weights))
         data = self._dram(c.address, c.count * spec.atomic_k * spec.atomic_c).view(np.int8)
         self.weights[c.block:c.block + c.count] = data.reshape(c.count, spec.atomic_k, spec.atomic_c)
+        self._touch("weights", slice(c.block, c.block + c.count))
 
     def _gather(self, c: Conv | Pool, pad_value: int):
         """Input atoms (pixel, group, r, s, lane) of a window command, and which lie inside the map."""
         entry, inside = conv_input_indices(c)
         self._check("feature atoms", int(entry[inside].min(initial=0)), 1, len(self.features))
         self._check("feature atoms", int(entry[inside].max(initial=0)), 1, len(self.features))
+        self._touch("features", entry[inside])
         return np.where(inside[..., None], self.features[np.where(inside, entry, 0)], np.int8(pad_value)), inside
 
     def _store(self, address: int, atoms: np.ndarray):
@@ -101,6 +136,7 @@ class MacArrayGolden:
         x, _ = self._gather(c, c.pad_value)
         blocks = c.ncg * c.kernel_h * c.kernel_w
         self._check("weight blocks", c.wbase, PARAM_BLOCKS + blocks, len(self.weights))
+        self._touch("weights", slice(c.wbase, c.wbase + PARAM_BLOCKS + blocks))
         bias, m0, shift = decode_params(self.weights[c.wbase:c.wbase + PARAM_BLOCKS])
         w = self.weights[c.wbase + PARAM_BLOCKS:c.wbase + PARAM_BLOCKS + blocks]
         w = w.reshape(c.ncg, c.kernel_h, c.kernel_w, spec.atomic_k, spec.atomic_c)
@@ -130,6 +166,8 @@ class MacArrayGolden:
     def Eltwise(self, c: Eltwise):
         self._check("feature atoms", c.a_entry, c.count, len(self.features))
         self._check("feature atoms", c.b_entry, c.count, len(self.features))
+        self._touch("features", slice(c.a_entry, c.a_entry + c.count))
+        self._touch("features", slice(c.b_entry, c.b_entry + c.count))
         add = AddRequant(c.a_zp, c.a_m0, c.a_shift, c.b_zp, c.b_m0, c.b_shift, c.out_m0, c.out_shift, c.out_zp,
                          c.lo, c.hi)
         self._store(c.out_address, add.apply(self.features[c.a_entry:c.a_entry + c.count],

@@ -221,3 +221,43 @@ def test_rtl_pools_and_adds(name, tmp_path):
         assert np.array_equal(lowered.output(result.memory), expected), op
         assert np.array_equal(result.memory, golden(lowered.program).memory), op
         assert result.counters == perf(lowered.program).counters, op
+
+
+def test_golden_rejects_a_load_racing_a_computation():
+    """A load and a computation that may run at the same time (no ``wait`` orders them) must not touch the
+    same buffer atoms: the RTL would race, so the golden executor rejects the Program."""
+    from dataclasses import replace
+
+    from accel.compiler.mac_array import lower_add
+    from accel.isa.mac_array import Config, Eltwise, LoadFeatures
+    from accel.program import MemoryImage, Program
+
+    spec = SMALL_4x4
+    memory = MemoryImage()
+    memory.add("input", np.arange(64, dtype=np.int8))
+    memory.reserve("output", 64)
+    add = Eltwise(0, 4, 4, 0, 1 << 30, 0, 0, 1 << 30, 0, 1 << 30, 0, 0, -128, 127, 64, wait=1)
+
+    def program(*commands):
+        return Program(spec, [Config(4), LoadFeatures(0, 0, 8, 1, 0, 0, wait=1), *commands], memory)
+
+    golden(program(add, LoadFeatures(0, 8, 4, 1, 0, 0, wait=0)))  # disjoint: may overlap
+    golden(program(add, LoadFeatures(0, 6, 4, 1, 0, 0, wait=1)))  # same atoms, ordered
+    golden(program(add, LoadFeatures(0, 8, 4, 1, 0, 0, wait=0), replace(add, wait=0)))
+    with pytest.raises(ValueError, match="features 6: a load may run while a compute"):
+        golden(program(add, LoadFeatures(0, 6, 4, 1, 0, 0, wait=0)))
+    with pytest.raises(ValueError, match="features 7: a load may run while a compute"):  # behind a load
+        golden(program(add, LoadFeatures(0, 12, 4, 1, 0, 0, wait=0), LoadFeatures(0, 7, 4, 1, 0, 0, wait=0)))
+    with pytest.raises(ValueError, match="features 12: a compute may run while a load"):
+        golden(program(add, LoadFeatures(0, 12, 4, 1, 0, 0, wait=0), replace(add, a_entry=12, wait=0)))
+    with pytest.raises(ValueError, match="features 2: a compute may run while a load"):
+        golden(program(LoadFeatures(0, 2, 1, 1, 0, 0, wait=0), replace(add, wait=0)))
+
+    # The compiler's double-buffered additions: each chunk's addition waits for the loads of its chunk.
+    lowered = lower_add(spec, *random_add(np.random.default_rng(2)))  # two chunks
+    commands = lowered.program.commands
+    golden(lowered.program)
+    second = [n for n, c in enumerate(commands) if isinstance(c, Eltwise)][1]
+    with pytest.raises(ValueError, match="a compute may run while a load"):
+        golden(Program(spec, commands[:second] + [replace(commands[second], wait=0)] + commands[second + 1:],
+                       lowered.program.memory))
