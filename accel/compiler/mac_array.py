@@ -34,7 +34,7 @@ from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
 
 INT32 = (-(2**31), 2**31 - 1)
-COMPUTE_DRAIN = 25  # about the cycles one computation spends in the compute pipeline beyond its MAC steps,
+COMPUTE_DRAIN = 35  # about the cycles one computation spends in the compute pipeline beyond its MAC steps,
 # besides the write acknowledgement's memory latency (an estimate for choosing mappings; the perf model counts)
 
 

@@ -50,3 +50,16 @@ class Queue(wiring.Component):
         with m.Elif(do_read & ~do_write):
             m.d.sync += [level.eq(level - 1), not_full.eq(1), not_empty.eq(level != 1)]
         return m
+
+
+def credit_room(m, depth: int, issue, wrote):
+    """Credits for a producer whose items reach a :class:`Queue` of ``depth`` items some cycles later:
+    returns ``room``, a register that is high while fewer than ``depth`` items are issued (``issue``) and
+    not yet written out of the queue before the last cycle (``wrote``: a write a cycle ago, whose credit
+    returns now). A producer that issues only with ``room`` never overflows the queue, so nothing between
+    them needs to stall."""
+    pending = Signal(range(depth + 1))
+    room = Signal(init=1)  # pending < depth, registered with pending
+    pending_next = pending + issue - wrote
+    m.d.sync += [pending.eq(pending_next), room.eq(pending_next < depth)]
+    return room

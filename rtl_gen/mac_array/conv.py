@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
-from ..lib.queue import Queue
+from ..lib.queue import Queue, credit_room
 from ..lib.dot_product import DotProduct
 from ..lib.pipeline import registered
 from ..shell import command_layout, write_layout
@@ -96,15 +96,12 @@ class ConvUnit(wiring.Component):
         m.submodules.sequencer = sequencer = ConvSequencer(spec)
         depth = output_queue_depth(spec)
         m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, depth)
-        pending = Signal(range(depth + 1))  # output atoms issued and not written before the last cycle
-        room = Signal(init=1)  # pending < depth, registered with pending
         issue = sequencer.steps.valid & sequencer.steps.ready
         step = sequencer.steps.payload
         issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
         write = self.wr_req.valid & self.wr_req.ready
         wrote = registered(m, 1, "wrote", 1, write)  # a write a cycle ago: a credit returns then
-        pending_next = pending + issue_output - wrote
-        m.d.sync += [pending.eq(pending_next), room.eq(pending_next < depth)]
+        room = credit_room(m, depth, issue_output, wrote)
         m.d.comb += [
             sequencer.start.eq(self.start), sequencer.command.eq(c),
             sequencer.steps.ready.eq(room),

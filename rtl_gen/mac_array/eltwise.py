@@ -10,6 +10,7 @@ from accel.spec import MacArraySpec
 
 from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
 from ..lib.pipeline import registered
+from ..lib.queue import Queue, credit_room
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 
@@ -18,13 +19,23 @@ LANE_STAGES = 2 * STAGES + 2 + OUTPUT_STAGES
 rescaled, then the comparisons with the bounds and the clamp."""
 
 
+def output_queue_depth(spec: MacArraySpec) -> int:
+    """Output atoms in flight at most, a power of two above how many atoms start their reads (one per
+    P = READ_LATENCY + 2 + atomic_c >= 12 cycles) while one goes from its start to its credit's return
+    (P + LANE_STAGES + 3 cycles: the gathering, the queue, the returned credit)."""
+    period = READ_LATENCY + 2 + spec.atomic_c
+    return 1 << (1 + -(-(LANE_STAGES + 3) // period)).bit_length()
+
+
 class EltwiseUnit(wiring.Component):
     """Executes one ``Eltwise`` command: for each atom, reads the A atom, then the B atom (one cycle each,
     data :data:`~.cbuf.READ_LATENCY` cycles later), then feeds its atomic_c lanes one per cycle through
     ``((a − a_zp) << 20)·(a_m0, a_shift) + ((b − b_zp) << 20)·(b_m0, b_shift)``, rescaled by
     (out_m0, out_shift), plus out_zp, clamped to [lo, hi]; the lanes are gathered into an output atom and
-    written. Per atom READ_LATENCY + 2 + atomic_c cycles; the pipeline (:data:`LANE_STAGES` + 1 deep)
-    stalls while the write port refuses.
+    written through an output queue (1 cycle). Per atom READ_LATENCY + 2 + atomic_c cycles; the pipeline
+    (:data:`LANE_STAGES` + 1 deep) never stalls: an atom's reads start only while fewer than
+    :func:`output_queue_depth` atoms are in flight (started and not written), so a refusing write port
+    fills the queue and then holds the reads.
 
     Members
     -------
@@ -56,8 +67,12 @@ class EltwiseUnit(wiring.Component):
         c = self.command
         ac = self.spec.atomic_c
 
-        atom_valid = Signal()
-        advance = ~atom_valid | self.wr_req.ready
+        depth = output_queue_depth(self.spec)
+        m.submodules.outputs = outputs = Queue(8 * ac + 1, depth)
+        write = self.wr_req.valid & self.wr_req.ready
+        wrote = registered(m, 1, "wrote", 1, write)  # a write a cycle ago: a credit returns then
+        issue = Signal()  # an atom's reads start
+        room = credit_room(m, depth, issue, wrote)
 
         index = Signal(ENTRY_BITS)
         last_index = Signal(ENTRY_BITS)  # count − 1, registered from the command
@@ -75,9 +90,10 @@ class EltwiseUnit(wiring.Component):
                     m.d.sync += [index.eq(0), a_entry.eq(c.a_entry), b_entry.eq(c.b_entry), fed_all.eq(0)]
                     m.next = "READ_A"
             with m.State("READ_A"):
-                m.d.comb += self.feature_index.eq(a_entry)
+                m.d.comb += [self.feature_index.eq(a_entry), issue.eq(room)]
                 m.d.sync += last_atom.eq(index == last_index)
-                m.next = "READ_B"
+                with m.If(room):
+                    m.next = "READ_B"
             waits = READ_LATENCY - 2  # after READ_B, until the A atom arrives
             with m.State("READ_B"):
                 m.d.comb += self.feature_index.eq(b_entry)
@@ -92,50 +108,51 @@ class EltwiseUnit(wiring.Component):
                 m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0), last_lane.eq(ac == 1)]
                 m.next = "LANES"
             with m.State("LANES"):
-                m.d.comb += feeding.eq(advance)
-                with m.If(advance):
-                    m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
-                                 a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
-                    with m.If(last_lane):
-                        m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
-                        with m.If(last_atom):
-                            m.d.sync += fed_all.eq(1)
-                            m.next = "IDLE"
-                        with m.Else():
-                            m.next = "READ_A"
+                m.d.comb += feeding.eq(1)
+                m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
+                             a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
+                with m.If(last_lane):
+                    m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
+                    with m.If(last_atom):
+                        m.d.sync += fed_all.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "READ_A"
         m.d.comb += self.lane_step.eq(feeding)
 
         # Arithmetic on the lane fed this cycle (the low byte of the shifted atoms).
         a, b = a_atom[:8].as_signed(), b_atom[:8].as_signed()
         final = last_lane & last_atom
-        a_in = registered(m, advance, "a_in", signed(9 + ADD_LEFT_SHIFT), (a - c.a_zp) << ADD_LEFT_SHIFT)
-        b_in = registered(m, advance, "b_in", signed(9 + ADD_LEFT_SHIFT), (b - c.b_zp) << ADD_LEFT_SHIFT)
-        scaled_a = multiply_by_quantized_multiplier(m, advance, "a", a_in, c.a_m0, c.a_shift)
-        scaled_b = multiply_by_quantized_multiplier(m, advance, "b", b_in, c.b_m0, c.b_shift)
-        total = registered(m, advance, "total", signed(33), scaled_a + scaled_b)
-        scaled = multiply_by_quantized_multiplier(m, advance, "sum", total, c.out_m0, c.out_shift)
-        out = offset_and_clamp(m, advance, "sum", scaled, c.out_zp, c.lo, c.hi)
+        a_in = registered(m, 1, "a_in", signed(9 + ADD_LEFT_SHIFT), (a - c.a_zp) << ADD_LEFT_SHIFT)
+        b_in = registered(m, 1, "b_in", signed(9 + ADD_LEFT_SHIFT), (b - c.b_zp) << ADD_LEFT_SHIFT)
+        scaled_a = multiply_by_quantized_multiplier(m, 1, "a", a_in, c.a_m0, c.a_shift)
+        scaled_b = multiply_by_quantized_multiplier(m, 1, "b", b_in, c.b_m0, c.b_shift)
+        total = registered(m, 1, "total", signed(33), scaled_a + scaled_b)
+        scaled = multiply_by_quantized_multiplier(m, 1, "sum", total, c.out_m0, c.out_shift)
+        out = offset_and_clamp(m, 1, "sum", scaled, c.out_zp, c.lo, c.hi)
         valid, is_last, is_final = feeding, last_lane, final
         for n in range(LANE_STAGES):
-            valid = registered(m, advance, f"valid_{n}", 1, valid)
-            is_last = registered(m, advance, f"last_{n}", 1, is_last)
-            is_final = registered(m, advance, f"final_{n}", 1, is_final)
+            valid = registered(m, 1, f"valid_{n}", 1, valid)
+            is_last = registered(m, 1, f"last_{n}", 1, is_last)
+            is_final = registered(m, 1, f"final_{n}", 1, is_final)
 
-        # Gather lanes into the output atom; write it.
+        # Gather lanes into the output atom; queue it; write it.
         gathered = Signal(8 * ac)
-        atom_final = Signal()
+        atom_valid, atom_final = Signal(), Signal()
         written = Signal(ENTRY_BITS)
         outstanding = Signal(ENTRY_BITS + 1)
         written_all = Signal()
-        with m.If(advance):
-            m.d.sync += atom_valid.eq(valid & is_last)
-            with m.If(valid):
-                m.d.sync += [gathered.eq(Cat(gathered[8:], out)), atom_final.eq(is_final)]
-        write = self.wr_req.valid & self.wr_req.ready
+        m.d.sync += atom_valid.eq(valid & is_last)
+        with m.If(valid):
+            m.d.sync += [gathered.eq(Cat(gathered[8:], out)), atom_final.eq(is_final)]
+        queued_final = outputs.r_data[0]
         m.d.comb += [
-            self.wr_req.valid.eq(atom_valid),
+            outputs.w_en.eq(atom_valid),
+            outputs.w_data.eq(Cat(atom_final, gathered)),
+            self.wr_req.valid.eq(outputs.r_rdy),
             self.wr_req.payload.address.eq(c.out_address + written * ac),
-            self.wr_req.payload.data.eq(gathered),
+            self.wr_req.payload.data.eq(outputs.r_data[1:]),
+            outputs.r_en.eq(self.wr_req.ready),
             self.wr_ack.ready.eq(1),
         ]
         m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
@@ -143,7 +160,7 @@ class EltwiseUnit(wiring.Component):
             m.d.sync += [written.eq(0), written_all.eq(0)]
         with m.Elif(write):
             m.d.sync += written.eq(written + 1)
-            with m.If(atom_final):
+            with m.If(queued_final):
                 m.d.sync += written_all.eq(1)
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),

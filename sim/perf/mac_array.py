@@ -16,8 +16,8 @@ its unit is then busy from the next cycle for:
 - a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 7 cycles of reduction
   and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 8 per atom to read its operands
-  (``stall_buffer``; the buffer's read latency is 6), atomic_c lanes per atom (``pp_active``), 29 cycles
-  of arithmetic and gathering, L + 1 until acknowledged.
+  (``stall_buffer``; the buffer's read latency is 6), atomic_c lanes per atom (``pp_active``), 30 cycles
+  of arithmetic, gathering and output queue, L + 1 until acknowledged.
 
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
 """
@@ -36,8 +36,9 @@ REQUANT = 14
 """Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
 POOL = 7
 """Pooling reducer latency: 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to divide."""
-ELTWISE = 29
-"""Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES) and the gathering."""
+ELTWISE = 30
+"""Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES), the gathering and the
+output queue."""
 
 _PER_COMMAND = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "bytes_read",
                 "bytes_written")
