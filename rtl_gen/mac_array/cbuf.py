@@ -9,7 +9,7 @@ from accel.spec import MacArraySpec
 from ..lib.pipeline import registered
 
 ENTRY_BITS = 24
-READ_LATENCY = 6
+READ_LATENCY = 7
 GROUP = 4
 """Banks per multiplexer of the first output stage and per copy of the write's entry and data."""
 
@@ -48,15 +48,16 @@ class ConvBuffer(wiring.Component):
     entry ``b % E``). ``feature_banks`` must be a multiple of atomic_k.
 
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
-    the output in cycle t + 6 (a read-address register per bank, so that the index's multiplexers and
-    fanout do not meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
+    the output in cycle t + 7 (an index register, so that the multiplexers in front of the buffer do not
+    meet the route to the banks; a read-address register per bank, so that the index's fanout does not
+    meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
     register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
     register; the multiplexer of those into the output register). One read per port every cycle. A
     write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes effect at
-    the third clock edge after it is presented, the edge at which a read presented a cycle later reads
-    the SRAM: a read presented two or more cycles after a write returns its atom; one presented in the
-    cycle of a write of the same entry or the next returns undefined data on the FPGA (the banks have
-    no read/write collision logic: ``no_rw_check``; simulation returns the old atom).
+    the third clock edge after it is presented, the edge at which a read presented in the same cycle
+    reads the SRAM: a read presented one or more cycles after a write returns its atom; one presented in
+    the cycle of a write of the same entry returns undefined data on the FPGA (the banks have no
+    read/write collision logic: ``no_rw_check``; simulation returns the old atom).
 
     No such read is used: a load and a computation that may run at the same time never touch the same
     atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
@@ -122,8 +123,8 @@ class ConvBuffer(wiring.Component):
             write_groups.append((registered(m, written, f"write_entry_{n // GROUP}", entry_bits, write_entry_q),
                                  registered(m, written, f"write_data_{n // GROUP}", len(write_data_q), write_data_q)))
         write_enables = registered(m, 1, "write_enables_q", spec.banks, write_enables)
-        feature_entry, feature_bank = split(self.feature_index)
-        weight_entry, weight_set = split(self.weight_index)
+        feature_entry, feature_bank = split(registered(m, 1, "feature_index_q", ENTRY_BITS, self.feature_index))
+        weight_entry, weight_set = split(registered(m, 1, "weight_index_q", ENTRY_BITS, self.weight_index))
 
         # The SRAMs, each read every cycle, then their output registers (reset-less, so that they become
         # the SRAMs' own) and fabric registers.
@@ -149,7 +150,7 @@ class ConvBuffer(wiring.Component):
         # The output multiplexers select with the bank (set) of the read, delayed to meet the fabric
         # registers; a bank number beyond the banks is never read.
         feature_bank_q, weight_set_q = feature_bank, first_weight_set + weight_set
-        for n in range(READ_LATENCY - 3):
+        for n in range(READ_LATENCY - 4):
             feature_bank_q = registered(m, 1, f"feature_bank_{n}", range(spec.banks), feature_bank_q)
             weight_set_q = registered(m, 1, f"weight_set_{n}", range(sets), weight_set_q)
         m.d.comb += self.feature_data.eq(_select(m, "feature_data", outputs, feature_bank_q))

@@ -22,7 +22,7 @@ CELL_TAG = data.StructLayout({"restart": 1, "last": 1, "final": 1})  # MAC cell 
 def output_queue_depth(spec: MacArraySpec) -> int:
     """Output atoms in flight at most, a power of two above the cycles from a step that ends a pixel
     leaving the sequencer until its credit returns: READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 +
-    requant.LATENCY + 1 cycles to its write and one more (30 in all for atomic_c = 8, 33 for 64). So with
+    requant.LATENCY + 1 cycles to its write and one more (31 in all for atomic_c = 8, 34 for 64). So with
     the default memory model (writes never refused) the credits never run out."""
     flight = READ_LATENCY + 1 + DotProductSpec(lanes=spec.atomic_c).latency + 1 + REQUANT_LATENCY + 1 + 1
     return 1 << flight.bit_length()

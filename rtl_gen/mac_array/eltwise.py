@@ -21,7 +21,7 @@ rescaled, then the comparisons with the bounds and the clamp."""
 
 def output_queue_depth(spec: MacArraySpec) -> int:
     """Output atoms in flight at most, a power of two above how many atoms start their reads (one per
-    P = READ_LATENCY + 2 + atomic_c >= 12 cycles) while one goes from its start to its credit's return
+    P = READ_LATENCY + 2 + atomic_c >= 13 cycles) while one goes from its start to its credit's return
     (P + LANE_STAGES + 3 cycles: the gathering, the queue, the returned credit)."""
     period = READ_LATENCY + 2 + spec.atomic_c
     return 1 << (1 + -(-(LANE_STAGES + 3) // period)).bit_length()

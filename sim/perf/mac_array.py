@@ -7,16 +7,16 @@ its unit is then busy from the next cycle for:
 
 - a load of n beats: n + L + 2 cycles (one cycle to start, a request per cycle, the last beat written
   L cycles after its request, and a cycle to finish);
-- a convolution of T steps: FRONT = 13 cycles of parameter reads and pipeline fill (``stall_buffer``: the
-  sequencer's start, its two stages and its 3 parameter steps, then the first step's 6-cycle buffer read
+- a convolution of T steps: FRONT = 14 cycles of parameter reads and pipeline fill (``stall_buffer``: the
+  sequencer's start, its two stages and its 3 parameter steps, then the first step's 7-cycle buffer read
   and its operand registers), T of MACs (``mac_active``), then the drain: D = 3 + log2(atomic_c) cycles
   of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 14 of
   requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 16 with ``last``) and
   L + 1 until the final write is acknowledged (``stall_memory``);
 - a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 7 cycles of reduction
   and division and 1 in the output queue, L + 1 until acknowledged;
-- an element-wise addition of n atoms: 1 cycle to start and 8 per atom to read its operands
-  (``stall_buffer``; the buffer's read latency is 6), atomic_c lanes per atom (``pp_active``), 30 cycles
+- an element-wise addition of n atoms: 1 cycle to start and 9 per atom to read its operands
+  (``stall_buffer``; the buffer's read latency is 7), atomic_c lanes per atom (``pp_active``), 30 cycles
   of arithmetic, gathering and output queue, L + 1 until acknowledged.
 
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
@@ -30,7 +30,7 @@ from accel.spec import DotProductSpec, MacArraySpec
 
 from ..result import RunResult
 
-FRONT = 13
+FRONT = 14
 """Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
 REQUANT = 14
 """Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
@@ -62,7 +62,7 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
     if isinstance(command, Eltwise):
         if not command.count:
             return 0, 0, 0, 0, 0, 0, 0, 0
-        lanes, operands = command.count * spec.atomic_c, 1 + 8 * command.count
+        lanes, operands = command.count * spec.atomic_c, 1 + 9 * command.count
         return (operands + lanes + ELTWISE + latency + 1, 0, lanes, latency + 1, operands, ELTWISE, 0,
                 command.count * spec.atomic_c)
     if isinstance(command, Config):
