@@ -14,13 +14,6 @@ GROUP = 4
 """Banks per multiplexer of the first output stage and per copy of the write's entry and data."""
 
 
-def _data_register(m, name: str, value) -> Signal:
-    """A reset-less register loaded every cycle (a RAM's output register can hold it)."""
-    reg = Signal(len(value), name=name, reset_less=True)
-    m.d.sync += reg.eq(value)
-    return reg
-
-
 def _select(m, name: str, inputs: list, index: Signal) -> Signal:
     """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
     multiplexer per :data:`GROUP` inputs selects with the low bits, one multiplexer of their results
@@ -32,13 +25,14 @@ def _select(m, name: str, inputs: list, index: Signal) -> Signal:
     for n in range(0, len(inputs), GROUP):
         select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
                             Mux(index[low:] == n // GROUP, index[:low], 0))
-        groups.append(_data_register(m, f"{name}_{n // GROUP}", Array(inputs[n:n + GROUP])[select]))
+        groups.append(registered(m, 1, f"{name}_{n // GROUP}", len(inputs[n]), Array(inputs[n:n + GROUP])[select],
+                                 reset_less=True))
     if len(groups) == 1:
-        return _data_register(m, name, groups[0])
+        return registered(m, 1, name, len(groups[0]), groups[0], reset_less=True)
     group = index[low:]
     for n in range(2):
         group = registered(m, 1, f"{name}_group_{n}", range(len(groups)), group)
-    return _data_register(m, name, Array(groups)[group])
+    return registered(m, 1, name, len(groups[0]), Array(groups)[group], reset_less=True)
 
 
 class ConvBuffer(wiring.Component):
@@ -145,7 +139,8 @@ class ConvBuffer(wiring.Component):
                 write.en.eq(write_enables[bank]),
                 read.addr.eq(read_entry),
             ]
-            outputs.append(_data_register(m, f"fabric_{bank}", _data_register(m, f"output_{bank}", read.data)))
+            output = registered(m, 1, f"output_{bank}", len(read.data), read.data, reset_less=True)
+            outputs.append(registered(m, 1, f"fabric_{bank}", len(output), output, reset_less=True))
 
         # The output multiplexers select with the bank (set) of the read, delayed to meet the fabric
         # registers; a bank number beyond the banks is never read.
