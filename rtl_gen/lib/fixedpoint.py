@@ -50,13 +50,13 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
     # 2**(e−1) and 2**(e−1) − 1 (0 for e = 0) from the thermometer code of e (bit j: e > j), each bit one
     # LUT of registered comparisons of e's two octal digits (written as equalities: a comparison would
     # become a carry chain).
-    high, low = right[3:], right[:3]
+    e_high, e_low = right[3:], right[:3]
     high_above, high_equal = Signal(4, name=f"{name}_high_above"), Signal(4, name=f"{name}_high_equal")
     low_above = Signal(8, name=f"{name}_low_above")
     m.d.sync += [
-        high_above.eq(Cat(Cat(high == v for v in range(d + 1, 4)).any() for d in range(4))),
-        high_equal.eq(Cat(high == d for d in range(4))),
-        low_above.eq(Cat(Cat(low == v for v in range(d + 1, 8)).any() for d in range(8))),
+        high_above.eq(Cat(Cat(e_high == v for v in range(d + 1, 4)).any() for d in range(4))),
+        high_equal.eq(Cat(e_high == d for d in range(4))),
+        low_above.eq(Cat(Cat(e_low == v for v in range(d + 1, 8)).any() for d in range(8))),
     ]
     above = [high_above[j >> 3] | high_equal[j >> 3] & low_above[j & 7] for j in range(32)]
     m.d.sync += [

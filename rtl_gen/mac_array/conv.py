@@ -7,18 +7,19 @@ from amaranth.lib.wiring import In, Out
 from accel.isa.mac_array import PARAM_BLOCKS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
-from ..lib.queue import Queue, credit_room
 from ..lib.dot_product import DotProduct
 from ..lib.pipeline import registered
+from ..lib.queue import Queue, credit_room
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 from .pool import PoolReducer
-from .requant import LATENCY as REQUANT_LATENCY
-from .requant import Requantizer
+from .requant import LATENCY as REQUANT_LATENCY, Requantizer
 from .sequencer import ConvSequencer
 
 TAG = data.StructLayout({"first": 1, "last": 1, "final": 1})
 CELL_TAG = data.StructLayout({"restart": 1, "last": 1, "final": 1})  # MAC cell 0's tag; the others carry restart
+
+
 def output_queue_depth(spec: MacArraySpec) -> int:
     """Output atoms in flight at most, a power of two above the cycles from a step that ends a pixel
     leaving the sequencer until its credit returns: READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 +
