@@ -59,11 +59,13 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
 
     Built like cocotb's runner does it, with one difference: only the top module's ports and signals are
     public (a generated control file) instead of every signal (``--public-flat-rw``), so Verilator can
-    optimise the inside of the design; testbenches reach the design through the top's ports only. With
-    ``timing``, delays in the Verilog run (``--timing``), for a clock generated inside the design.
+    optimise the inside of the design; testbenches reach the design through the top's ports only. The C++
+    is compiled with ``-O3`` (every file, not only Verilator's "fast" ones: the mac_array's ResNet-50 layer
+    ran at 530k instead of 470k cycles/s, for about 8 s more build). With ``timing``, delays in the Verilog
+    run (``--timing``), for a clock generated inside the design.
     """
     waves = waves_requested()
-    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
+    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3", "-CFLAGS", "-O3"]
     if timing:
         options += ["--timing", "-CFLAGS", "-std=c++20"]
     if waves:
