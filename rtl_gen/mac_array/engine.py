@@ -1,13 +1,14 @@
 """The mac_array engine: command decode, the convolution buffer, the load and convolution units, counters."""
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
 
 from accel.isa.mac_array import COUNTERS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import command_width
 from accel.spec import MacArraySpec
 
 from ..lib.counters import count_events
+from ..lib.queue import Queue
 from ..shell import command_layout, decode, shell_members
 from .cbuf import ConvBuffer
 from .conv import ConvUnit
@@ -19,10 +20,12 @@ class MacArray(wiring.Component):
     """An NVDLA-like int8 convolution engine behind the engine shell (:mod:`rtl_gen.shell`).
 
     Two units run concurrently: the load unit (loads) and the compute unit (convolutions, poolings,
-    element-wise additions). A command is accepted in a cycle of its own once its unit is free (with
-    ``wait``, the other unit too: see :mod:`accel.isa.mac_array`) and starts the cycle after; ``Config``
-    completes in the cycle it is accepted. The counters lag their events by one cycle (registered
-    increments, :func:`~rtl_gen.lib.counters.count_events`).
+    element-wise additions). Command words enter a 2-entry queue (``cmd.ready`` is its registered room) and
+    can be issued from the cycle after; the queue's head is issued in a cycle of its own once its unit is
+    free (with ``wait``, the other unit too: see :mod:`accel.isa.mac_array`), and its unit starts the cycle
+    after; ``Config`` completes in the cycle it is issued. ``busy`` is high while a command is queued or
+    runs. The counters count from issue and lag their events by one cycle (registered increments,
+    :func:`~rtl_gen.lib.counters.count_events`).
     """
 
     def __init__(self, spec: MacArraySpec):
@@ -64,81 +67,73 @@ class MacArray(wiring.Component):
             conv.weight_data.eq(cbuf.weight_data),
             conv.feature_data.eq(cbuf.feature_data), eltwise.feature_data.eq(cbuf.feature_data),
         ]
-        # Command issue: in order; loads go to the load unit, the rest to the compute units (see
-        # accel.isa.mac_array for `wait`).
+        # Command issue, in order (accel.isa.mac_array for `wait`). Words enter a 2-entry queue with their
+        # opcode decoded; the head is issued (`take`) once its unit is free. Each unit's command registers
+        # follow the head while the unit is idle, so `take` only starts the unit: from registers, 2 LUT levels
+        # lie before the unit's start and state flags, and no command register's enable depends on it.
         word = self.cmd.payload
-        opcode = word[:4]
-        accept = self.cmd.valid & self.cmd.ready
-        load_idle, compute_idle = Signal(), Signal()
-        ready = {Config: load_idle & compute_idle}
-        for op in (LoadFeatures, LoadWeights):
-            ready[op] = load_idle & (~decode(op, word).wait | compute_idle)
-        for op in (Conv, Pool, Eltwise):
-            ready[op] = compute_idle & (~decode(op, word).wait | load_idle)
-        # take[op]: a command of that type is accepted (spelled out per type, so that the few gates after
-        # the unit states are all that lies before the command registers' enables)
-        take = {op: self.cmd.valid & (opcode == op.opcode) & ready[op] for op in ready}
-        with m.Switch(opcode):
-            for op in ready:
-                with m.Case(op.opcode):
-                    m.d.comb += self.cmd.ready.eq(ready[op])
-            with m.Default():  # not a command: dropped
-                m.d.comb += self.cmd.ready.eq(1)
-        with m.If(take[Config]):
-            m.d.sync += feature_banks.eq(decode(Config, word).feature_banks)
+        kinds = {"config": (Config,), "load": (LoadFeatures, LoadWeights), "compute": (Conv, Pool, Eltwise)}
+        flags = {name: Cat(*(word[:4] == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
+            "weights": word[:4] == LoadWeights.opcode, "pool": word[:4] == Pool.opcode,
+            "eltwise": word[:4] == Eltwise.opcode,
+            "wait": Cat(*(decode(op, word).wait & (word[:4] == op.opcode)
+                          for op in kinds["load"] + kinds["compute"])).any(),
+        }
+        queued = data.StructLayout({"word": len(word)} | {name: 1 for name in flags})
+        m.submodules.commands = commands = Queue(queued.size, 2)
+        m.d.comb += [commands.w_en.eq(self.cmd.valid), self.cmd.ready.eq(commands.w_rdy),
+                     commands.w_data.eq(Cat(word, *flags.values()))]
+        head = queued(commands.r_data)
+        load_idle, compute_idle, adding = Signal(init=1), Signal(init=1), Signal()
+        valid = commands.r_rdy
+        take_config = valid & head.config & load_idle & compute_idle
+        take_load = valid & head.load & load_idle & (~head.wait | compute_idle)
+        take_compute = valid & head.compute & compute_idle & (~head.wait | load_idle)
+        unknown = ~(head.config | head.load | head.compute)  # not a command: dropped
+        m.d.comb += commands.r_en.eq(take_config | take_load | take_compute | unknown)
+        accept = take_config | take_load | take_compute
+        with m.If(take_config):
+            m.d.sync += feature_banks.eq(decode(Config, head.word).feature_banks)
 
-        with m.FSM(name="load_fsm") as load_fsm:
-            with m.State("IDLE"):
-                m.d.comb += load_idle.eq(1)
-                with m.If(take[LoadFeatures]):
-                    fields = decode(LoadFeatures, word)
-                    m.d.sync += [
-                        load.start.eq(1), load.weight.eq(0), load.address.eq(fields.address),
-                        load.index.eq(fields.entry), load.count.eq(fields.count), load.groups.eq(fields.groups),
-                        load.src_stride.eq(fields.src_stride), load.dst_stride.eq(fields.dst_stride),
-                    ]
-                    m.next = "LOAD"
-                with m.If(take[LoadWeights]):
-                    fields = decode(LoadWeights, word)
-                    m.d.sync += [
-                        load.start.eq(1), load.weight.eq(1), load.address.eq(fields.address),
-                        load.index.eq(fields.block), load.count.eq(fields.count * spec.atomic_k), load.groups.eq(1),
-                    ]
-                    m.next = "LOAD"
-            with m.State("LOAD"):
-                m.d.sync += load.start.eq(0)
-                with m.If(~load.busy):
-                    m.next = "IDLE"
+        # Load unit: busy from the cycle after `take_load` until it is done.
+        m.d.sync += load.start.eq(take_load)
+        with m.If(take_load):
+            m.d.sync += load_idle.eq(0)
+        with m.Elif(~load.busy):
+            m.d.sync += load_idle.eq(1)
+        with m.If(load_idle):
+            features, weights = decode(LoadFeatures, head.word), decode(LoadWeights, head.word)
+            m.d.sync += [
+                load.weight.eq(head.weights),
+                load.address.eq(Mux(head.weights, weights.address, features.address)),
+                load.index.eq(Mux(head.weights, weights.block, features.entry)),
+                load.count.eq(Mux(head.weights, weights.count * spec.atomic_k, features.count)),
+                load.groups.eq(Mux(head.weights, 1, features.groups)),
+                load.src_stride.eq(features.src_stride), load.dst_stride.eq(features.dst_stride),
+            ]
 
-        with m.FSM(name="compute_fsm") as compute_fsm:
-            with m.State("IDLE"):
-                m.d.comb += compute_idle.eq(1)
-                with m.If(take[Conv]):
-                    m.d.sync += [conv.start.eq(1), conv_command.eq(word[:len(conv_command.as_value())]), pool.eq(0)]
-                    m.next = "CONV"
-                with m.If(take[Pool]):
-                    fields = decode(Pool, word)
-                    m.d.sync += [conv.start.eq(1), pool.eq(1), average.eq(fields.average), conv_command.eq(0)]
-                    m.d.sync += [getattr(conv_command, name).eq(getattr(fields, name)) for name in (
-                        "fbase", "in_h", "in_w", "kernel_h", "kernel_w", "stride", "y_off", "x_off", "out_h", "out_w",
-                        "out_address")]
-                    m.d.sync += [conv_command.ncg.eq(1), conv_command.first.eq(1), conv_command.last.eq(1)]
-                    m.next = "CONV"
-                with m.If(take[Eltwise]):
-                    m.d.sync += [eltwise.start.eq(1), eltwise_command.eq(word[:len(eltwise_command.as_value())])]
-                    m.next = "ELTWISE"
-            with m.State("CONV"):
-                m.d.sync += conv.start.eq(0)
-                with m.If(~conv.busy):
-                    m.next = "IDLE"
-            with m.State("ELTWISE"):
-                m.d.sync += eltwise.start.eq(0)
-                with m.If(~eltwise.busy):
-                    m.next = "IDLE"
-        loading = load_fsm.ongoing("LOAD")
-        converting, adding = compute_fsm.ongoing("CONV"), compute_fsm.ongoing("ELTWISE")
-        computing = converting | adding
-        m.d.comb += self.busy.eq(loading | computing)
+        # Compute units: a convolution or pooling, or an element-wise addition.
+        m.d.sync += [conv.start.eq(take_compute & ~head.eltwise), eltwise.start.eq(take_compute & head.eltwise)]
+        with m.If(take_compute):
+            m.d.sync += [compute_idle.eq(0), adding.eq(head.eltwise)]
+        with m.Elif(~Mux(adding, eltwise.busy, conv.busy)):
+            m.d.sync += [compute_idle.eq(1), adding.eq(0)]
+        with m.If(compute_idle):
+            pooling = decode(Pool, head.word)
+            m.d.sync += [pool.eq(head.pool), average.eq(pooling.average),
+                         eltwise_command.eq(head.word[:len(eltwise_command.as_value())])]
+            with m.If(head.pool):
+                m.d.sync += conv_command.eq(0)
+                m.d.sync += [getattr(conv_command, name).eq(getattr(pooling, name)) for name in (
+                    "fbase", "in_h", "in_w", "kernel_h", "kernel_w", "stride", "y_off", "x_off", "out_h", "out_w",
+                    "out_address")]
+                m.d.sync += [conv_command.ncg.eq(1), conv_command.first.eq(1), conv_command.last.eq(1)]
+            with m.Else():
+                m.d.sync += conv_command.eq(head.word[:len(conv_command.as_value())])
+        loading = ~load_idle
+        computing = ~compute_idle
+        converting = computing & ~adding
+        m.d.comb += self.busy.eq(loading | computing | valid)
 
         # The feature read port, write requests and acknowledgements belong to the compute unit that runs;
         # the write port's ready goes to both (only the running unit requests), so the units' pipeline
