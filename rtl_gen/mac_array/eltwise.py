@@ -40,7 +40,7 @@ class EltwiseUnit(wiring.Component):
     Members
     -------
     start : ``In(1)``; command : ``In(command_layout(Eltwise))``; busy : ``Out(1)``
-    feature_index : ``Out``; feature_data : ``In(8·atomic_c)``
+    feature_index : ``Out`` (a register); feature_data : ``In(8·atomic_c)``
     wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
     lane_step : ``Out(1)``  (an element enters the arithmetic this cycle)
     fed_all, written_all : ``Out(1)``
@@ -78,6 +78,8 @@ class EltwiseUnit(wiring.Component):
         last_index = Signal(ENTRY_BITS)  # count − 1, registered from the command
         m.d.sync += last_index.eq(c.count - 1)
         a_entry, b_entry = Signal(ENTRY_BITS), Signal(ENTRY_BITS)  # a_entry + index, b_entry + index
+        shown = Signal(ENTRY_BITS)  # feature_index: a_entry in READ_A, b_entry in READ_B (a register)
+        m.d.comb += self.feature_index.eq(shown)
         lane = Signal(range(ac))
         last_lane = Signal()  # lane == ac − 1, registered with lane
         last_atom = Signal()  # index == last_index, registered in READ_A
@@ -87,16 +89,17 @@ class EltwiseUnit(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start & (c.count != 0)):
-                    m.d.sync += [index.eq(0), a_entry.eq(c.a_entry), b_entry.eq(c.b_entry), fed_all.eq(0)]
+                    m.d.sync += [index.eq(0), a_entry.eq(c.a_entry), b_entry.eq(c.b_entry), shown.eq(c.a_entry),
+                                 fed_all.eq(0)]
                     m.next = "READ_A"
             with m.State("READ_A"):
-                m.d.comb += [self.feature_index.eq(a_entry), issue.eq(room)]
+                m.d.comb += issue.eq(room)
                 m.d.sync += last_atom.eq(index == last_index)
                 with m.If(room):
+                    m.d.sync += shown.eq(b_entry)
                     m.next = "READ_B"
             waits = READ_LATENCY - 2  # after READ_B, until the A atom arrives
             with m.State("READ_B"):
-                m.d.comb += self.feature_index.eq(b_entry)
                 m.next = "WAIT_0" if waits else "LATCH_A"
             for n in range(waits):
                 with m.State(f"WAIT_{n}"):
@@ -112,7 +115,8 @@ class EltwiseUnit(wiring.Component):
                 m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
                              a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
                 with m.If(last_lane):
-                    m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1)]
+                    m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1),
+                                 shown.eq(a_entry + 1)]
                     with m.If(last_atom):
                         m.d.sync += fed_all.eq(1)
                         m.next = "IDLE"
