@@ -68,8 +68,7 @@ class ConvSequencer(wiring.Component):
         row_start = Signal(ADDRESS)  # y_off·in_w
         row_step = Signal(ADDRESS)  # stride·in_w
         rows_back = Signal(ADDRESS)  # (kernel_h − 1)·in_w
-        row_rewind = Signal(ADDRESS)  # −rows_back
-        row_wrap = Signal(ADDRESS)  # row_step − rows_back
+        group_step = Signal(ADDRESS)  # cg_stride − rows_back: the next channel group, kernel row 0
         loops = {"s": (c.kernel_w, 4), "r": (c.kernel_h, 4), "g": (c.ncg, 16), "x": (c.out_w, dim), "y": (c.out_h, dim)}
         single = {name: Signal(name=f"single_{name}") for name in loops}  # the loop has one iteration
         penultimate = {name: Signal(shape, name=f"penultimate_{name}") for name, (_, shape) in loops.items()}
@@ -82,15 +81,17 @@ class ConvSequencer(wiring.Component):
             products.row_start.eq(factors.y_off * factors.in_w), products.row_step.eq(factors.stride * factors.in_w),
             products.rows_back.eq(factors.rows_back * factors.in_w),
             row_start.eq(products.row_start), row_step.eq(products.row_step), rows_back.eq(products.rows_back),
-            row_rewind.eq(-rows_back), row_wrap.eq(row_step - rows_back),
+            group_step.eq(c.cg_stride - rows_back),
         ]
         for name, (count, _) in loops.items():
             m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
 
         # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
         # is set up by ``begin`` (three cycles after ``start``, while the parameter steps leave: ``row_start``
-        # is valid then, ``row_rewind`` and ``row_wrap`` a cycle later, by the first pixel step); the branch
-        # of each step depends on registered flags only.
+        # is valid then, ``group_step`` a cycle later, by the first pixel step); the branch of each step
+        # depends on registered flags only. The feature address is kept as two sums, each with one
+        # increment that a single flag selects: the pixel's row y0·in_w and the channel group's and kernel
+        # row's offset fbase + g·cg_stride + r·in_w.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
         stepping = Signal()  # running, parameter steps done
@@ -105,14 +106,14 @@ class ConvSequencer(wiring.Component):
         first = Signal()  # the step is the first of its pixel
         y0 = Signal(signed(16))  # input row of kernel row 0 for this output row: oy·stride + y_off
         x0 = Signal(signed(16))  # input column of kernel column 0: ox·stride + x_off
-        group_base = Signal(ADDRESS)  # fbase + g·cg_stride
-        row_offset = Signal(ADDRESS)  # (y0 + r)·in_w
+        pixel_row = Signal(ADDRESS)  # y0·in_w
+        kernel_row = Signal(ADDRESS)  # fbase + g·cg_stride + r·in_w
         block = Signal(ENTRY_BITS)
         s, r, g = counter["s"], counter["r"], counter["g"]
 
         staged = Signal(data.StructLayout({
             "valid": 1, "param": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
-            "base": ADDRESS,  # group_base + row_offset
+            "base": ADDRESS,  # pixel_row + kernel_row
             "iy": signed(16), "ix": signed(16),
         }))
         step = self.steps.payload
@@ -139,7 +140,7 @@ class ConvSequencer(wiring.Component):
                 m.d.sync += [
                     staged.param.eq(0),
                     staged.block.eq(block),
-                    staged.base.eq(group_base + row_offset),
+                    staged.base.eq(pixel_row + kernel_row),
                     staged.iy.eq(y0 + r),
                     staged.ix.eq(x0 + s),
                     staged.first.eq(first),
@@ -153,25 +154,24 @@ class ConvSequencer(wiring.Component):
         with m.If(begin):
             m.d.sync += [
                 *restart(*loops), pixel_done.eq(single_pixel), first.eq(1),
-                y0.eq(c.y_off), x0.eq(c.x_off), group_base.eq(c.fbase), row_offset.eq(row_start),
+                y0.eq(c.y_off), x0.eq(c.x_off), pixel_row.eq(row_start), kernel_row.eq(c.fbase),
             ]
         with m.Elif(advance & stepping):
             m.d.sync += first.eq(pixel_done)
             with m.If(pixel_done):  # next output pixel (pixel_done is last["s"] & last["r"] & last["g"])
-                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), group_base.eq(c.fbase)]
+                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), kernel_row.eq(c.fbase)]
                 with m.If(~last["x"]):
-                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride), row_offset.eq(row_offset + row_rewind)]
+                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride)]
                 with m.Elif(~last["y"]):
                     m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
-                                 row_offset.eq(row_offset + row_wrap)]
+                                 pixel_row.eq(pixel_row + row_step)]
             with m.Elif(~last["s"]):
                 m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
             with m.Elif(~last["r"]):
-                m.d.sync += [*restart("s"), *count("r"), row_offset.eq(row_offset + c.in_w),
+                m.d.sync += [*restart("s"), *count("r"), kernel_row.eq(kernel_row + c.in_w),
                              pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
             with m.Else():  # ~last["g"]
-                m.d.sync += [*restart("s", "r"), *count("g"), group_base.eq(group_base + c.cg_stride),
-                             row_offset.eq(row_offset + row_rewind),
+                m.d.sync += [*restart("s", "r"), *count("g"), kernel_row.eq(kernel_row + group_step),
                              pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
 
         # Stage 2: the feature address and whether the position lies inside the map.
