@@ -4,8 +4,8 @@ Convolution-buffer (CBUF) addressing: feature space is a linear array of *atoms*
 channel group of one pixel); weight space is an array of *blocks* (atomic_k atoms, one per kernel lane).
 ``Config`` splits the banks: the first ``feature_banks`` hold features, the rest weights.
 
-Issue and concurrency: commands are accepted in order, at most one per cycle. The load unit (loads) and
-the compute units (convolution and pooling; element-wise) run at the same time: a load is accepted when
+Issue and concurrency: commands are issued in order, at most one per cycle. The load unit (loads) and
+the compute units (convolution and pooling; element-wise) run at the same time: a load is issued when
 the load unit is free, a compute command when the compute units are free, ``Config`` when both are; with
 ``wait`` set a load also waits for the compute units to be free and a compute command for the load unit.
 The compiler sets ``wait`` so that no command reads buffer contents that a running load is writing and no
@@ -100,13 +100,13 @@ PARAM_BLOCKS = 3
 
 COUNTERS = ("cycles", "commands", "mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc",
             "stall_issue", "bytes_read", "bytes_written")
-"""The engine's performance counters, in the order of its ``counters`` port. ``commands`` counts accepted
-commands. Every cycle from the first acceptance to the end of the last command is exactly one of, by
+"""The engine's performance counters, in the order of its ``counters`` port. ``commands`` counts issued
+commands. Every cycle from the first issue to the end of the last command is exactly one of, by
 what the compute units do: issue MACs (``mac_active``) or pooling steps and element-wise lanes
 (``pp_active``); wait on the memory port — a blocked write port, write acknowledgements, or, while idle,
 a running load (``stall_memory``); read parameters and operands and fill the read pipeline before their
 last step (``stall_buffer``); drain their pipelines after it (``stall_postproc``); or nothing, while
-commands are being accepted (``stall_issue``). ``cycles`` is their sum."""
+commands are being issued (``stall_issue``). ``cycles`` is their sum."""
 WORK = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "stall_issue")
 """The classes that partition ``cycles``."""
 

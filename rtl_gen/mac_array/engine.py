@@ -91,7 +91,7 @@ class MacArray(wiring.Component):
         take_compute = valid & head.compute & compute_idle & (~head.wait | load_idle)
         unknown = ~(head.config | head.load | head.compute)  # not a command: dropped
         m.d.comb += commands.r_en.eq(take_config | take_load | take_compute | unknown)
-        accept = take_config | take_load | take_compute
+        issued = take_config | take_load | take_compute
         with m.If(take_config):
             m.d.sync += feature_banks.eq(decode(Config, head.word).feature_banks)
 
@@ -159,16 +159,16 @@ class MacArray(wiring.Component):
         step = (converting & (conv.mac_step | conv.pool_step)) | (adding & eltwise.lane_step)
         on_memory = Mux(computing, (self.wr_req.valid & ~self.wr_req.ready) | written_all, loading)
         classes = {
-            "commands": accept,
+            "commands": issued,
             "mac_active": converting & conv.mac_step,
             "pp_active": (converting & conv.pool_step) | (adding & eltwise.lane_step),
             "stall_memory": ~step & on_memory,
             "stall_buffer": computing & ~step & ~on_memory & ~fed_all,
             "stall_postproc": computing & ~step & ~on_memory & fed_all,
-            "stall_issue": ~computing & ~loading & accept,
+            "stall_issue": ~computing & ~loading & issued,
         }
         count_events(m, counts, classes | {
-            "cycles": accept | loading | computing,
+            "cycles": issued | loading | computing,
             "bytes_read": (self.rd_data.valid & self.rd_data.ready) * spec.beat_bytes,
             "bytes_written": (self.wr_req.valid & self.wr_req.ready) * spec.beat_bytes,
         }, most=spec.beat_bytes)

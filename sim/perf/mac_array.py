@@ -1,7 +1,7 @@
 """Cycle model of the mac_array: closed-form durations per command on a two-unit timeline, equal to the RTL.
 
 Derived from the RTL's timing (rtl_gen.mac_array), with the default memory model of latency L (beats
-and acknowledgements L cycles after their request, never a stall). A command is accepted in a cycle of
+and acknowledgements L cycles after their request, never a stall). A command is issued in a cycle of
 its own once its unit is free (and, with ``wait``, the other unit too — see accel.isa.mac_array), and
 its unit is then busy from the next cycle for:
 
@@ -85,25 +85,25 @@ def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
 
 def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
     """Total counters of a command sequence, from the timeline of the load and compute units."""
-    accept = 0  # earliest cycle the next command can be accepted
+    issue = 0  # earliest cycle the next command can be issued
     load_free = compute_free = 0  # first cycle each unit is free again
     loads, computes, rows = [], [], []
     for command in commands:
         row = command_counters(spec, command)
         rows.append(row)
         if isinstance(command, (LoadFeatures, LoadWeights)):
-            accept = max(accept, load_free, compute_free if command.wait else 0)
-            load_free = accept + 1 + row[0]
-            loads.append((accept + 1, load_free))
+            issue = max(issue, load_free, compute_free if command.wait else 0)
+            load_free = issue + 1 + row[0]
+            loads.append((issue + 1, load_free))
         elif isinstance(command, Config):
-            accept = max(accept, load_free, compute_free)
+            issue = max(issue, load_free, compute_free)
         else:
-            accept = max(accept, compute_free, load_free if command.wait else 0)
-            compute_free = accept + 1 + row[0]
-            computes.append((accept + 1, compute_free))
-        accept += 1
+            issue = max(issue, compute_free, load_free if command.wait else 0)
+            compute_free = issue + 1 + row[0]
+            computes.append((issue + 1, compute_free))
+        issue += 1
     totals = dict(zip(_PER_COMMAND, np.array(rows, np.int64).reshape(-1, 8)[:, 1:].sum(axis=0).tolist()))
-    end = max(accept, load_free, compute_free)
+    end = max(issue, load_free, compute_free)
     idle = end - sum(e - s for s, e in computes)
     waiting = sum(e - s for s, e in loads) - _overlap(loads, computes)
     totals["stall_memory"] += waiting
