@@ -89,9 +89,10 @@ class ConvSequencer(wiring.Component):
         # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
         # is set up by ``begin`` (three cycles after ``start``, while the parameter steps leave: ``row_start``
         # is valid then, ``group_step`` a cycle later, by the first pixel step); the branch of each step
-        # depends on registered flags only. The feature address is kept as two sums, each with one
-        # increment that a single flag selects: the pixel's row y0·in_w and the channel group's and kernel
-        # row's offset fbase + g·cg_stride + r·in_w.
+        # is a one-hot register, updated with the counters, so each counter's enable is one gate after
+        # ``advance``. The feature address is kept as two sums, each with one increment that a single flag
+        # selects: the pixel's row y0·in_w and the channel group's and kernel row's offset
+        # fbase + g·cg_stride + r·in_w.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
         stepping = Signal()  # running, parameter steps done
@@ -99,10 +100,15 @@ class ConvSequencer(wiring.Component):
         started = Signal(2)  # start, delayed by 1 and 2 cycles
         m.d.sync += [started.eq(Cat(self.start, started[0])), begin.eq(started[1])]
         counter = {name: Signal(shape, name=name) for name, (_, shape) in loops.items()}
-        last = {name: Signal(name=f"last_{name}") for name in loops}
-        pixel_done = Signal()  # last["s"] & last["r"] & last["g"]: the step ends its output pixel
-        single_pixel = Signal()  # one step per output pixel
-        m.d.sync += single_pixel.eq(single["s"] & single["r"] & single["g"])
+        last = {name: Signal(name=f"last_{name}") for name in ("r", "g", "x", "y")}  # the last iteration
+        # What a step does next (one-hot): end its output pixel (the last s, r and g), or count s, or count r
+        # (the last s), or count g (the last s and r).
+        branch_layout = data.StructLayout({"pixel": 1, "s": 1, "r": 1, "g": 1})
+        branch = Signal(branch_layout)
+        pixel_start = Signal(branch_layout)  # the branch of a pixel's first step
+        single_s, single_r = single["s"], single["r"]
+        m.d.sync += pixel_start.eq(Cat(single_s & single_r & single["g"], ~single_s, single_s & ~single_r,
+                                       single_s & single_r & ~single["g"]))
         first = Signal()  # the step is the first of its pixel
         y0 = Signal(signed(16))  # input row of kernel row 0 for this output row: oy·stride + y_off
         x0 = Signal(signed(16))  # input column of kernel column 0: ox·stride + x_off
@@ -121,10 +127,11 @@ class ConvSequencer(wiring.Component):
         m.d.comb += self.busy.eq(self.start | running | staged.valid | self.steps.valid)
 
         def restart(*names):
-            return [counter[n].eq(0) for n in names] + [last[n].eq(single[n]) for n in names]
+            return [counter[n].eq(0) for n in names] + [last[n].eq(single[n]) for n in names if n in last]
 
         def count(name):
-            return [counter[name].eq(counter[name] + 1), last[name].eq(counter[name] == penultimate[name])]
+            return [counter[name].eq(counter[name] + 1)] + (
+                [last[name].eq(counter[name] == penultimate[name])] if name in last else [])
 
         with m.If(self.start):
             m.d.sync += [running.eq(1), stepping.eq(0), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
@@ -144,35 +151,41 @@ class ConvSequencer(wiring.Component):
                     staged.iy.eq(y0 + r),
                     staged.ix.eq(x0 + s),
                     staged.first.eq(first),
-                    staged.last.eq(pixel_done),
-                    staged.final.eq(pixel_done & last["x"] & last["y"]),
-                    block.eq(Mux(pixel_done, c.wbase + PARAM_BLOCKS, block + 1)),
+                    staged.last.eq(branch.pixel),
+                    staged.final.eq(branch.pixel & last["x"] & last["y"]),
+                    block.eq(Mux(branch.pixel, c.wbase + PARAM_BLOCKS, block + 1)),
                 ]
-                with m.If(pixel_done & last["x"] & last["y"]):
+                with m.If(branch.pixel & last["x"] & last["y"]):
                     m.d.sync += [running.eq(0), stepping.eq(0)]
 
         with m.If(begin):
             m.d.sync += [
-                *restart(*loops), pixel_done.eq(single_pixel), first.eq(1),
+                *restart(*loops), branch.eq(pixel_start), first.eq(1),
                 y0.eq(c.y_off), x0.eq(c.x_off), pixel_row.eq(row_start), kernel_row.eq(c.fbase),
             ]
         with m.Elif(advance & stepping):
-            m.d.sync += first.eq(pixel_done)
-            with m.If(pixel_done):  # next output pixel (pixel_done is last["s"] & last["r"] & last["g"])
-                m.d.sync += [*restart("s", "r", "g"), pixel_done.eq(single_pixel), kernel_row.eq(c.fbase)]
+            m.d.sync += first.eq(branch.pixel)
+            with m.If(branch.pixel):  # next output pixel
+                m.d.sync += [*restart("s", "r", "g"), branch.eq(pixel_start), kernel_row.eq(c.fbase)]
                 with m.If(~last["x"]):
                     m.d.sync += [*count("x"), x0.eq(x0 + c.stride)]
                 with m.Elif(~last["y"]):
                     m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
                                  pixel_row.eq(pixel_row + row_step)]
-            with m.Elif(~last["s"]):
-                m.d.sync += [*count("s"), pixel_done.eq((s == penultimate["s"]) & last["r"] & last["g"])]
-            with m.Elif(~last["r"]):
+            with m.If(branch.s):
+                end = s == penultimate["s"]
+                m.d.sync += [*count("s"), branch.eq(Cat(end & last["r"] & last["g"], ~end, end & ~last["r"],
+                                                        end & last["r"] & ~last["g"]))]
+            with m.If(branch.r):
+                end = r == penultimate["r"]
                 m.d.sync += [*restart("s"), *count("r"), kernel_row.eq(kernel_row + c.in_w),
-                             pixel_done.eq(single["s"] & (r == penultimate["r"]) & last["g"])]
-            with m.Else():  # ~last["g"]
+                             branch.eq(Cat(single_s & end & last["g"], ~single_s, single_s & ~end,
+                                           single_s & end & ~last["g"]))]
+            with m.If(branch.g):
+                end = g == penultimate["g"]
                 m.d.sync += [*restart("s", "r"), *count("g"), kernel_row.eq(kernel_row + group_step),
-                             pixel_done.eq(single["s"] & single["r"] & (g == penultimate["g"]))]
+                             branch.eq(Cat(single_s & single_r & end, ~single_s, single_s & ~single_r,
+                                           single_s & single_r & ~end))]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):
