@@ -60,6 +60,10 @@ def credit_room(m, depth: int, issue, wrote):
     them needs to stall."""
     pending = Signal(range(depth + 1))
     room = Signal(init=1)  # pending < depth, registered with pending
-    pending_next = pending + issue - wrote
-    m.d.sync += [pending.eq(pending_next), room.eq(pending_next < depth)]
+    # pending moves by at most one: the compares are of the register, and ``issue`` (which may depend on
+    # ``room``) only selects among them, so no adder lies between ``room`` and itself
+    m.d.sync += [
+        pending.eq(pending + issue - wrote),
+        room.eq(Mux(issue & ~wrote, pending < depth - 1, (wrote & ~issue) | (pending < depth))),
+    ]
     return room
