@@ -112,22 +112,18 @@ class ConvUnit(wiring.Component):
         m.d.comb += [self.feature_index.eq(step.feature), self.weight_index.eq(step.block)]
         read = Signal(TAG.size + 3)  # valid, param, inside, then the tag
         flags = Cat(issue, step.param, step.inside, step.first, step.last, step.final)
-        for n in range(READ_LATENCY):
+        for n in range(READ_LATENCY - 1):
             flags = registered(m, 1, f"read_{n}", len(read), flags)
-        m.d.comb += read.eq(flags)
+        param_arrives = registered(m, 1, "param_arrives", 1, flags[0] & flags[1])  # read_valid & read_param
+        m.d.comb += read.eq(registered(m, 1, f"read_{READ_LATENCY - 1}", len(read), flags))
         read_valid, read_param, read_inside, read_tag = read[0], read[1], read[2], data.View(TAG, read[3:])
 
-        # Parameter blocks: bias, M0, shift in the low 32 bits of each lane's atom.
+        # Parameter blocks: bias, M0, shift in the low 32 bits of each lane's atom, shifted in as they
+        # arrive (the command's first 3 reads), so their enable is a register.
         params = [Signal(data.ArrayLayout(32, ak), name=f"param_{n}") for n in range(PARAM_BLOCKS)]
-        param_index = Signal(range(PARAM_BLOCKS))
-        with m.If(self.start):
-            m.d.sync += param_index.eq(0)
-        with m.Elif(read_valid & read_param):
-            m.d.sync += param_index.eq(param_index + 1)
-            with m.Switch(param_index):
-                for n in range(PARAM_BLOCKS):
-                    with m.Case(n):
-                        m.d.sync += [params[n][lane].eq(self.weight_data[lane][:32]) for lane in range(ak)]
+        with m.If(param_arrives):
+            m.d.sync += [params[n].eq(params[n + 1]) for n in range(PARAM_BLOCKS - 1)]
+            m.d.sync += [params[-1][lane].eq(self.weight_data[lane][:32]) for lane in range(ak)]
 
         # Operand registers: the feature atom or the pad value, and the weights; the feature atom again for the
         # pooling reducer (which skips positions outside the map), a register of its own next to it.
