@@ -16,23 +16,23 @@ GROUP = 4
 
 def _select(m, name: str, inputs: list, index: Signal) -> Signal:
     """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
-    multiplexer per :data:`GROUP` inputs selects with the low bits and gives 0 unless the index lies in
-    its group, then the OR of the groups' results. Each group has its own select register (the low bits
-    if the index is in the group, else 0: distinct, so that synthesis keeps them apart), and the OR needs
-    no select, so that no select fans out to every multiplexer."""
+    multiplexer per :data:`GROUP` inputs selects with the low bits, one multiplexer of their results
+    with the high bits. Each group has its own select register (the low bits if the index is in the
+    group, else 0: distinct, so that synthesis keeps them apart), so that no select fans out to every
+    multiplexer."""
     low = (GROUP - 1).bit_length()
-    width = len(inputs[0])
     groups = []
     for n in range(0, len(inputs), GROUP):
-        hit = index[low:] == n // GROUP
-        select = registered(m, 1, f"{name}_select_{n // GROUP}", low, Mux(hit, index[:low], 0))
-        hit = registered(m, 1, f"{name}_hit_{n // GROUP}", 1, hit)
-        groups.append(registered(m, 1, f"{name}_{n // GROUP}", width,
-                                 Mux(hit, Array(inputs[n:n + GROUP])[select], 0), reset_less=True))
-    either = groups[0]
-    for group in groups[1:]:
-        either = either | group
-    return registered(m, 1, name, width, either, reset_less=True)
+        select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
+                            Mux(index[low:] == n // GROUP, index[:low], 0))
+        groups.append(registered(m, 1, f"{name}_{n // GROUP}", len(inputs[n]), Array(inputs[n:n + GROUP])[select],
+                                 reset_less=True))
+    if len(groups) == 1:
+        return registered(m, 1, name, len(groups[0]), groups[0], reset_less=True)
+    group = index[low:]
+    for n in range(2):
+        group = registered(m, 1, f"{name}_group_{n}", range(len(groups)), group)
+    return registered(m, 1, name, len(groups[0]), Array(groups)[group], reset_less=True)
 
 
 class ConvBuffer(wiring.Component):
@@ -46,7 +46,7 @@ class ConvBuffer(wiring.Component):
     meet the route to the banks; a read-address register per bank, so that the index's fanout does not
     meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
     register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
-    register; the OR of those into the output register). One read per port every cycle. A
+    register; the multiplexer of those into the output register). One read per port every cycle. A
     write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes effect at
     the third clock edge after it is presented, the edge at which a read presented in the same cycle
     reads the SRAM: a read presented one or more cycles after a write returns its atom; one presented in
