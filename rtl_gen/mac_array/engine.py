@@ -72,11 +72,11 @@ class MacArray(wiring.Component):
         # follow the head while the unit is idle, so `take` only starts the unit: from registers, 2 LUT levels
         # lie before the unit's start and state flags, and no command register's enable depends on it.
         word = self.cmd.payload
+        opcode = word[:4]
         kinds = {"config": (Config,), "load": (LoadFeatures, LoadWeights), "compute": (Conv, Pool, Eltwise)}
-        flags = {name: Cat(*(word[:4] == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
-            "weights": word[:4] == LoadWeights.opcode, "pool": word[:4] == Pool.opcode,
-            "eltwise": word[:4] == Eltwise.opcode,
-            "wait": Cat(*(decode(op, word).wait & (word[:4] == op.opcode)
+        flags = {name: Cat(*(opcode == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
+            "weights": opcode == LoadWeights.opcode, "pool": opcode == Pool.opcode, "eltwise": opcode == Eltwise.opcode,
+            "wait": Cat(*(decode(op, word).wait & (opcode == op.opcode)
                           for op in kinds["load"] + kinds["compute"])).any(),
         }
         queued = data.StructLayout({"word": len(word)} | {name: 1 for name in flags})
