@@ -105,10 +105,14 @@ class ConvSequencer(wiring.Component):
         # (the last s), or count g (the last s and r).
         branch_layout = data.StructLayout({"pixel": 1, "s": 1, "r": 1, "g": 1})
         branch = Signal(branch_layout)
+
+        def branch_after(s_ends, r_ends, g_ends):
+            """The branch of a step whose s, r and g are their loops' last iterations as given."""
+            return Cat(s_ends & r_ends & g_ends, ~s_ends, s_ends & ~r_ends, s_ends & r_ends & ~g_ends)
+
         pixel_start = Signal(branch_layout)  # the branch of a pixel's first step
         single_s, single_r = single["s"], single["r"]
-        m.d.sync += pixel_start.eq(Cat(single_s & single_r & single["g"], ~single_s, single_s & ~single_r,
-                                       single_s & single_r & ~single["g"]))
+        m.d.sync += pixel_start.eq(branch_after(single_s, single_r, single["g"]))
         first = Signal()  # the step is the first of its pixel
         y0 = Signal(signed(16))  # input row of kernel row 0 for this output row: oy·stride + y_off
         x0 = Signal(signed(16))  # input column of kernel column 0: ox·stride + x_off
@@ -174,18 +178,15 @@ class ConvSequencer(wiring.Component):
                                  pixel_row.eq(pixel_row + row_step)]
             with m.If(branch.s):
                 end = s == penultimate["s"]
-                m.d.sync += [*count("s"), branch.eq(Cat(end & last["r"] & last["g"], ~end, end & ~last["r"],
-                                                        end & last["r"] & ~last["g"]))]
+                m.d.sync += [*count("s"), branch.eq(branch_after(end, last["r"], last["g"]))]
             with m.If(branch.r):
                 end = r == penultimate["r"]
                 m.d.sync += [*restart("s"), *count("r"), kernel_row.eq(kernel_row + c.in_w),
-                             branch.eq(Cat(single_s & end & last["g"], ~single_s, single_s & ~end,
-                                           single_s & end & ~last["g"]))]
+                             branch.eq(branch_after(single_s, end, last["g"]))]
             with m.If(branch.g):
                 end = g == penultimate["g"]
                 m.d.sync += [*restart("s", "r"), *count("g"), kernel_row.eq(kernel_row + group_step),
-                             branch.eq(Cat(single_s & single_r & end, ~single_s, single_s & ~single_r,
-                                           single_s & single_r & ~end))]
+                             branch.eq(branch_after(single_s, single_r, end))]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):
