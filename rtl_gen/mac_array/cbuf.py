@@ -1,5 +1,8 @@
 """The convolution buffer: ``banks`` single-port-read SRAM banks, split per layer into features and weights."""
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -16,10 +19,11 @@ GROUP = 4
 
 def _select(m, name: str, inputs: list, index: Signal) -> Signal:
     """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
-    multiplexer per :data:`GROUP` inputs selects with the low bits, one multiplexer of their results
-    with the high bits. Each group has its own select register (the low bits if the index is in the
-    group, else 0: distinct, so that synthesis keeps them apart), so that no select fans out to every
-    multiplexer."""
+    multiplexer per :data:`GROUP` inputs selects with the low bits; then the OR of their results, each
+    masked by its bit of a one-hot register of the high bits. Each group has its own select register
+    (the low bits if the index is in the group, else 0: distinct, so that synthesis keeps them apart),
+    so that no select fans out to every multiplexer; the second stage has no select decoder between its
+    register and the data."""
     low = (GROUP - 1).bit_length()
     groups = []
     for n in range(0, len(inputs), GROUP):
@@ -29,10 +33,10 @@ def _select(m, name: str, inputs: list, index: Signal) -> Signal:
                                  reset_less=True))
     if len(groups) == 1:
         return registered(m, 1, name, len(groups[0]), groups[0], reset_less=True)
-    group = index[low:]
-    for n in range(2):
-        group = registered(m, 1, f"{name}_group_{n}", range(len(groups)), group)
-    return registered(m, 1, name, len(groups[0]), Array(groups)[group], reset_less=True)
+    high = registered(m, 1, f"{name}_high", range(len(groups)), index[low:])
+    selected = registered(m, 1, f"{name}_selected", len(groups), Cat(high == n for n in range(len(groups))))
+    masked = (Mux(selected[n], group, 0) for n, group in enumerate(groups))
+    return registered(m, 1, name, len(groups[0]), reduce(operator.or_, masked), reset_less=True)
 
 
 class ConvBuffer(wiring.Component):
@@ -44,14 +48,14 @@ class ConvBuffer(wiring.Component):
     Timing: a read takes :data:`READ_LATENCY` cycles: the index presented in cycle t has its atom(s) at
     the output in cycle t + 7 (an index register, so that the multiplexers in front of the buffer do not
     meet the route to the banks; a read-address register per bank, so that the index's fanout does not
-    meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric
-    register, which takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a
-    register; the multiplexer of those into the output register). One read per port every cycle. A
-    write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes effect at
-    the third clock edge after it is presented, the edge at which a read presented in the same cycle
-    reads the SRAM: a read presented one or more cycles after a write returns its atom; one presented in
-    the cycle of a write of the same entry returns undefined data on the FPGA (the banks have no
-    read/write collision logic: ``no_rw_check``; simulation returns the old atom).
+    meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric register, which
+    takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a register; the OR of
+    those, each masked by its one-hot select bit, into the output register). One read per port every
+    cycle. A write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes
+    effect at the third clock edge after it is presented, the edge at which a read presented in the same
+    cycle reads the SRAM: a read presented one or more cycles after a write returns its atom; one
+    presented in the cycle of a write of the same entry returns undefined data on the FPGA (the banks
+    have no read/write collision logic: ``no_rw_check``; simulation returns the old atom).
 
     No such read is used: a load and a computation that may run at the same time never touch the same
     atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
