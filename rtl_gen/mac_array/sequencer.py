@@ -69,6 +69,7 @@ class ConvSequencer(wiring.Component):
         row_step = Signal(ADDRESS)  # stride·in_w
         rows_back = Signal(ADDRESS)  # (kernel_h − 1)·in_w
         group_step = Signal(ADDRESS)  # cg_stride − rows_back: the next channel group, kernel row 0
+        pixel_block = Signal(ENTRY_BITS)  # wbase + PARAM_BLOCKS: a pixel's first weight block
         loops = {"s": (c.kernel_w, 4), "r": (c.kernel_h, 4), "g": (c.ncg, 16), "x": (c.out_w, dim), "y": (c.out_h, dim)}
         single = {name: Signal(name=f"single_{name}") for name in loops}  # the loop has one iteration
         penultimate = {name: Signal(shape, name=f"penultimate_{name}") for name, (_, shape) in loops.items()}
@@ -81,7 +82,7 @@ class ConvSequencer(wiring.Component):
             products.row_start.eq(factors.y_off * factors.in_w), products.row_step.eq(factors.stride * factors.in_w),
             products.rows_back.eq(factors.rows_back * factors.in_w),
             row_start.eq(products.row_start), row_step.eq(products.row_step), rows_back.eq(products.rows_back),
-            group_step.eq(c.cg_stride - rows_back),
+            group_step.eq(c.cg_stride - rows_back), pixel_block.eq(c.wbase + PARAM_BLOCKS),
         ]
         for name, (count, _) in loops.items():
             m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
@@ -157,7 +158,7 @@ class ConvSequencer(wiring.Component):
                     staged.first.eq(first),
                     staged.last.eq(branch.pixel),
                     staged.final.eq(branch.pixel & last["x"] & last["y"]),
-                    block.eq(Mux(branch.pixel, c.wbase + PARAM_BLOCKS, block + 1)),
+                    block.eq(Mux(branch.pixel, pixel_block, block + 1)),
                 ]
                 with m.If(branch.pixel & last["x"] & last["y"]):
                     m.d.sync += [running.eq(0), stepping.eq(0)]
