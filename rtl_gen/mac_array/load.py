@@ -71,6 +71,8 @@ class LoadUnit(wiring.Component):
         # flag compares the counter with 1, no carry chain), so the port's handshake only enables registers
         # and meets no comparison.
         request_last, receive_last = Signal(), Signal()
+        # Likewise whether any request is left and whether this run is the last (request_runs != 0 and == 1).
+        requesting, request_final = Signal(), Signal()
 
         with m.If(self.start):
             runs = Mux(self.count == 0, 0, self.groups)
@@ -79,13 +81,14 @@ class LoadUnit(wiring.Component):
                 src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
                 request_left.eq(self.count - 1), request_runs.eq(runs), request_last.eq(self.count == 1),
+                requesting.eq(runs != 0), request_final.eq(runs == 1),
                 request_address.eq(self.address), request_run.eq(self.address),
                 receive_left.eq(self.count - 1), receive_runs.eq(runs), receive_last.eq(self.count == 1),
                 index.eq(self.index), run_index.eq(self.index), lane.eq(0),
             ]
 
         m.d.comb += [
-            self.rd_req.valid.eq(request_runs != 0),
+            self.rd_req.valid.eq(requesting),
             self.rd_req.payload.eq(request_address),
             self.rd_data.ready.eq(1),
             self.busy.eq(self.start | (receive_runs != 0)),
@@ -93,6 +96,7 @@ class LoadUnit(wiring.Component):
         with m.If(self.rd_req.valid & self.rd_req.ready):
             with m.If(request_last):
                 m.d.sync += [request_left.eq(last_beat), request_runs.eq(request_runs - 1), request_last.eq(single),
+                             requesting.eq(~request_final), request_final.eq(request_runs == 2),
                              request_run.eq(request_run + src_stride), request_address.eq(request_run + src_stride)]
             with m.Else():
                 m.d.sync += [request_left.eq(request_left - 1), request_last.eq(request_left == 1),
