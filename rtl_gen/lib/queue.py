@@ -67,3 +67,15 @@ def credit_room(m, depth: int, issue, wrote):
         room.eq(Mux(issue & ~wrote, pending < depth - 1, (wrote & ~issue) | (pending < depth))),
     ]
     return room
+
+
+def acknowledged(m, name: str, shape, wrote, acked):
+    """Whether every write is acknowledged, given ``wrote`` (a write a cycle ago, a register) and ``acked``
+    (an acknowledgement this cycle, at least a cycle after its write). The writes awaiting theirs are
+    counted from the cycle after ``wrote`` (so the count is never below 0) in a register of ``shape``,
+    beside a register of whether it is 0; the result is those two registers' AND, no comparison."""
+    outstanding = Signal(shape, name=f"{name}_outstanding")
+    none = Signal(init=1, name=f"{name}_none_outstanding")
+    after = outstanding + wrote - acked
+    m.d.sync += [outstanding.eq(after), none.eq(after == 0)]
+    return ~wrote & none

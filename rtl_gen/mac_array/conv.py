@@ -9,7 +9,7 @@ from accel.spec import DotProductSpec, MacArraySpec
 
 from ..lib.dot_product import DotProduct
 from ..lib.pipeline import registered
-from ..lib.queue import Queue, credit_room
+from ..lib.queue import Queue, acknowledged, credit_room
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 from .pool import PoolReducer
@@ -191,7 +191,6 @@ class ConvUnit(wiring.Component):
         ]
         queued_final, queued_value = outputs.r_data[0], outputs.r_data[1:]
         written = Signal(range(spec.MAX_DIM**2 + 1))
-        outstanding = Signal(range(spec.MAX_DIM**2 + 1))
         fed_all, accumulated_all, written_all = Signal(), Signal(), Signal()
         m.d.comb += [
             self.wr_req.valid.eq(outputs.r_rdy),
@@ -200,10 +199,7 @@ class ConvUnit(wiring.Component):
             outputs.r_en.eq(self.wr_req.ready),
             self.wr_ack.ready.eq(1),
         ]
-        # Writes not yet acknowledged: ``outstanding`` counts a write from the cycle after ``wrote`` (an
-        # acknowledgement comes at least a cycle after its write, so it never goes below 0), so the count
-        # is ``outstanding + wrote``.
-        m.d.sync += outstanding.eq(outstanding + wrote - self.wr_ack.valid)
+        all_acked = acknowledged(m, "writes", range(spec.MAX_DIM**2 + 1), wrote, self.wr_ack.valid)
         with m.If(write):
             m.d.sync += written.eq(written + 1)
 
@@ -219,6 +215,6 @@ class ConvUnit(wiring.Component):
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),
             self.written_all.eq(written_all & ~self.start),
-            self.busy.eq(self.start | ~accumulated_all | (c.last & (~written_all | wrote | (outstanding != 0)))),
+            self.busy.eq(self.start | ~accumulated_all | (c.last & ~(written_all & all_acked))),
         ]
         return m

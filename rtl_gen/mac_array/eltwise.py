@@ -10,7 +10,7 @@ from accel.spec import MacArraySpec
 
 from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
 from ..lib.pipeline import registered
-from ..lib.queue import Queue, credit_room
+from ..lib.queue import Queue, acknowledged, credit_room
 from ..shell import command_layout, write_layout
 from .cbuf import ENTRY_BITS, READ_LATENCY
 
@@ -144,7 +144,6 @@ class EltwiseUnit(wiring.Component):
         gathered = Signal(8 * ac)
         atom_valid, atom_final = Signal(), Signal()
         written = Signal(ENTRY_BITS)
-        outstanding = Signal(ENTRY_BITS + 1)
         written_all = Signal()
         m.d.sync += atom_valid.eq(valid & is_last)
         with m.If(valid):
@@ -159,7 +158,8 @@ class EltwiseUnit(wiring.Component):
             outputs.r_en.eq(self.wr_req.ready),
             self.wr_ack.ready.eq(1),
         ]
-        m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
+        all_acked = acknowledged(m, "writes", ENTRY_BITS + 1, wrote, self.wr_ack.valid)
+        nonempty = registered(m, 1, "nonempty", 1, c.count != 0)  # valid from the cycle after start
         with m.If(self.start):
             m.d.sync += [written.eq(0), written_all.eq(0)]
         with m.Elif(write):
@@ -169,6 +169,6 @@ class EltwiseUnit(wiring.Component):
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),
             self.written_all.eq(written_all & ~self.start),
-            self.busy.eq(self.start | ~fsm.ongoing("IDLE") | (c.count != 0) & (~written_all | (outstanding != 0))),
+            self.busy.eq(self.start | ~fsm.ongoing("IDLE") | nonempty & ~(written_all & all_acked)),
         ]
         return m
