@@ -73,9 +73,11 @@ def acknowledged(m, name: str, shape, wrote, acked):
     """Whether every write is acknowledged, given ``wrote`` (a write a cycle ago, a register) and ``acked``
     (an acknowledgement this cycle, at least a cycle after its write). The writes awaiting theirs are
     counted from the cycle after ``wrote`` (so the count is never below 0) in a register of ``shape``,
-    beside a register of whether it is 0; the result is those two registers' AND, no comparison."""
+    beside a register of whether it is 0; the result is ``~wrote`` AND that flag. The count moves by at
+    most one: the flag's next value compares the register, and ``wrote`` and ``acked`` only select, so
+    neither meets the count's adder."""
     outstanding = Signal(shape, name=f"{name}_outstanding")
     none = Signal(init=1, name=f"{name}_none_outstanding")
-    after = outstanding + wrote - acked
-    m.d.sync += [outstanding.eq(after), none.eq(after == 0)]
+    m.d.sync += [outstanding.eq(outstanding + wrote - acked),
+                 none.eq(Mux(wrote ^ acked, acked & (outstanding == 1), none))]
     return ~wrote & none

@@ -81,10 +81,12 @@ class EltwiseUnit(wiring.Component):
         shown = Signal(ENTRY_BITS)  # feature_index: a_entry in READ_A, b_entry in READ_B (a register)
         m.d.comb += self.feature_index.eq(shown)
         lane = Signal(range(ac))
-        last_lane = Signal()  # lane == ac − 1, registered with lane
+        # The LANES state and its last cycle, as registers of their own, so that the lanes' and the atom's
+        # registers are enabled without decoding the state.
+        feeding = Signal()
+        last_lane = Signal()  # lane == ac − 1 while feeding, registered with lane
         last_atom = Signal()  # index == last_index, registered in READ_A
         a_atom, b_atom = Signal(8 * ac), Signal(8 * ac)  # shifted down a lane per element fed
-        feeding = Signal()
         fed_all = Signal()
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -108,20 +110,21 @@ class EltwiseUnit(wiring.Component):
                 m.d.sync += a_atom.eq(self.feature_data)
                 m.next = "LATCH_B"
             with m.State("LATCH_B"):
-                m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0), last_lane.eq(ac == 1)]
+                m.d.sync += [b_atom.eq(self.feature_data), lane.eq(0), last_lane.eq(ac == 1), feeding.eq(1)]
                 m.next = "LANES"
             with m.State("LANES"):
-                m.d.comb += feeding.eq(1)
-                m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
-                             a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
-                with m.If(last_lane):
-                    m.d.sync += [index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1),
-                                 shown.eq(a_entry + 1)]
-                    with m.If(last_atom):
-                        m.d.sync += fed_all.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "READ_A"
+                with m.If(last_lane & last_atom):
+                    m.next = "IDLE"
+                with m.Elif(last_lane):
+                    m.next = "READ_A"
+        with m.If(feeding):
+            m.d.sync += [lane.eq(lane + 1), last_lane.eq(lane == ac - 2),
+                         a_atom.eq(a_atom >> 8), b_atom.eq(b_atom >> 8)]
+        with m.If(last_lane):
+            m.d.sync += [feeding.eq(0), index.eq(index + 1), a_entry.eq(a_entry + 1), b_entry.eq(b_entry + 1),
+                         shown.eq(a_entry + 1)]
+            with m.If(last_atom):
+                m.d.sync += fed_all.eq(1)
         m.d.comb += self.lane_step.eq(feeding)
 
         # Arithmetic on the lane fed this cycle (the low byte of the shifted atoms).
