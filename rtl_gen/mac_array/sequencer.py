@@ -90,10 +90,10 @@ class ConvSequencer(wiring.Component):
         # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
         # is set up by ``begin`` (three cycles after ``start``, while the parameter steps leave: ``row_start``
         # is valid then, ``group_step`` a cycle later, by the first pixel step); the branch of each step
-        # is a one-hot register, updated with the counters, so each counter's enable is one gate after
-        # ``advance``. The feature address is kept as two sums, each with one increment that a single flag
-        # selects: the pixel's row y0·in_w and the channel group's and kernel row's offset
-        # fbase + g·cg_stride + r·in_w.
+        # is a one-hot register, updated with the counters, so each register's enable is one gate of
+        # ``advance``, ``stepping``, ``begin`` and at most two flags. The feature address is kept as two sums,
+        # each with one increment that a single flag selects: the pixel's row y0·in_w and the channel group's
+        # and kernel row's offset fbase + g·cg_stride + r·in_w.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
         stepping = Signal()  # running, parameter steps done
@@ -131,63 +131,61 @@ class ConvSequencer(wiring.Component):
         advance = self.steps.ready  # also when empty: a register for ``ready`` keeps this path short
         m.d.comb += self.busy.eq(self.start | running | staged.valid | self.steps.valid)
 
-        def restart(*names):
-            return [counter[n].eq(0) for n in names] + [last[n].eq(single[n]) for n in names if n in last]
-
-        def count(name):
-            return [counter[name].eq(counter[name] + 1)] + (
-                [last[name].eq(counter[name] == penultimate[name])] if name in last else [])
-
+        final = branch.pixel & last["x"] & last["y"]  # with stepping: the command's final step
+        with m.If(advance):  # a parameter step until stepping; not valid unless running
+            m.d.sync += [
+                staged.valid.eq(running), staged.param.eq(~stepping), staged.block.eq(block),
+                staged.base.eq(pixel_row + kernel_row), staged.iy.eq(y0 + r), staged.ix.eq(x0 + s),
+                staged.first.eq(stepping & first), staged.last.eq(stepping & branch.pixel),
+                staged.final.eq(stepping & final),
+            ]
         with m.If(self.start):
             m.d.sync += [running.eq(1), stepping.eq(0), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
-        with m.Elif(advance):
-            m.d.sync += staged.valid.eq(running)
-            with m.If(running & ~stepping):
-                m.d.sync += [
-                    staged.param.eq(1), staged.block.eq(block), staged.first.eq(0), staged.last.eq(0),
-                    staged.final.eq(0),
-                    block.eq(block + 1), params_left.eq(params_left - 1), stepping.eq(params_left == 1),
-                ]
-            with m.Elif(stepping):
-                m.d.sync += [
-                    staged.param.eq(0),
-                    staged.block.eq(block),
-                    staged.base.eq(pixel_row + kernel_row),
-                    staged.iy.eq(y0 + r),
-                    staged.ix.eq(x0 + s),
-                    staged.first.eq(first),
-                    staged.last.eq(branch.pixel),
-                    staged.final.eq(branch.pixel & last["x"] & last["y"]),
-                    block.eq(Mux(branch.pixel, pixel_block, block + 1)),
-                ]
-                with m.If(branch.pixel & last["x"] & last["y"]):
-                    m.d.sync += [running.eq(0), stepping.eq(0)]
+        with m.Elif(advance & running):
+            m.d.sync += block.eq(Mux(stepping & branch.pixel, pixel_block, block + 1))
+            with m.If(~stepping):
+                m.d.sync += [params_left.eq(params_left - 1), stepping.eq(params_left == 1)]
+            with m.Elif(final):
+                m.d.sync += [running.eq(0), stepping.eq(0)]
 
-        with m.If(begin):
+        # Each register below is enabled by ``begin`` or by a step (``advance & stepping``, never in the
+        # cycle of ``begin``) of the branches that change it, from registers in one gate; its next value
+        # selects between the set-up (``~stepping``) and the step's.
+        step_now = advance & stepping
+        ends = {name: counter[name] == penultimate[name] for name in loops}  # the step ends its loop
+
+        def counted(name, counting):
+            """The next value of loop ``name``'s counter and last flag: counted if ``counting`` (a step
+            in the loop), else restarted."""
+            value = [counter[name].eq(Mux(counting, counter[name] + 1, 0))]
+            if name in last:
+                value.append(last[name].eq(Mux(counting, ends[name], single[name])))
+            return value
+
+        with m.If(begin | step_now):
             m.d.sync += [
-                *restart(*loops), branch.eq(pixel_start), first.eq(1),
-                y0.eq(c.y_off), x0.eq(c.x_off), pixel_row.eq(row_start), kernel_row.eq(c.fbase),
+                *counted("s", stepping & branch.s),
+                first.eq(~stepping | branch.pixel),
+                branch.eq(Mux(~stepping | branch.pixel, pixel_start,
+                              Mux(branch.s, branch_after(ends["s"], last["r"], last["g"]), 0)
+                              | Mux(branch.r, branch_after(single_s, ends["r"], last["g"]), 0)
+                              | Mux(branch.g, branch_after(single_s, single_r, ends["g"]), 0))),
             ]
-        with m.Elif(advance & stepping):
-            m.d.sync += first.eq(branch.pixel)
-            with m.If(branch.pixel):  # next output pixel
-                m.d.sync += [*restart("s", "r", "g"), branch.eq(pixel_start), kernel_row.eq(c.fbase)]
-                with m.If(~last["x"]):
-                    m.d.sync += [*count("x"), x0.eq(x0 + c.stride)]
-                with m.Elif(~last["y"]):
-                    m.d.sync += [*restart("x"), *count("y"), x0.eq(c.x_off), y0.eq(y0 + c.stride),
-                                 pixel_row.eq(pixel_row + row_step)]
-            with m.If(branch.s):
-                end = s == penultimate["s"]
-                m.d.sync += [*count("s"), branch.eq(branch_after(end, last["r"], last["g"]))]
-            with m.If(branch.r):
-                end = r == penultimate["r"]
-                m.d.sync += [*restart("s"), *count("r"), kernel_row.eq(kernel_row + c.in_w),
-                             branch.eq(branch_after(single_s, end, last["g"]))]
-            with m.If(branch.g):
-                end = g == penultimate["g"]
-                m.d.sync += [*restart("s", "r"), *count("g"), kernel_row.eq(kernel_row + group_step),
-                             branch.eq(branch_after(single_s, single_r, end))]
+        with m.If(begin | step_now & ~branch.s):  # the next kernel row, channel group or pixel
+            m.d.sync += [
+                *counted("r", stepping & branch.r),
+                kernel_row.eq(Mux(~stepping | branch.pixel, c.fbase,
+                                  kernel_row + Mux(branch.r, c.in_w, group_step))),
+            ]
+        with m.If(begin | step_now & (branch.g | branch.pixel)):  # the next channel group or pixel
+            m.d.sync += counted("g", stepping & branch.g)
+        with m.If(begin | step_now & branch.pixel):  # the next pixel
+            m.d.sync += [*counted("x", stepping & ~last["x"]),
+                         x0.eq(Mux(stepping & ~last["x"], x0 + c.stride, c.x_off))]
+        with m.If(begin | step_now & branch.pixel & last["x"]):  # the next row (or past the last, when final)
+            m.d.sync += [*counted("y", stepping),
+                         y0.eq(Mux(stepping, y0 + c.stride, c.y_off)),
+                         pixel_row.eq(Mux(stepping, pixel_row + row_step, row_start))]
 
         # Stage 2: the feature address and whether the position lies inside the map.
         with m.If(advance):
