@@ -17,25 +17,32 @@ GROUP = 4
 """Banks per multiplexer of the first output stage and per copy of the write's entry and data."""
 
 
-def _select(m, name: str, inputs: list, index: Signal) -> Signal:
+def _select(m, name: str, inputs: list, index: Signal, copy: int = 0) -> Signal:
     """``inputs[index]``, ``index`` given a cycle before the inputs, in two registered stages: a
     multiplexer per :data:`GROUP` inputs selects with the low bits; then the OR of their results, each
     masked by its bit of a one-hot register of the high bits. Each group has its own select register
     (the low bits if the index is in the group, else 0: distinct, so that synthesis keeps them apart),
     so that no select fans out to every multiplexer; the second stage has no select decoder between its
-    register and the data."""
+    register and the data. ``copy`` tells apart selections that share ``index``: each select register
+    holds its value XOR ``copy`` (modulo the inputs it selects among, which are permuted to match), so
+    that the copies are distinct logic, and synthesis does not merge them into one register of all their
+    fanout."""
     low = (GROUP - 1).bit_length()
+    width = min(GROUP, len(inputs))
     groups = []
     for n in range(0, len(inputs), GROUP):
+        key = copy % width
         select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
-                            Mux(index[low:] == n // GROUP, index[:low], 0))
-        groups.append(registered(m, 1, f"{name}_{n // GROUP}", len(inputs[n]), Array(inputs[n:n + GROUP])[select],
-                                 reset_less=True))
+                            Mux(index[low:] == n // GROUP, index[:low], 0) ^ key)
+        permuted = Array(inputs[n + (j ^ key)] for j in range(width))
+        groups.append(registered(m, 1, f"{name}_{n // GROUP}", len(inputs[n]), permuted[select], reset_less=True))
     if len(groups) == 1:
         return registered(m, 1, name, len(groups[0]), groups[0], reset_less=True)
+    key = copy % len(groups)
     high = registered(m, 1, f"{name}_high", range(len(groups)), index[low:])
-    selected = registered(m, 1, f"{name}_selected", len(groups), Cat(high == n for n in range(len(groups))))
-    masked = (Mux(selected[n], group, 0) for n, group in enumerate(groups))
+    selected = registered(m, 1, f"{name}_selected", len(groups),
+                          Cat(high == (j ^ key) for j in range(len(groups))))
+    masked = (Mux(selected[j], groups[j ^ key], 0) for j in range(len(groups)))
     return registered(m, 1, name, len(groups[0]), reduce(operator.or_, masked), reset_less=True)
 
 
@@ -155,5 +162,5 @@ class ConvBuffer(wiring.Component):
         m.d.comb += self.feature_data.eq(_select(m, "feature_data", outputs, feature_bank_q))
         for lane in range(spec.atomic_k):
             m.d.comb += self.weight_data[lane].eq(
-                _select(m, f"weight_data_{lane}", outputs[lane::spec.atomic_k], weight_set_q))
+                _select(m, f"weight_data_{lane}", outputs[lane::spec.atomic_k], weight_set_q, copy=lane))
         return m
