@@ -75,20 +75,27 @@ class PoolReducer(wiring.Component):
                         m.d.sync += peak[lane].eq(x)
                     m.d.sync += total[lane].eq(Mux(step.first, 0, total[lane]) + Mux(step.inside, x, 0))
 
-        # Divide: look up ⌈2**21 / count⌉ (a table in logic, registered) and round the magnitude; copy
-        # both (the multipliers' input registers, so only a route precedes them); multiply the magnitude by
-        # the reciprocal's two halves (registered in the multipliers) and copy the products into the fabric;
-        # add them; restore the sign.
-        table = memory.Memory(shape=RECIPROCAL_SHIFT + 1, depth=MAX_COUNT + 1, init=reciprocals(),
-                              attrs={"ram_style": "logic"})
-        m.submodules.reciprocals = table
-        lookup = table.read_port(transparent_for=())
-        m.d.comb += [lookup.addr.eq(count), lookup.en.eq(advance)]
+        # Divide: look up ⌈2**21 / count⌉ (two tables in logic, registered, one per half of the counts, so
+        # each is a function of 6 bits) and round the magnitude; copy both (the multipliers' input registers,
+        # so only a route precedes them: the reciprocal's copy also chooses the half); multiply the magnitude
+        # by the reciprocal's two halves (registered in the multipliers) and copy the products into the
+        # fabric; add them; restore the sign.
+        half_counts = 1 << (len(count) - 1)
+        lookups = []
+        for n in range(2):
+            table = memory.Memory(shape=RECIPROCAL_SHIFT + 1, depth=half_counts,
+                                  init=reciprocals()[n * half_counts:(n + 1) * half_counts],
+                                  attrs={"ram_style": "logic"})
+            m.submodules[f"reciprocals_{n}"] = table
+            lookups.append(table.read_port(transparent_for=()))
+            m.d.comb += [lookups[n].addr.eq(count[:-1]), lookups[n].en.eq(advance)]
+        upper = registered(m, advance, "upper", 1, count[-1])  # with the tables' reads
         valid, final = done.valid, done.final
         for n in range(DIVIDE_STAGES):
             valid = registered(m, advance, f"valid_{n}", 1, valid)
             final = registered(m, advance, f"final_{n}", 1, final)
-        reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1, lookup.data)
+        reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1,
+                                Mux(upper, lookups[1].data, lookups[0].data))
         half = count >> 1
         for lane in range(self.lanes):
             sum_ = total[lane]  # |sum| + half: both signs' sums in parallel, then one is chosen

@@ -1,7 +1,8 @@
-"""mac_array blocks alone in Amaranth's simulator: the load unit's requests and buffer writes."""
+"""mac_array blocks alone in Amaranth's simulator: the load unit, the convolution buffer and the pooling reducer."""
 
 import random
 
+import numpy as np
 import pytest
 
 from accel.spec import MacArraySpec
@@ -130,3 +131,52 @@ def test_conv_buffer_reads_what_was_written(spec, feature_banks, simulate):
 
     simulate(dut, testbench)
     assert len(checked) > 1000
+
+
+@pytest.mark.parametrize("average", [0, 1])
+def test_pool_reducer_every_window_size(average, simulate):
+    """Windows of every count of positions inside the map, 1 to 121 (11 × 11: both halves of the
+    reciprocal table), some with positions outside it, random and extreme int8 values, the output port
+    refusing at random: each window's max, or its average rounded half away from zero (accel.int8)."""
+    from accel.int8 import rounded_average
+    from rtl_gen.mac_array.pool import MAX_COUNT, PoolReducer
+
+    lanes = 4
+    dut = PoolReducer(lanes)
+    rng = random.Random(average)
+    windows = []  # per window, its steps: (inside, lane values)
+    for count in [*range(1, MAX_COUNT + 1), MAX_COUNT, 1]:
+        extreme = rng.choice([-128, 127, None])
+        steps = [(1, [extreme if extreme is not None else rng.randint(-128, 127) for _ in range(lanes)])
+                 for _ in range(count)]
+        for _ in range(rng.randint(0, 3)):  # positions outside the map: skipped
+            steps.insert(rng.randint(0, len(steps)), (0, [rng.randint(-128, 127) for _ in range(lanes)]))
+        windows.append(steps)
+    expected = []
+    for steps in windows:
+        inside = np.array([values for flag, values in steps if flag])
+        expected.append(list(rounded_average(inside.sum(axis=0), len(inside)) if average else inside.max(axis=0)))
+    items = [(flag, values, n == 0, n == len(steps) - 1) for steps in windows for n, (flag, values) in enumerate(steps)]
+    received = []
+
+    async def testbench(ctx):
+        ctx.set(dut.average, average)
+        sent = 0
+        while len(received) < len(windows):
+            offering = sent < len(items)
+            if offering:
+                inside, values, first, last = items[sent]
+                ctx.set(dut.i.payload.atom, values)
+                ctx.set(dut.i.payload.inside, inside)
+                ctx.set(dut.i.payload.first, first)
+                ctx.set(dut.i.payload.last, last)
+            ctx.set(dut.i.valid, offering)
+            ctx.set(dut.o.ready, rng.random() < 0.8)
+            if offering and ctx.get(dut.i.ready):
+                sent += 1
+            if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
+                received.append([int(v) for v in ctx.get(dut.o.payload.value)])
+            await ctx.tick()
+
+    simulate(dut, testbench)
+    assert received == expected
