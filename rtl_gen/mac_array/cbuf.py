@@ -29,9 +29,9 @@ def _select(m, name: str, inputs: list, index: Signal, copy: int = 0) -> Signal:
     fanout."""
     low = (GROUP - 1).bit_length()
     width = min(GROUP, len(inputs))
+    key = copy % width
     groups = []
     for n in range(0, len(inputs), GROUP):
-        key = copy % width
         select = registered(m, 1, f"{name}_select_{n // GROUP}", low,
                             Mux(index[low:] == n // GROUP, index[:low], 0) ^ key)
         permuted = Array(inputs[n + (j ^ key)] for j in range(width))
