@@ -32,7 +32,7 @@ def output_queue_depth(spec: MacArraySpec) -> int:
 class ConvUnit(wiring.Component):
     """Executes one ``Conv`` command (see :class:`accel.isa.mac_array.Conv` for its semantics), or with
     ``pool`` set one ``Pool`` command expressed in the same fields (one channel group, no parameters
-    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (7 cycles)
+    used): the buffer's atoms then go to the :class:`~rtl_gen.mac_array.pool.PoolReducer` (9 cycles)
     instead of the MAC cells.
 
     Pipeline, one step per cycle: the sequencer's step; the buffer read (:data:`~.cbuf.READ_LATENCY`

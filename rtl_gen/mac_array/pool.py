@@ -11,10 +11,10 @@ from ..lib.pipeline import registered
 MAX_COUNT = 121  # 11 × 11 window
 SUM_BITS = 16  # |sum| <= 121 · 128 = 15488
 RECIPROCAL_SHIFT = 21
-DIVIDE_STAGES = 6
-"""The table read and the rounded magnitude; their copies (the multipliers' input registers); the two
-partial products (the multipliers' output registers); their copies in the fabric; their sum, the
-quotient; the signed quotient or the max."""
+DIVIDE_STAGES = 7
+"""The table read and the rounded magnitude; the chosen half of the table; the reciprocal's and the
+magnitude's copies (the multipliers' input registers); the two partial products (the multipliers' output
+registers); their copies in the fabric; their sum, the quotient; the signed quotient or the max."""
 """floor(n / d) == (n · ⌈2**21 / d⌉) >> 21 for every n < 2**14 and 1 <= d <= 121: the rounding error
 e = ⌈2**21/d⌉·d − 2**21 is below d <= 127, so n·e < 2**21 (Granlund & Montgomery, PLDI 1994, §4).
 The rounded numerator |sum| + d // 2 is at most 15488 + 60 < 2**14."""
@@ -29,8 +29,9 @@ class PoolReducer(wiring.Component):
     positions inside the map; then, for the average, divides by the count (half away from zero) with a
     reciprocal table.
 
-    Timing: 1 cycle to reduce, :data:`DIVIDE_STAGES` to divide (taken by max too); one step per cycle;
-    advances while ``o`` is empty or accepted.
+    Timing: 1 cycle to take a step (a register of its own, so the route from the sender ends there), 1 to
+    reduce, :data:`DIVIDE_STAGES` to divide (taken by max too); one step per cycle; advances while ``o``
+    is empty or accepted.
 
     Members
     -------
@@ -51,9 +52,10 @@ class PoolReducer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        step = self.i.payload
         advance = ~self.o.valid | self.o.ready
         m.d.comb += self.i.ready.eq(advance)
+        taken = registered(m, advance, "taken", 1, self.i.valid)
+        step = registered(m, advance, "step", self.i.payload.shape(), self.i.payload)
 
         # Reduce: per lane a running max (loaded with the atom where it is inside the map and either the
         # first found or greater) and a running sum; the count of the positions found inside the map. A
@@ -64,8 +66,8 @@ class PoolReducer(wiring.Component):
         total = [Signal(signed(SUM_BITS), name=f"total_{lane}") for lane in range(self.lanes)]
         done = Signal(data.StructLayout({"valid": 1, "final": 1}))
         with m.If(advance):
-            m.d.sync += [done.valid.eq(self.i.valid & step.last), done.final.eq(step.final)]
-            with m.If(self.i.valid):
+            m.d.sync += [done.valid.eq(taken & step.last), done.final.eq(step.final)]
+            with m.If(taken):
                 m.d.sync += [count.eq(Mux(step.first, 0, count) + step.inside),
                              found.eq((found & ~step.first) | step.inside)]
                 for lane in range(self.lanes):
@@ -76,10 +78,10 @@ class PoolReducer(wiring.Component):
                     m.d.sync += total[lane].eq(Mux(step.first, 0, total[lane]) + Mux(step.inside, x, 0))
 
         # Divide: look up ⌈2**21 / count⌉ (two tables in logic, registered, one per half of the counts, so
-        # each is a function of 6 bits) and round the magnitude; copy both (the multipliers' input registers,
-        # so only a route precedes them: the reciprocal's copy also chooses the half); multiply the magnitude
-        # by the reciprocal's two halves (registered in the multipliers) and copy the products into the
-        # fabric; add them; restore the sign.
+        # each is a function of 6 bits) and round the magnitude; choose the half; copy both (the multipliers'
+        # input registers, a copy in each, so only a route precedes them); multiply the magnitude by the
+        # reciprocal's two halves (registered in the multipliers) and copy the products into the fabric; add
+        # them; restore the sign.
         half_counts = 1 << (len(count) - 1)
         lookups = []
         for n in range(2):
@@ -96,11 +98,13 @@ class PoolReducer(wiring.Component):
             final = registered(m, advance, f"final_{n}", 1, final)
         reciprocal = registered(m, advance, "reciprocal", RECIPROCAL_SHIFT + 1,
                                 Mux(upper, lookups[1].data, lookups[0].data))
+        reciprocal = registered(m, advance, "reciprocal_1", RECIPROCAL_SHIFT + 1, reciprocal)
         half = count >> 1
         for lane in range(self.lanes):
             sum_ = total[lane]  # |sum| + half: both signs' sums in parallel, then one is chosen
             magnitude = registered(m, advance, f"magnitude_{lane}", 15, Mux(sum_ < 0, half - sum_, sum_ + half))
-            magnitude = registered(m, advance, f"magnitude_{lane}_1", 15, magnitude)
+            for n in (1, 2):
+                magnitude = registered(m, advance, f"magnitude_{lane}_{n}", 15, magnitude)
             low = registered(m, advance, f"low_{lane}", 26, magnitude * reciprocal[:11])
             high = registered(m, advance, f"high_{lane}", 26, magnitude * reciprocal[11:])
             low = registered(m, advance, f"low_{lane}_1", 26, low)

@@ -13,7 +13,7 @@ its unit is then busy from the next cycle for:
   of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 14 of
   requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 16 with ``last``) and
   L + 1 until the final write is acknowledged (``stall_memory``);
-- a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 7 cycles of reduction
+- a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 9 cycles of reduction
   and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 9 per atom to read its operands
   (``stall_buffer``; the buffer's read latency is 7), atomic_c lanes per atom (``pp_active``), 30 cycles
@@ -34,8 +34,9 @@ FRONT = 14
 """Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
 REQUANT = 14
 """Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
-POOL = 7
-"""Pooling reducer latency: 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to divide."""
+POOL = 9
+"""Pooling reducer latency: 1 to take a step, 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to
+divide."""
 ELTWISE = 30
 """Element-wise addition: lane arithmetic (rtl_gen.mac_array.eltwise.LANE_STAGES), the gathering and the
 output queue."""
