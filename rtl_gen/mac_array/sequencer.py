@@ -100,7 +100,11 @@ class ConvSequencer(wiring.Component):
         begin = Signal()
         started = Signal(2)  # start, delayed by 1 and 2 cycles
         m.d.sync += [started.eq(Cat(self.start, started[0])), begin.eq(started[1])]
-        counter = {name: Signal(shape, name=name) for name, (_, shape) in loops.items()}
+        # Per loop, the iterations left before its last one, counted down, so that a step ends its loop
+        # where ``left`` is 0 (a test of one register against a constant); the kernel column and row also
+        # count up, as offsets of the position.
+        left = {name: Signal(shape, name=f"left_{name}") for name, (_, shape) in loops.items()}
+        s, r = Signal(4), Signal(4)
         last = {name: Signal(name=f"last_{name}") for name in ("r", "g", "x", "y")}  # the last iteration
         # What a step does next (one-hot): end its output pixel (the last s, r and g), or count s, or count r
         # (the last s), or count g (the last s and r).
@@ -120,7 +124,6 @@ class ConvSequencer(wiring.Component):
         pixel_row = Signal(ADDRESS)  # y0·in_w
         kernel_row = Signal(ADDRESS)  # fbase + g·cg_stride + r·in_w
         block = Signal(ENTRY_BITS)
-        s, r, g = counter["s"], counter["r"], counter["g"]
 
         staged = Signal(data.StructLayout({
             "valid": 1, "param": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
@@ -152,12 +155,15 @@ class ConvSequencer(wiring.Component):
         # cycle of ``begin``) of the branches that change it, from registers in one gate; its next value
         # selects between the set-up (``~stepping``) and the step's.
         step_now = advance & stepping
-        ends = {name: counter[name] == penultimate[name] for name in loops}  # the step ends its loop
+        ends = {name: left[name] == 0 for name in loops}  # the step ends its loop
+        offset = {"s": s, "r": r}
 
         def counted(name, counting):
-            """The next value of loop ``name``'s counter and last flag: counted if ``counting`` (a step
-            in the loop), else restarted."""
-            value = [counter[name].eq(Mux(counting, counter[name] + 1, 0))]
+            """The next values of loop ``name``'s count, offset and last flag: counted if ``counting`` (a
+            step in the loop), else restarted."""
+            value = [left[name].eq(Mux(counting, left[name] - 1, penultimate[name]))]
+            if name in offset:
+                value.append(offset[name].eq(Mux(counting, offset[name] + 1, 0)))
             if name in last:
                 value.append(last[name].eq(Mux(counting, ends[name], single[name])))
             return value
