@@ -40,6 +40,8 @@ class EltwiseUnit(wiring.Component):
     Members
     -------
     start : ``In(1)``; command : ``In(command_layout(Eltwise))``; busy : ``Out(1)``
+        ``start`` begins a command of at least one atom (an addition of none is not started: the engine
+        completes it when it issues it).
     feature_index : ``Out`` (a register); feature_data : ``In(8·atomic_c)``
     wr_req : ``Out(stream.Signature(write_layout))``; wr_ack : ``In(stream.Signature(1))``
     lane_step : ``Out(1)``  (an element enters the arithmetic this cycle)
@@ -90,7 +92,7 @@ class EltwiseUnit(wiring.Component):
         fed_all = Signal()
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                with m.If(self.start & (c.count != 0)):
+                with m.If(self.start):
                     m.d.sync += [index.eq(0), a_entry.eq(c.a_entry), b_entry.eq(c.b_entry), shown.eq(c.a_entry),
                                  fed_all.eq(0)]
                     m.next = "READ_A"
@@ -147,7 +149,7 @@ class EltwiseUnit(wiring.Component):
         gathered = Signal(8 * ac)
         atom_valid, atom_final = Signal(), Signal()
         written = Signal(ENTRY_BITS)
-        written_all = Signal()
+        written_all = Signal(init=1)  # nothing to write before the first command
         m.d.sync += atom_valid.eq(valid & is_last)
         with m.If(valid):
             m.d.sync += [gathered.eq(Cat(gathered[8:], out)), atom_final.eq(is_final)]
@@ -162,7 +164,6 @@ class EltwiseUnit(wiring.Component):
             self.wr_ack.ready.eq(1),
         ]
         all_acked = acknowledged(m, "writes", ENTRY_BITS + 1, wrote, self.wr_ack.valid)
-        nonempty = registered(m, 1, "nonempty", 1, c.count != 0)  # valid from the cycle after start
         with m.If(self.start):
             m.d.sync += [written.eq(0), written_all.eq(0)]
         with m.Elif(write):
@@ -172,6 +173,6 @@ class EltwiseUnit(wiring.Component):
         m.d.comb += [
             self.fed_all.eq(fed_all & ~self.start),
             self.written_all.eq(written_all & ~self.start),
-            self.busy.eq(self.start | ~fsm.ongoing("IDLE") | nonempty & ~(written_all & all_acked)),
+            self.busy.eq(self.start | ~fsm.ongoing("IDLE") | ~(written_all & all_acked)),
         ]
         return m

@@ -23,7 +23,7 @@ class MacArray(wiring.Component):
     element-wise additions). Command words enter a 2-entry queue (``cmd.ready`` is its registered room) and
     can be issued from the cycle after; the queue's head is issued in a cycle of its own once its unit is
     free (with ``wait``, the other unit too: see :mod:`accel.isa.mac_array`), and its unit starts the cycle
-    after; ``Config`` completes in the cycle it is issued. ``busy`` is high while a command is queued or
+    after; ``Config``, and an ``Eltwise`` of no atoms, complete in the cycle they are issued. ``busy`` is high while a command is queued or
     runs. The counters count from issue and lag their events by one cycle (registered increments,
     :func:`~rtl_gen.lib.counters.count_events`).
     """
@@ -76,6 +76,7 @@ class MacArray(wiring.Component):
         kinds = {"config": (Config,), "load": (LoadFeatures, LoadWeights), "compute": (Conv, Pool, Eltwise)}
         flags = {name: Cat(*(opcode == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
             "weights": opcode == LoadWeights.opcode, "pool": opcode == Pool.opcode, "eltwise": opcode == Eltwise.opcode,
+            "empty_add": (opcode == Eltwise.opcode) & (decode(Eltwise, word).count == 0),
             "wait": Cat(*(decode(op, word).wait & (opcode == op.opcode)
                           for op in kinds["load"] + kinds["compute"])).any(),
         }
@@ -112,9 +113,11 @@ class MacArray(wiring.Component):
                 load.src_stride.eq(features.src_stride), load.dst_stride.eq(features.dst_stride),
             ]
 
-        # Compute units: a convolution or pooling, or an element-wise addition.
-        m.d.sync += [conv.start.eq(take_compute & ~head.eltwise), eltwise.start.eq(take_compute & head.eltwise)]
-        with m.If(take_compute):
+        # Compute units: a convolution or pooling, or an element-wise addition; an addition of no atoms
+        # completes in the cycle it is issued, as Config does.
+        started = take_compute & ~head.empty_add
+        m.d.sync += [conv.start.eq(take_compute & ~head.eltwise), eltwise.start.eq(started & head.eltwise)]
+        with m.If(started):
             m.d.sync += [compute_idle.eq(0), adding.eq(head.eltwise)]
         with m.Elif(~Mux(adding, eltwise.busy, conv.busy)):
             m.d.sync += [compute_idle.eq(1), adding.eq(0)]

@@ -229,6 +229,33 @@ def test_rtl_pools_and_adds(name, stall, tmp_path):
             assert result.counters == perf(lowered.program).counters, op
 
 
+@pytest.mark.rtl
+def test_rtl_empty_additions(tmp_path):
+    """An addition of no atoms completes without work, wherever it stands (after a load, between additions,
+    with and without ``wait``): RTL counters == perf counters, RTL memory == golden memory."""
+    from dataclasses import replace
+
+    from accel.isa.mac_array import Config, Eltwise, LoadFeatures
+    from accel.program import MemoryImage, Program
+    from sim.rtl.execute import run as rtl
+
+    memory = MemoryImage()
+    memory.add("input", np.arange(-64, 64, dtype=np.int8))
+    out = memory.reserve("output", 64).address
+    add = Eltwise(0, 4, 4, 3, 1 << 30, 0, -5, 1 << 30, -1, 1 << 30, 0, 2, -128, 127, out, wait=0)
+
+    def program(*commands):
+        return Program(SMALL_4x4, [Config(4), LoadFeatures(0, 0, 16, 1, 0, 0, wait=1), *commands], memory)
+
+    empty = replace(add, count=0)
+    programs = [program(empty), program(replace(empty, wait=1), add),
+                program(replace(add, wait=1), empty, replace(add, a_entry=8, out_address=out + 16)),
+                program(replace(add, wait=1), replace(empty, wait=1), LoadFeatures(0, 20, 4, 1, 0, 0, wait=1))]
+    for prog, result in zip(programs, rtl(programs, test_dir=tmp_path, words=1 << 12)):
+        assert np.array_equal(result.memory, golden(prog).memory)
+        assert result.counters == perf(prog).counters
+
+
 def test_golden_rejects_a_load_racing_a_computation():
     """A load and a computation that may run at the same time (no ``wait`` orders them) must not touch the
     same buffer atoms: the RTL would race, so the golden executor rejects the Program."""
