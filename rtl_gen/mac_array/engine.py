@@ -23,9 +23,9 @@ class MacArray(wiring.Component):
     element-wise additions). Command words enter a 2-entry queue (``cmd.ready`` is its registered room) and
     can be issued from the cycle after; the queue's head is issued in a cycle of its own once its unit is
     free (with ``wait``, the other unit too: see :mod:`accel.isa.mac_array`), and its unit starts the cycle
-    after; ``Config``, and an ``Eltwise`` of no atoms, complete in the cycle they are issued. ``busy`` is high while a command is queued or
-    runs. The counters count from issue and lag their events by one cycle (registered increments,
-    :func:`~rtl_gen.lib.counters.count_events`).
+    after; ``Config``, and an ``Eltwise`` of no atoms, complete in the cycle they are issued. ``busy`` is
+    high while a command is queued or runs. The counters count from issue and lag their events by one cycle
+    (registered increments, :func:`~rtl_gen.lib.counters.count_events`).
     """
 
     def __init__(self, spec: MacArraySpec):
