@@ -72,7 +72,9 @@ class PoolReducer(wiring.Component):
                              found.eq((found & ~step.first) | step.inside)]
                 for lane in range(self.lanes):
                     x = step.atom[lane]
-                    greater = (x.as_unsigned() ^ 0x80) > (peak[lane].as_unsigned() ^ 0x80)  # one carry chain
+                    # x > peak as peak < x, offset to unsigned: the borrow of one carry chain (Yosys maps
+                    # a > b to a - b and a test of its sum bits for 0, 3 LUT levels more)
+                    greater = (peak[lane].as_unsigned() ^ 0x80) < (x.as_unsigned() ^ 0x80)
                     with m.If(step.inside & (step.first | ~found | greater)):
                         m.d.sync += peak[lane].eq(x)
                     m.d.sync += total[lane].eq(Mux(step.first, 0, total[lane]) + Mux(step.inside, x, 0))
