@@ -17,7 +17,8 @@ its unit is then busy from the next cycle for:
   and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 9 per atom to read its operands
   (``stall_buffer``; the buffer's read latency is 7), atomic_c lanes per atom (``pp_active``), 30 cycles
-  of arithmetic, gathering and output queue, L + 1 until acknowledged.
+  of arithmetic, gathering and output queue, L + 1 until acknowledged; one of no atoms completes at issue,
+  as ``Config`` does.
 
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
 """
