@@ -58,12 +58,11 @@ class ConvBuffer(wiring.Component):
     meet the SRAMs' address setup; the SRAM read; the SRAM's output register; a fabric register, which
     takes the route from the SRAM; a multiplexer per :data:`GROUP` banks into a register; the OR of
     those, each masked by its one-hot select bit, into the output register). One read per port every
-    cycle. A write is registered three times (its bank decoded; a copy per :data:`GROUP` banks; a copy
-    per bank) and takes effect at the fourth clock edge after it is presented, the edge at which a read
-    presented a cycle later reads the SRAM: a read presented two or more cycles after a write returns its
-    atom; one presented in the cycle of a write of the same entry, or the next, returns undefined data on
-    the FPGA (the banks have no read/write collision logic: ``no_rw_check``; simulation returns the old
-    atom).
+    cycle. A write is registered twice (its bank decoded; a copy per :data:`GROUP` banks) and takes
+    effect at the third clock edge after it is presented, the edge at which a read presented in the same
+    cycle reads the SRAM: a read presented one or more cycles after a write returns its atom; one
+    presented in the cycle of a write of the same entry returns undefined data on the FPGA (the banks
+    have no read/write collision logic: ``no_rw_check``; simulation returns the old atom).
 
     No such read is used: a load and a computation that may run at the same time never touch the same
     atoms (:mod:`accel.isa.mac_array`; the golden executor rejects a Program that breaks this,
@@ -115,29 +114,20 @@ class ConvBuffer(wiring.Component):
         write_bank = Signal(range(spec.banks))  # only its low bits: a bank beyond the banks is never written
         m.d.comb += write_bank.eq(Mux(self.write_weight,
                                       (first_weight_set + write_upper) * spec.atomic_k + self.write_lane, write_upper))
-        # The write, registered three times: with its bank decoded; per group of GROUP banks a copy of the
-        # entry and the data, loaded when the group is written; per bank a copy of its group's, loaded when
-        # the bank is written. Each bank's is next to its block RAMs (a copy shared by a group's was seen
-        # routed around them for 7.3 ns), and no register drives more than GROUP copies.
+        # The write, registered twice: with its bank decoded, then per group of GROUP banks a copy of the
+        # entry and the data, loaded when the group is written (distinct registers, each near its banks).
         write_enables = Signal(spec.banks)
         write_entry_q, write_data_q = Signal(entry_bits), Signal.like(self.write_data)
         m.d.sync += [
             write_enables.eq(Cat(self.write_en & (write_bank == bank) for bank in range(spec.banks))),
             write_entry_q.eq(write_entry), write_data_q.eq(self.write_data),
         ]
-        groups = []
+        write_groups = []
         for n in range(0, spec.banks, GROUP):
             written = write_enables[n:n + GROUP].any()
-            groups.append((registered(m, written, f"write_entry_{n // GROUP}", entry_bits, write_entry_q),
-                           registered(m, written, f"write_data_{n // GROUP}", len(write_data_q), write_data_q)))
+            write_groups.append((registered(m, written, f"write_entry_{n // GROUP}", entry_bits, write_entry_q),
+                                 registered(m, written, f"write_data_{n // GROUP}", len(write_data_q), write_data_q)))
         write_enables = registered(m, 1, "write_enables_q", spec.banks, write_enables)
-        bank_writes = []
-        for bank in range(spec.banks):
-            group_entry, group_data = groups[bank // GROUP]
-            bank_writes.append((
-                registered(m, write_enables[bank], f"write_entry_{bank}", entry_bits, group_entry),
-                registered(m, write_enables[bank], f"write_data_{bank}", len(group_data), group_data)))
-        write_enables = registered(m, 1, "write_enables_q2", spec.banks, write_enables)
         feature_entry, feature_bank = split(registered(m, 1, "feature_index_q", ENTRY_BITS, self.feature_index))
         weight_entry, weight_set = split(registered(m, 1, "weight_index_q", ENTRY_BITS, self.weight_index))
 
@@ -155,8 +145,8 @@ class ConvBuffer(wiring.Component):
             m.d.sync += [is_feature.eq(bank < self.feature_banks),
                          read_entry.eq(Mux(is_feature, feature_entry, weight_entry))]
             m.d.comb += [
-                write.addr.eq(bank_writes[bank][0]),
-                write.data.eq(bank_writes[bank][1]),
+                write.addr.eq(write_groups[bank // GROUP][0]),
+                write.data.eq(write_groups[bank // GROUP][1]),
                 write.en.eq(write_enables[bank]),
                 read.addr.eq(read_entry),
             ]
