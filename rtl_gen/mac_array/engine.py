@@ -77,6 +77,11 @@ class MacArray(wiring.Component):
         flags = {name: Cat(*(opcode == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
             "weights": opcode == LoadWeights.opcode, "pool": opcode == Pool.opcode, "eltwise": opcode == Eltwise.opcode,
             "empty_add": (opcode == Eltwise.opcode) & (decode(Eltwise, word).count == 0),
+            # of a load, for the load unit (LoadWeights: count · atomic_k beats in one run)
+            "empty_load": Mux(opcode == LoadWeights.opcode, decode(LoadWeights, word).count == 0,
+                              (decode(LoadFeatures, word).count == 0) | (decode(LoadFeatures, word).groups == 0)),
+            "one_beat": (opcode == LoadFeatures.opcode) & (decode(LoadFeatures, word).count == 1),
+            "one_run": (opcode == LoadWeights.opcode) | (decode(LoadFeatures, word).groups == 1),
             "wait": Cat(*(decode(op, word).wait & (opcode == op.opcode)
                           for op in kinds["load"] + kinds["compute"])).any(),
         }
@@ -110,6 +115,7 @@ class MacArray(wiring.Component):
                 load.index.eq(Mux(head.weights, weights.block, features.entry)),
                 load.count.eq(Mux(head.weights, weights.count * spec.atomic_k, features.count)),
                 load.groups.eq(Mux(head.weights, 1, features.groups)),
+                load.empty.eq(head.empty_load), load.one_beat.eq(head.one_beat), load.one_run.eq(head.one_run),
                 load.src_stride.eq(features.src_stride), load.dst_stride.eq(features.dst_stride),
             ]
 

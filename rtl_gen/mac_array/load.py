@@ -26,6 +26,9 @@ class LoadUnit(wiring.Component):
     weight, address, index, count, groups, src_stride, dst_stride : ``In``
         Weights (blocks) or features (atoms), source byte address, first destination, beats per run,
         runs, and the distances between runs in DRAM (bytes) and in the buffer (atoms).
+    empty, one_beat, one_run : ``In(1)``
+        ``count`` or ``groups`` is 0; ``count`` is 1; ``groups`` is 1. Registers beside the others (the
+        engine decodes them as the command enters its queue), so that ``start`` meets no compare.
     busy : ``Out(1)``
     rd_req : ``Out(stream.Signature(32))``; rd_data : ``In(stream.Signature(8·atomic_c))``
         The engine's memory read port.
@@ -44,6 +47,9 @@ class LoadUnit(wiring.Component):
             "groups": In(16),
             "src_stride": In(ADDRESS_BITS),
             "dst_stride": In(ENTRY_BITS),
+            "empty": In(1),
+            "one_beat": In(1),
+            "one_run": In(1),
             "busy": Out(1),
             "rd_req": Out(stream.Signature(ADDRESS_BITS)),
             "rd_data": In(stream.Signature(8 * spec.atomic_c)),
@@ -75,15 +81,15 @@ class LoadUnit(wiring.Component):
         requesting, request_final = Signal(), Signal()
 
         with m.If(self.start):
-            runs = Mux(self.count == 0, 0, self.groups)
+            runs = Mux(self.empty, 0, self.groups)
             m.d.sync += [
-                last_beat.eq(self.count - 1), single.eq(self.count == 1),
+                last_beat.eq(self.count - 1), single.eq(self.one_beat),
                 src_stride.eq(self.src_stride), dst_stride.eq(self.dst_stride),
                 weight.eq(self.weight),
-                request_left.eq(self.count - 1), request_runs.eq(runs), request_last.eq(self.count == 1),
-                requesting.eq(runs != 0), request_final.eq(runs == 1),
+                request_left.eq(self.count - 1), request_runs.eq(runs), request_last.eq(self.one_beat),
+                requesting.eq(~self.empty), request_final.eq(~self.empty & self.one_run),
                 request_address.eq(self.address), request_run.eq(self.address),
-                receive_left.eq(self.count - 1), receive_runs.eq(runs), receive_last.eq(self.count == 1),
+                receive_left.eq(self.count - 1), receive_runs.eq(runs), receive_last.eq(self.one_beat),
                 index.eq(self.index), run_index.eq(self.index), lane.eq(0),
             ]
 

@@ -43,6 +43,9 @@ def test_load_unit_requests_and_writes(load, simulate):
     async def testbench(ctx):
         for name, value in load.items():
             ctx.set(getattr(dut, name), value)
+        ctx.set(dut.empty, load["count"] == 0 or load["groups"] == 0)
+        ctx.set(dut.one_beat, load["count"] == 1)
+        ctx.set(dut.one_run, load["groups"] == 1)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
