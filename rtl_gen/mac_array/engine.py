@@ -74,14 +74,15 @@ class MacArray(wiring.Component):
         word = self.cmd.payload
         opcode = word[:4]
         kinds = {"config": (Config,), "load": (LoadFeatures, LoadWeights), "compute": (Conv, Pool, Eltwise)}
+        feature_load = decode(LoadFeatures, word)
         flags = {name: Cat(*(opcode == op.opcode for op in ops)).any() for name, ops in kinds.items()} | {
             "weights": opcode == LoadWeights.opcode, "pool": opcode == Pool.opcode, "eltwise": opcode == Eltwise.opcode,
             "empty_add": (opcode == Eltwise.opcode) & (decode(Eltwise, word).count == 0),
             # of a load, for the load unit (LoadWeights: count · atomic_k beats in one run)
             "empty_load": Mux(opcode == LoadWeights.opcode, decode(LoadWeights, word).count == 0,
-                              (decode(LoadFeatures, word).count == 0) | (decode(LoadFeatures, word).groups == 0)),
-            "one_beat": (opcode == LoadFeatures.opcode) & (decode(LoadFeatures, word).count == 1),
-            "one_run": (opcode == LoadWeights.opcode) | (decode(LoadFeatures, word).groups == 1),
+                              (feature_load.count == 0) | (feature_load.groups == 0)),
+            "one_beat": (opcode == LoadFeatures.opcode) & (feature_load.count == 1),
+            "one_run": (opcode == LoadWeights.opcode) | (feature_load.groups == 1),
             "wait": Cat(*(decode(op, word).wait & (opcode == op.opcode)
                           for op in kinds["load"] + kinds["compute"])).any(),
         }
