@@ -10,13 +10,37 @@ A :class:`Program` holds
 - a :class:`MemoryImage`: named regions (address, bytes) of weights, codebooks, pointers and inputs,
   and reserved regions where outputs will be written.
 
-:meth:`Program.save` writes one file: the magic ``ACCELPRG``, a little-endian u64 header length, a JSON
-header (spec, commands, region table), then the regions' bytes back to back. It can be diffed (the header
-is readable JSON) and replayed with :meth:`Program.load`.
+The program file
+----------------
+
+:meth:`Program.save` writes one file that can be diffed (the header is readable JSON) and replayed with
+:meth:`Program.load`. Format :data:`FORMAT`, in this order:
+
+1. the magic ``ACCELPRG`` (8 bytes, :data:`MAGIC`);
+2. the header's length in bytes, a little-endian u64;
+3. the header: a UTF-8 JSON object with exactly these keys —
+
+   - ``format``: :data:`FORMAT`;
+   - ``spec``: the engine's spec as :meth:`Spec.to_dict` writes it (``{"spec": name, parameter: value, …}``);
+   - ``commands``: a list of ``{"op": command type, field: integer, …}`` with every field of the type;
+   - ``memory``: ``{"alignment": bytes, "regions": [region, …]}``, a region being ``{"name", "address",
+     "size"}`` plus ``"offset"`` if it holds data (a reserved output region has none): its bytes are
+     ``data[offset : offset + size]``;
+   - ``data``: ``{"bytes": length of the data, "sha256": its SHA-256 in lowercase hex}``;
+
+4. the data: the bytes of the regions that hold data, back to back in region order (each region's
+   offset is the end of the previous one's, the first is 0), and nothing after them.
+
+Regions have distinct names, addresses that are multiples of the alignment, and do not overlap; they lie
+in the :data:`ADDRESS_BITS`-bit address space. The checksum covers the data, which no one checks by eye; the header
+is text that people read, diff and may edit, and :meth:`Program.load` checks every value in it (types,
+ranges, each command field's bits). Format 1 (no checksum) is refused: programs are compiled again, not
+archived. Any other file gives a :class:`UserError` naming the file and what is wrong.
 """
 
 import dataclasses
 import functools
+import hashlib
 import json
 import struct
 from dataclasses import dataclass
@@ -30,6 +54,11 @@ from .spec import Spec
 
 OPCODE_BITS = 4
 MAGIC = b"ACCELPRG"
+FORMAT = 2
+"""The program file's format version (see the module docstring)."""
+ADDRESS_BITS = 32
+"""External memory is byte-addressed with 32-bit addresses (the commands' DRAM address fields)."""
+_LENGTH = struct.Struct("<Q")  # the header's length
 
 _COMMANDS: dict[tuple[str, int], type["Command"]] = {}
 _COMMANDS_BY_NAME: dict[tuple[str, str], type["Command"]] = {}
@@ -118,12 +147,26 @@ class Command:
 
     @staticmethod
     def from_dict(engine: str, data: dict[str, Any]) -> "Command":
+        """The command ``data`` describes (as :meth:`to_dict` writes it); a :class:`UserError` names an unknown
+        type, a missing or unknown field, or a value that does not fit."""
+        if not isinstance(data, dict):
+            raise UserError(f"command: {_short(data)} is not an object {{\"op\": type, field: value, …}}")
         data = dict(data)
         name = data.pop("op", None)
-        if (engine, name) not in _COMMANDS_BY_NAME:
+        if not isinstance(name, str) or (engine, name) not in _COMMANDS_BY_NAME:
             known = sorted(n for e, n in _COMMANDS_BY_NAME if e == engine)
-            raise UserError(f"command: '{name}' is not a command of engine '{engine}'; known: {', '.join(known)}")
-        return _COMMANDS_BY_NAME[engine, name](**data)
+            raise UserError(f"command: {_short(name)} is not a command of engine '{engine}'; known: {', '.join(known)}")
+        cls = _COMMANDS_BY_NAME[engine, name]
+        fields = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in fields:
+                raise UserError(f"command {name}: unknown field {_short(key)}; fields: {', '.join(fields)}")
+        for key in fields:
+            if key not in data:
+                raise UserError(f"command {name}: field '{key}' is missing; fields: {', '.join(fields)}")
+        command = cls(**data)
+        command.validate()
+        return command
 
 
 def command_width(engine: str) -> int:
@@ -220,7 +263,7 @@ class Program:
         return [command.encode() for command in self.commands]
 
     def save(self, path: Path) -> None:
-        """Write the program to one file (JSON header + region bytes)."""
+        """Write the program to one file (format in the module docstring)."""
         regions, blobs, offset = [], [], 0
         for region in self.memory.regions.values():
             entry = {"name": region.name, "address": region.address, "size": region.size}
@@ -229,33 +272,156 @@ class Program:
                 blobs.append(region.data)
                 offset += region.size
             regions.append(entry)
+        data = b"".join(blobs)
         header = json.dumps({
-            "format": 1,
+            "format": FORMAT,
             "spec": self.spec.to_dict(),
             "commands": [command.to_dict() for command in self.commands],
             "memory": {"alignment": self.memory.alignment, "regions": regions},
+            "data": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
         }, indent=1).encode()
-        with open(path, "wb") as file:
-            file.write(MAGIC + struct.pack("<Q", len(header)) + header)
-            for blob in blobs:
-                file.write(blob)
+        Path(path).write_bytes(MAGIC + _LENGTH.pack(len(header)) + header + data)
 
     @staticmethod
     def load(path: Path) -> "Program":
-        """Read a program written by :meth:`save`."""
-        raw = Path(path).read_bytes()
-        if raw[:8] != MAGIC:
-            raise UserError(f"program file '{path}': not an accel program (bad magic)")
-        (length,) = struct.unpack("<Q", raw[8:16])
-        header = json.loads(raw[16:16 + length])
-        blob = raw[16 + length:]
-        spec = Spec.from_dict(header["spec"])
-        memory = MemoryImage(header["memory"]["alignment"])
-        for entry in header["memory"]["regions"]:
-            data = None
-            if "offset" in entry:
-                data = blob[entry["offset"]:entry["offset"] + entry["size"]]
-            region = Region(entry["name"], entry["address"], entry["size"], data)
-            memory.regions[region.name] = region
-        commands = [Command.from_dict(spec.name, c) for c in header["commands"]]
-        return Program(spec, commands, memory)
+        """Read a program written by :meth:`save`, checking everything in the file; a :class:`UserError`
+        names the file and the first thing that is wrong."""
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as error:
+            raise UserError(f"program file {str(path)!r}: cannot be read ({error.strerror or error})") from None
+        try:
+            return _parse(raw)
+        except UserError as error:
+            raise UserError(f"program file {str(path)!r}: {error}") from None
+
+
+def _short(value: Any) -> str:
+    """``value``'s repr, cut to a readable length for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a :class:`UserError` if a key appears twice."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise UserError(f"header: key {_short(twice)} appears twice in one object")
+    return value
+
+
+def _object(value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``value`` checked to be a JSON object with all ``required`` keys and no others than ``optional``."""
+    if not isinstance(value, dict):
+        raise UserError(f"{where}: {_short(value)} is not an object; expected keys {', '.join(required)}")
+    for key in required:
+        if key not in value:
+            raise UserError(f"{where}: key '{key}' is missing; expected keys {', '.join(required)}")
+    for key in value:
+        if key not in required + optional:
+            raise UserError(f"{where}: unknown key {_short(key)}; allowed: {', '.join(required + optional)}")
+    return value
+
+
+def _integer(value: Any, where: str, lo: int, hi: int) -> int:
+    if type(value) is not int or not lo <= value <= hi:
+        raise UserError(f"{where}: {_short(value)} is not allowed; expected an integer in {lo}..{hi}")
+    return value
+
+
+def _parse(raw: bytes) -> "Program":
+    """The program in the bytes of a program file."""
+    if raw[:len(MAGIC)] != MAGIC:
+        if MAGIC.startswith(raw):
+            raise UserError(f"cut short inside the magic ({len(raw)} of {len(MAGIC)} bytes)")
+        raise UserError(f"not an accel program (bad magic {_short(raw[:len(MAGIC)])}; expected {MAGIC!r})")
+    start = len(MAGIC) + _LENGTH.size
+    if len(raw) < start:
+        raise UserError(f"cut short inside the header length ({len(raw) - len(MAGIC)} of {_LENGTH.size} bytes)")
+    (length,) = _LENGTH.unpack_from(raw, len(MAGIC))
+    if length > len(raw) - start:
+        raise UserError(f"cut short inside the header ({len(raw) - start} of {length} bytes)")
+    data = raw[start + length:]
+    try:
+        header = json.loads(raw[start:start + length].decode(), object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError as error:
+        raise UserError(f"the header is not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"the header is not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except UserError:
+        raise
+    except (ValueError, RecursionError) as error:  # an integer of too many digits; arrays nested too deeply
+        raise UserError(f"the header is not readable JSON ({type(error).__name__}: {_short(str(error))})") from None
+    if not isinstance(header, dict):
+        raise UserError(f"the header {_short(header)} is not a JSON object")
+    if "format" not in header:
+        raise UserError(f"header: key 'format' is missing; supported: {FORMAT}")
+    if header["format"] != FORMAT or type(header["format"]) is not int:
+        raise UserError(f"format {_short(header['format'])} is not supported; supported: {FORMAT} (compile the "
+                        f"program again with this accel)")
+    _object(header, "header", ("format", "spec", "commands", "memory", "data"))
+    checksum = _object(header["data"], "header.data", ("bytes", "sha256"))
+    if _integer(checksum["bytes"], "header.data.bytes", 0, 2**ADDRESS_BITS) != len(data):
+        raise UserError(f"{len(data)} bytes of data after the header; the header says {checksum['bytes']}"
+                        + (" (cut short)" if len(data) < checksum["bytes"] else ""))
+    digest = hashlib.sha256(data).hexdigest()
+    if checksum["sha256"] != digest:
+        raise UserError(f"the data's SHA-256 is {digest}, the header says {_short(checksum['sha256'])}: "
+                        f"the data is corrupted")
+    if not isinstance(header["spec"], dict) or not isinstance(header["spec"].get("spec"), str):
+        raise UserError(f"header.spec: {_short(header['spec'])} is not an object naming its engine "
+                        f"({{\"spec\": name, parameter: value, …}})")
+    spec = Spec.from_dict(header["spec"])
+    for key in spec.to_dict():
+        if key not in header["spec"]:
+            raise UserError(f"header.spec: parameter '{key}' of {spec.name} is missing (a program is compiled for "
+                            f"one exact instance)")
+    memory = _memory(header["memory"], data)
+    if not isinstance(header["commands"], list):
+        raise UserError(f"header.commands: {_short(header['commands'])} is not a list of commands")
+    commands = []
+    for index, entry in enumerate(header["commands"]):
+        try:
+            commands.append(Command.from_dict(spec.name, entry))
+        except UserError as error:
+            raise UserError(f"header.commands[{index}]: {error}") from None
+    return Program(spec, commands, memory)
+
+
+def _memory(value: Any, data: bytes) -> MemoryImage:
+    """The memory image of header field ``memory``, its regions' bytes taken from ``data``."""
+    value = _object(value, "header.memory", ("alignment", "regions"))
+    memory = MemoryImage(_integer(value["alignment"], "header.memory.alignment", 1, 2**ADDRESS_BITS))
+    if not isinstance(value["regions"], list):
+        raise UserError(f"header.memory.regions: {_short(value['regions'])} is not a list of regions")
+    offset = 0
+    for index, entry in enumerate(value["regions"]):
+        where = f"header.memory.regions[{index}]"
+        entry = _object(entry, where, ("name", "address", "size"), ("offset",))
+        name = entry["name"]
+        if not isinstance(name, str) or not name or name in memory.regions:
+            raise UserError(f"{where}.name: {_short(name)} is not allowed; expected a new non-empty string")
+        address = _integer(entry["address"], f"{where}.address", 0, 2**ADDRESS_BITS)
+        size = _integer(entry["size"], f"{where}.size", 0, 2**ADDRESS_BITS - address)
+        if address % memory.alignment:
+            raise UserError(f"{where}.address: {address} is not allowed; expected a multiple of the alignment "
+                            f"{memory.alignment}")
+        region_data = None
+        if "offset" in entry:
+            if _integer(entry["offset"], f"{where}.offset", 0, 2**ADDRESS_BITS) != offset:
+                raise UserError(f"{where}.offset: {entry['offset']} is not allowed; expected {offset}, the end of "
+                                f"the data before it (regions' data lie back to back in region order)")
+            if offset + size > len(data):
+                raise UserError(f"{where}: bytes {offset}..{offset + size} lie outside the {len(data)} bytes of data")
+            region_data, offset = data[offset:offset + size], offset + size
+        memory.regions[name] = Region(name, address, size, region_data)
+    if offset != len(data):
+        raise UserError(f"the regions hold {offset} bytes of data, the file {len(data)}")
+    ordered = sorted(memory.regions.values(), key=lambda r: (r.address, r.end))
+    for a, b in zip(ordered, ordered[1:]):
+        if b.address < a.end:
+            raise UserError(f"header.memory: regions '{a.name}' [{a.address}, {a.end}) and '{b.name}' "
+                            f"[{b.address}, {b.end}) overlap")
+    return memory
