@@ -8,8 +8,9 @@
 Both read an ONNX file (or a ``ModelProto``) with one float input whose first dimension is the batch
 (left free). Layer parameters keep ONNX's layout, which the IR uses. Each node's attributes are read by one
 function per operator, shared by the two importers; what the IR cannot express (asymmetric pads,
-``count_include_pad=1``, ``alpha != 1`` …) is a :class:`UserError` naming the node, as is an unsupported
-operator.
+``count_include_pad=1``, ``alpha != 1`` …) is a :class:`UserError` naming the node (name and operator), as is
+an unsupported operator and a node that breaks its operator's contract (a missing input, weight, output or
+attribute, a Constant without exactly one value, shapes that do not fit).
 
 int8 models come in two formats. QDQ: float operators between ``DequantizeLinear`` (of an int8 tensor or of
 an int8/int32 initializer) and ``QuantizeLinear`` (of their output). QOperator: ``QLinearConv``,
@@ -36,6 +37,7 @@ imported operation agrees with onnxruntime's within 1 LSB on the same int8 input
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,7 +54,8 @@ from .qgraph import QAdd, QConv, QDense, QFlatten, QGraph, QPool
 
 
 def _name(node: onnx.NodeProto) -> str:
-    return node.name or node.output[0]
+    """The node's name, else its first output's."""
+    return node.name or next(iter(node.output), "")
 
 
 def _fail(node: onnx.NodeProto, message: str) -> UserError:
@@ -62,6 +65,31 @@ def _fail(node: onnx.NodeProto, message: str) -> UserError:
 def _unsupported(node: onnx.NodeProto, supported, kind: str = "") -> UserError:
     return UserError(f"onnx: operator '{node.op_type}' (node '{_name(node)}') is not supported{kind}; "
                      f"supported: {', '.join(sorted(supported))}")
+
+
+@contextmanager
+def _reading(node: onnx.NodeProto):
+    """Check that ``node`` has an output, and name it in the :class:`UserError` s raised while it is read (a
+    layer's own errors, about its shapes, know the layer but not the ONNX node)."""
+    if not node.output or not node.output[0]:
+        raise _fail(node, "has no output; allowed: one output tensor")
+    try:
+        yield
+    except UserError as error:
+        if str(error).startswith("onnx: "):
+            raise
+        raise _fail(node, str(error)) from None
+
+
+def _inputs(node: onnx.NodeProto, count: int) -> list[str]:
+    """The names of ``node``'s first ``count`` inputs, which must be given."""
+    for index in range(count):
+        if index >= len(node.input) or not node.input[index]:
+            raise _fail(node, f"input {index} is missing; allowed: {count} input(s)")
+    return list(node.input[:count])
+
+
+_CONSTANT_VALUES = ("value", "value_float", "value_floats", "value_int", "value_ints")
 
 
 class _Model:
@@ -107,13 +135,22 @@ class _Model:
 
     def constant(self, node: onnx.NodeProto) -> None:
         """Keep the value of a Constant node with the initializers."""
+        names = sorted(a.name for a in node.attribute)
+        allowed = f"allowed: one of {', '.join(_CONSTANT_VALUES)}"
+        if len(names) != 1:
+            raise _fail(node, f"has {len(names)} value attributes ({', '.join(names)}); {allowed}" if names else
+                        f"has no value attribute; {allowed}")
+        if names[0] not in _CONSTANT_VALUES:
+            raise _fail(node, f"value attribute '{names[0]}' is not supported; {allowed}")
         (attribute,) = node.attribute
         value = onnx.helper.get_attribute_value(attribute)
         self.constants[node.output[0]] = numpy_helper.to_array(value) if attribute.name == "value" else np.array(value)
 
-    def const(self, node: onnx.NodeProto, index: int, what: str) -> np.ndarray | None:
-        """Input ``index`` of ``node``, which must be a constant (None when absent)."""
+    def const(self, node: onnx.NodeProto, index: int, what: str, required: bool = False) -> np.ndarray | None:
+        """Input ``index`` of ``node``, which must be a constant (None when absent and not ``required``)."""
         if index >= len(node.input) or not node.input[index]:
+            if required:
+                raise _fail(node, f"{what} (input {index}) is missing; allowed: a constant (an initializer)")
             return None
         if node.input[index] not in self.constants:
             raise _fail(node, f"{what} '{node.input[index]}' must be a constant (an initializer)")
@@ -132,8 +169,17 @@ def _attrs(node: onnx.NodeProto) -> dict:
 
 # ---- Attributes → layers: one parser per operator, shared by both importers ----
 
+def _pair(node, attrs, key: str) -> tuple[int, int]:
+    """The 2-D attribute ``key`` (strides, dilations), (1, 1) when absent."""
+    value = list(attrs.get(key, (1, 1)))
+    if len(value) != 2:
+        raise _fail(node, f"{key} {value} are not supported; allowed: 2 values (a 2-D operation)")
+    return tuple(value)
+
+
 def _padding(node, attrs) -> tuple[int, int]:
-    auto_pad = attrs.get("auto_pad", b"NOTSET").decode()
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad not in ("NOTSET", "VALID"):
         raise _fail(node, f"auto_pad '{auto_pad}' is not supported; allowed: NOTSET with explicit pads, VALID")
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
@@ -146,9 +192,11 @@ def _conv(node, attrs, weight_shape, bias: bool) -> Conv2d:
     if len(weight_shape) != 4:
         raise _fail(node, f"weight shape {tuple(weight_shape)} is not supported; allowed: 2-D convolutions "
                           f"(K, C/groups, R, S)")
-    return Conv2d(weight_shape[0], kernel=tuple(weight_shape[2:]), stride=tuple(attrs.get("strides", (1, 1))),
-                  padding=_padding(node, attrs), dilation=tuple(attrs.get("dilations", (1, 1))),
-                  groups=attrs.get("group", 1), bias=bias)
+    kernel = tuple(weight_shape[2:])
+    if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != kernel:
+        raise _fail(node, f"kernel_shape {list(attrs['kernel_shape'])} is not the weight's {kernel}")
+    return Conv2d(weight_shape[0], kernel=kernel, stride=_pair(node, attrs, "strides"), padding=_padding(node, attrs),
+                  dilation=_pair(node, attrs, "dilations"), groups=attrs.get("group", 1), bias=bias)
 
 
 def _dense_weight(node, attrs, weight: np.ndarray) -> np.ndarray:
@@ -164,6 +212,8 @@ def _dense_weight(node, attrs, weight: np.ndarray) -> np.ndarray:
 
 
 def _pool(m, node, attrs, in_shape) -> MaxPool2d | AvgPool2d:
+    if "kernel_shape" not in attrs:
+        raise _fail(node, "kernel_shape is missing; allowed: 2 sizes (a 2-D window)")
     kernel = tuple(attrs["kernel_shape"])
     if len(kernel) != 2 or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", (1, 1))):
         raise _fail(node, f"kernel {kernel}, ceil_mode {attrs.get('ceil_mode', 0)}, dilations "
@@ -173,7 +223,7 @@ def _pool(m, node, attrs, in_shape) -> MaxPool2d | AvgPool2d:
     if attrs.get("channels_last", 0):
         raise _fail(node, "channels_last 1 is not supported; allowed: 0 (NCHW)")
     kind = MaxPool2d if node.op_type == "MaxPool" else AvgPool2d
-    return kind(kernel, tuple(attrs.get("strides", (1, 1))), _padding(node, attrs))
+    return kind(kernel, _pair(node, attrs, "strides"), _padding(node, attrs))
 
 
 def _clip(m, node, attrs, in_shape) -> ReLU6:
@@ -194,9 +244,11 @@ def _flatten(m, node, attrs, in_shape) -> Flatten:
 
 def _reshape(m, node, attrs, in_shape) -> Flatten:
     """A Reshape to ``(N, C·H·W)`` is a Flatten."""
-    target = [int(v) for v in m.const(node, 1, "shape")]
+    shape = m.const(node, 1, "shape", required=True)
+    target = shape.reshape(-1).tolist()
     features = int(np.prod(in_shape))
-    if len(target) != 2 or target[1] not in (features, -1) or (target[1] == -1 and target[0] != 0):
+    if shape.dtype.kind not in "iu" or len(target) != 2 or target[1] not in (features, -1) or \
+            (target[1] == -1 and target[0] != 0):
         raise _fail(node, f"shape {target} is not supported; allowed: a flatten to (N, {features}), "
                           f"e.g. [-1, {features}] or [0, -1]")
     return Flatten()
@@ -240,20 +292,21 @@ def import_float(path_or_model) -> Graph:
     names = {source: INPUT}  # ONNX tensor → graph node
     fused = set()  # Adds folded into the MatMul before them as its bias
     for node in m.graph.node:
-        if node.op_type == "Constant":
-            m.constant(node)
-            continue
-        if node.op_type not in FLOAT_OPS:
-            raise _unsupported(node, FLOAT_OPS)
-        if _name(node) in fused:
-            continue
-        inputs = _float_inputs(m, node, names)
-        layer, params = _float_layer(m, node, g.nodes[inputs[0]].shape)
-        names[node.output[0]] = g.add(_name(node), layer, inputs, **params)
-        if node.op_type == "MatMul" and layer.bias:
-            (add,) = m.readers[node.output[0]]
-            fused.add(_name(add))
-            names[add.output[0]] = names[node.output[0]]
+        with _reading(node):
+            if node.op_type == "Constant":
+                m.constant(node)
+                continue
+            if node.op_type not in FLOAT_OPS:
+                raise _unsupported(node, FLOAT_OPS)
+            if _name(node) in fused:
+                continue
+            inputs = _float_inputs(m, node, names)
+            layer, params = _float_layer(m, node, g.nodes[inputs[0]].shape)
+            names[node.output[0]] = g.add(_name(node), layer, inputs, **params)
+            if node.op_type == "MatMul" and layer.bias:
+                (add,) = m.readers[node.output[0]]
+                fused.add(_name(add))
+                names[add.output[0]] = names[node.output[0]]
     if names.get(m.output()) != g.output:
         raise UserError(f"onnx: the model output '{m.output()}' is not the output of its last supported node")
     return g
@@ -261,7 +314,7 @@ def import_float(path_or_model) -> Graph:
 
 def _float_inputs(m: _Model, node, names: dict[str, str]) -> list[str]:
     """The graph nodes that ``node`` reads (its tensor inputs; the others must be constants)."""
-    inputs = node.input[:2] if node.op_type == "Add" else node.input[:1]
+    inputs = _inputs(node, 2 if node.op_type == "Add" else 1)
     for name in inputs:
         if name in m.constants and node.op_type == "Add":
             raise _fail(node, f"adding constant '{name}' is not supported; allowed: a residual Add of two tensors, "
@@ -275,10 +328,10 @@ def _float_layer(m: _Model, node, in_shape) -> tuple[Layer, dict[str, np.ndarray
     """The layer of float node ``node`` and its parameters."""
     attrs, op = _attrs(node), node.op_type
     if op == "Conv":
-        weight, bias = m.const(node, 1, "weight"), m.const(node, 2, "bias")
+        weight, bias = m.const(node, 1, "weight", required=True), m.const(node, 2, "bias")
         return _conv(node, attrs, weight.shape, bias is not None), _present(weight=weight, bias=bias)
     if op in ("Gemm", "MatMul"):
-        weight = _dense_weight(node, attrs, m.const(node, 1, "weight"))
+        weight = _dense_weight(node, attrs, m.const(node, 1, "weight", required=True))
         bias = m.const(node, 2, "bias") if op == "Gemm" else _matmul_bias(m, node)
         if bias is not None and bias.size != weight.shape[0]:
             raise _fail(node, f"bias shape {bias.shape} is not supported; allowed: ({weight.shape[0]},)")
@@ -289,7 +342,8 @@ def _float_layer(m: _Model, node, in_shape) -> tuple[Layer, dict[str, np.ndarray
     if op == "BatchNormalization":
         if attrs.get("training_mode", 0):
             raise _fail(node, "training_mode 1 is not supported; allowed: 0 (inference)")
-        values = [m.const(node, i, what) for i, what in enumerate(("scale", "bias", "mean", "variance"), 1)]
+        values = [m.const(node, i, what, required=True)
+                  for i, what in enumerate(("scale", "bias", "mean", "variance"), 1)]
         return BatchNorm(attrs.get("epsilon", 1e-5)), dict(zip(("gamma", "beta", "mean", "var"), values))
     return _LAYERS[op](m, node, attrs, in_shape), {}
 
@@ -360,16 +414,17 @@ class _QuantizedImporter:
 
     def run(self) -> QGraph:
         for node in self.m.graph.node:
-            if node.op_type == "Constant":
-                self.m.constant(node)
-            elif node.op_type == "QuantizeLinear":
-                self._quantize(node)
-            elif node.op_type == "DequantizeLinear":
-                self._dequantize(node)
-            elif node.op_type in _QLINEAR or node.op_type in _QDQ:
-                self._operator(node)
-            else:
-                raise _unsupported(node, QUANTIZED_OPS, " in int8 models")
+            with _reading(node):
+                if node.op_type == "Constant":
+                    self.m.constant(node)
+                elif node.op_type == "QuantizeLinear":
+                    self._quantize(node)
+                elif node.op_type == "DequantizeLinear":
+                    self._dequantize(node)
+                elif node.op_type in _QLINEAR or node.op_type in _QDQ:
+                    self._operator(node)
+                else:
+                    raise _unsupported(node, QUANTIZED_OPS, " in int8 models")
         output = self.m.output()
         if not self.qg.ops or self.names.get(output) != self.qg.output:
             raise UserError(f"onnx: the model output '{output}' is not the int8 output of its last supported node")
@@ -379,14 +434,14 @@ class _QuantizedImporter:
 
     def _params(self, node, scale: int, zero_point: int) -> QuantParams:
         """The per-tensor int8 quantization of an activation given by inputs ``scale`` and ``zero_point``."""
-        s, zp = self.m.const(node, scale, "scale"), self.m.const(node, zero_point, "zero point")
+        s, zp = self.m.const(node, scale, "scale", required=True), self.m.const(node, zero_point, "zero point")
         if zp is None or zp.dtype != np.int8 or s.size != 1:
             raise _fail(node, f"activations {'uint8' if zp is None else zp.dtype} with {s.size} scale(s) are not "
                               f"supported; allowed: int8 (QuantType.QInt8), one scale per tensor")
         return QuantParams(float(s.reshape(())), int(zp.reshape(())))
 
     def _quantize(self, node) -> None:
-        x = node.input[0]
+        (x,) = _inputs(node, 1)
         if node.output[0] in self.names:  # an operator's output quantization, taken when it was built
             return
         if x in self.m.constants:
@@ -401,13 +456,13 @@ class _QuantizedImporter:
         self.names[node.output[0]] = INPUT
 
     def _dequantize(self, node) -> None:
-        x, y = node.input[0], node.output[0]
+        (x,), y = _inputs(node, 1), node.output[0]
         if x in self.names:
             self.names[y] = self.names[x]
             self.floats.add(y)
         elif x in self.m.constants:
             zero_point = self.m.const(node, 2, "zero point")
-            self.qconsts[y] = _QConst(self.m.constants[x], self.m.const(node, 1, "scale"),
+            self.qconsts[y] = _QConst(self.m.constants[x], self.m.const(node, 1, "scale", required=True),
                                       np.zeros(1, np.int8) if zero_point is None else zero_point,
                                       _attrs(node).get("axis", 1))
         else:
@@ -427,15 +482,15 @@ class _QuantizedImporter:
         _, inputs, _, bias = _QLINEAR[node.op_type]
         operands = []
         for value, scale, zero_point in inputs:
-            name = node.input[value]
+            name = _inputs(node, value + 1)[value]
             if name in self.names:
                 params, written = self._params(node, scale, zero_point), self.qg.tensors[self.names[name]]
                 if params != written:
                     raise _fail(node, f"input '{name}' is read as {params} but was written as {written}")
                 operands.append(self.names[name])
             else:
-                operands.append(_QConst(self.m.const(node, value, "operand"), self.m.const(node, scale, "scale"),
-                                        self.m.const(node, zero_point, "zero point"), None))
+                operands.append(_QConst(*(self.m.const(node, i, what, required=True) for i, what in
+                                          ((value, "operand"), (scale, "scale"), (zero_point, "zero point"))), None))
         return operands + ([self.m.const(node, bias, "bias")] if bias is not None else [])
 
     def _output(self, node) -> tuple[QuantParams, list[str]]:
@@ -461,6 +516,8 @@ class _QuantizedImporter:
     def _operator(self, node) -> None:
         qlinear = node.op_type in _QLINEAR
         op = _QLINEAR[node.op_type][0] if qlinear else node.op_type
+        if not qlinear:
+            _inputs(node, 2 if op in ("Add", "Conv", "Gemm", "MatMul") else 1)
         operands = self._qlinear_operands(node) if qlinear else [self._operand(node, i) for i in range(len(node.input))]
         tensors = operands[:2] if op == "Add" else operands[:1]
         if op == "Add" and any(isinstance(t, _QConst) for t in tensors):
@@ -491,7 +548,8 @@ class _QuantizedImporter:
         attrs, name, x = _attrs(node), _name(node), operands[0]
         bias = operands[2] if len(operands) > 2 else None
         if op in ("Conv", "Gemm", "MatMul") and not isinstance(operands[1], _QConst):
-            raise _fail(node, f"weight '{node.input[1]}' is not supported; allowed: a quantized (int8) constant")
+            weight = node.input[_QLINEAR[node.op_type][1][1][0] if node.op_type in _QLINEAR else 1]
+            raise _fail(node, f"weight '{weight}' is not supported; allowed: a quantized (int8) constant")
         if op == "Conv":
             layer = _conv(node, attrs, operands[1].values.shape, True)
             if layer.dilation != (1, 1):
