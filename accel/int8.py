@@ -9,6 +9,7 @@ scale ``input_scale · weight_scale[k]`` (TFLite's int8 quantization spec). A co
 Everything here is the reference the compression passes, the golden models and the RTL agree with.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,12 @@ ACTIVATIONS = ("none", "relu", "relu6")
 
 
 def round_half_away(x: float) -> int:
-    """TfLiteRound: nearest integer, ties away from zero."""
-    return int(np.sign(x) * np.floor(abs(x) + 0.5))
+    """TfLiteRound (std::round): nearest integer, ties away from zero — exactly, for every finite float (the
+    fraction ``|x| − ⌊|x|⌋`` is exact, where ``⌊|x| + 0.5⌋`` would round 0.49999999999999994 up to 1)."""
+    magnitude = abs(x)
+    whole = math.floor(magnitude)
+    rounded = whole + int(magnitude - whole >= 0.5)
+    return rounded if x >= 0 else -rounded
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 import math
 import random
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accel.fixedpoint import (INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, quantize_multiplier,
                               requantize, rounding_divide_by_pot, saturating_rounding_doubling_high_mul)
@@ -77,3 +80,56 @@ def test_left_shift_saturates():
     assert (m0, shift) == (2**30, 3)  # 4.0 = 0.5 · 2**3: the input is shifted (saturating), then halved
     assert multiply_by_quantized_multiplier([INT32_MAX, INT32_MIN, 1000], m0, shift).tolist() == [
         2**30, -(2**30), 4000]
+
+
+# ---- Properties: any int32 values, every multiplier and shift the hardware takes ----
+
+int32s = st.integers(INT32_MIN, INT32_MAX)
+multipliers = st.one_of(st.just(0), st.integers(2**30, 2**31 - 1))  # quantize_multiplier's M0
+shifts = st.integers(-31, 31)  # the RTL's 5-bit left and right shift amounts
+
+
+def mbqm_reference(x: int, m0: int, shift: int) -> int:
+    """TFLite's MultiplyByQuantizedMultiplier with the left shift saturating to int32."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return rdbp_reference(srdhm_reference(min(max(x << left, INT32_MIN), INT32_MAX), m0), right)
+
+
+@settings(max_examples=1000)
+@given(int32s, int32s, st.integers(0, 31))
+def test_doubling_high_mul_and_divide_by_pot_match_the_reference(a, b, exponent):
+    assert int(saturating_rounding_doubling_high_mul(a, b)) == srdhm_reference(a, b)
+    assert int(rounding_divide_by_pot(a, exponent)) == rdbp_reference(a, exponent)
+
+
+@settings(max_examples=1000)
+@given(int32s, multipliers, shifts)
+def test_multiply_by_quantized_multiplier_matches_the_reference_within_one_of_exact(x, m0, shift):
+    got = int(multiply_by_quantized_multiplier(x, m0, shift))
+    assert got == mbqm_reference(x, m0, shift)
+    assert INT32_MIN <= got <= INT32_MAX
+    if INT32_MIN <= x << max(shift, 0) <= INT32_MAX:  # not saturated: two roundings of the exact product
+        assert abs(got - Fraction(x * m0, 2 ** (31 - shift))) <= 1
+
+
+@settings(max_examples=500)
+@given(st.lists(int32s, min_size=1, max_size=8), multipliers, shifts, st.integers(-128, 127),
+       st.integers(-128, 127), st.integers(-128, 127))
+def test_requantize_matches_the_reference_and_clamps(acc, m0, shift, zero_point, a, b):
+    lo, hi = min(a, b), max(a, b)
+    got = requantize(np.array(acc), m0, shift, zero_point, lo, hi)
+    assert got.dtype == np.int8
+    assert got.tolist() == [min(max(mbqm_reference(x, m0, shift) + zero_point, lo), hi) for x in acc]
+
+
+@settings(max_examples=1000)
+@given(st.floats(2.0**-40, 2.0**30))
+def test_quantize_multiplier_rounds_to_31_bits(real):
+    """Multipliers up to 2**30 get shifts the hardware takes (a real just below 2**31 rounds up to shift 32)."""
+    m0, shift = quantize_multiplier(real)
+    if (m0, shift) == (0, 0):
+        assert real < 2.0**-31
+        return
+    assert 2**30 <= m0 < 2**31 and -31 <= shift <= 31
+    error = Fraction(m0) * Fraction(2) ** (shift - 31) - Fraction(real)
+    assert abs(error) <= Fraction(2) ** (shift - 32)  # half of M0's last bit

@@ -1,10 +1,14 @@
 """int8 layer arithmetic: exact against float evaluation of the same integer formulas, and TFLite's rules."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from accel.int8 import (AddRequant, QuantParams, Requant, activation_range, avg_pool, conv2d, conv2d_accumulate,
-                        dense, max_pool)
+from accel.int8 import (ACTIVATIONS, AddRequant, QuantParams, Requant, activation_range, avg_pool, conv2d,
+                        conv2d_accumulate, dense, max_pool, round_half_away, rounded_average)
 
 
 def naive_conv_acc(x, zp, w, b, stride, pad, groups):
@@ -88,3 +92,52 @@ def test_pools():
     y = np.array([[[[1, 2], [-1, -2]]]], dtype=np.int8)
     assert avg_pool(y, 2, 1, padding=1).tolist() == [[[[1, 2, 2], [0, 0, 0], [-1, -2, -2]]]]
     assert avg_pool(np.array([[[[-3, -2]]]], dtype=np.int8), (1, 2)).tolist() == [[[[-3]]]]
+
+
+# ---- Properties against plain-integer references ----
+
+@settings(max_examples=2000)
+@given(st.one_of(st.floats(-(2.0**60), 2.0**60), st.integers(-(2**20), 2**20).map(lambda n: n / 2),
+                 st.integers(-(2**20), 2**20).map(lambda n: n + 0.49999999999999994)))
+def test_round_half_away_is_exact(x):
+    """Nearest integer, ties away from zero, for every float: exactly, also where ``|x| + 0.5`` is rounded."""
+    magnitude = Fraction(abs(x))
+    whole = magnitude.numerator // magnitude.denominator
+    expected = whole + (magnitude - whole >= Fraction(1, 2))
+    assert round_half_away(x) == (expected if x >= 0 else -expected)
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.tuples(st.integers(-(2**40), 2**40), st.integers(1, 2**20)), min_size=1, max_size=16))
+def test_rounded_average_matches_integer_division(pairs):
+    sums, counts = (np.array(column, dtype=np.int64) for column in zip(*pairs))
+    expected = []
+    for total, count in pairs:
+        quotient, remainder = divmod(abs(total), count)
+        rounded = quotient + (2 * remainder >= count)
+        expected.append(rounded if total >= 0 else -rounded)
+    assert rounded_average(sums, counts).tolist() == expected
+
+
+scales = st.floats(2.0**-12, 2.0**4)
+zero_points = st.integers(-128, 127)
+
+
+@settings(max_examples=500)
+@given(scales, zero_points, st.sampled_from(ACTIVATIONS))
+def test_activation_range_is_an_int8_interval(scale, zero_point, activation):
+    lo, hi = activation_range(activation, QuantParams(scale, zero_point))
+    assert -128 <= lo <= hi <= 127
+    assert lo == (-128 if activation == "none" else max(-128, zero_point))
+
+
+@settings(max_examples=500)
+@given(scales, zero_points, scales, zero_points, scales, zero_points,
+       st.lists(st.tuples(st.integers(-128, 127), st.integers(-128, 127)), min_size=1, max_size=16))
+def test_add_is_within_one_lsb_of_the_real_sum(a_scale, a_zp, b_scale, b_zp, out_scale, out_zp, values):
+    a, b = (np.array(column, dtype=np.int8) for column in zip(*values))
+    params = [QuantParams(a_scale, a_zp), QuantParams(b_scale, b_zp), QuantParams(out_scale, out_zp)]
+    got = AddRequant.from_params(*params).apply(a, b).astype(np.int64)
+    real = (Fraction(a_scale) * (int(x) - a_zp) + Fraction(b_scale) * (int(y) - b_zp) for x, y in values)
+    expected = [min(max(round(r / Fraction(out_scale)) + out_zp, -128), 127) for r in real]
+    assert np.abs(got - expected).max() <= 1
