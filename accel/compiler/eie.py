@@ -234,7 +234,8 @@ def lower_mlp(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> Lowere
     plans, source = [], "input"
     for index, layer in enumerate(layers):
         last = index == len(layers) - 1
-        on_chip = not last and layer.shape[0] <= cap
+        # The next layer reads its input on chip only if it computes its rows in one batch.
+        on_chip = not last and layer.shape[0] <= cap and layers[index + 1].shape[0] <= cap
         store = None
         if not on_chip:
             store = "output" if last else f"activations{index}"

@@ -408,6 +408,7 @@ def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], p
             raise UserError(f"input: every map must be {c}×{h}×{w}" + (f" with values in 0..{2**planes - 1}"
                                                                         if planes > 1 else " of bits"))
     if im2col and layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0], c):
+        _check_layer(spec, layers[0], input_layout(spec, c, h, w, planes))  # before its windows are taken
         layers = [im2col_layer(layers[0])] + list(layers[1:])
         inputs = [im2col_map(layers_in[0], x, planes) for x in inputs]
         c, h, w = inputs[0].shape
