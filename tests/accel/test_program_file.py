@@ -7,6 +7,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accel.compiler import eie, mac_array, xnor
 from accel.errors import UserError
@@ -265,3 +267,36 @@ def test_broken_header_fields(tmp_path, raw, change, message):
     header, data = split(raw)
     change(header)
     rejects(tmp_path, assemble(header, data), message)
+
+
+def _paths(value, prefix=()):
+    """The paths (keys and indices) of every value inside the JSON ``value``."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        yield prefix + (key,)
+        yield from _paths(item, prefix + (key,))
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                        max_size=3), max_leaves=6)
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_any_header_value_replaced_or_removed_gives_a_program_or_a_user_error(tmp_path_factory, raw, data):
+    header, blob = split(raw)
+    *parents, last = data.draw(st.sampled_from(sorted(_paths(header), key=str)))
+    target = header
+    for key in parents:
+        target = target[key]
+    if isinstance(target, dict) and data.draw(st.booleans()):
+        del target[last]
+    else:
+        target[last] = data.draw(json_values)
+    path = tmp_path_factory.getbasetemp() / "fuzzed.accel"
+    path.write_bytes(assemble(header, blob))
+    try:
+        Program.load(path)
+    except UserError as error:
+        assert str(error).startswith(f"program file '{path}': ")
