@@ -157,13 +157,12 @@ class Command:
             known = sorted(n for e, n in _COMMANDS_BY_NAME if e == engine)
             raise UserError(f"command: {_short(name)} is not a command of engine '{engine}'; known: {', '.join(known)}")
         cls = _COMMANDS_BY_NAME[engine, name]
-        fields = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in fields:
-                raise UserError(f"command {name}: unknown field {_short(key)}; fields: {', '.join(fields)}")
-        for key in fields:
-            if key not in data:
-                raise UserError(f"command {name}: field '{key}' is missing; fields: {', '.join(fields)}")
+        fields = [field for field, _, _ in cls._ranges()]
+        if set(data) != set(fields):
+            unknown, missing = [k for k in data if k not in fields], [f for f in fields if f not in data]
+            raise UserError(f"command {name}: unknown field {_short(unknown[0])}; fields: {', '.join(fields)}"
+                            if unknown else f"command {name}: field '{missing[0]}' is missing; fields: "
+                                            f"{', '.join(fields)}")
         command = cls(**data)
         command.validate()
         return command
