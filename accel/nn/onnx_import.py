@@ -163,6 +163,13 @@ def _few(values) -> str:
     return "[" + ", ".join(f"{v:.6g}" for v in flat[:4]) + (", …]" if flat.size > 4 else "]")
 
 
+def _positive(node: onnx.NodeProto, what: str, scales: np.ndarray) -> None:
+    """A :class:`UserError` unless every one of ``scales`` is a finite number above 0."""
+    scales = np.asarray(scales, np.float64)
+    if not np.all(np.isfinite(scales) & (scales > 0)):
+        raise _fail(node, f"{what} {_few(scales)} is not allowed; allowed: finite numbers > 0")
+
+
 def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
@@ -438,6 +445,7 @@ class _QuantizedImporter:
         if zp is None or zp.dtype != np.int8 or s.size != 1:
             raise _fail(node, f"activations {'uint8' if zp is None else zp.dtype} with {s.size} scale(s) are not "
                               f"supported; allowed: int8 (QuantType.QInt8), one scale per tensor")
+        _positive(node, "scale", s)
         return QuantParams(float(s.reshape(())), int(zp.reshape(())))
 
     def _quantize(self, node) -> None:
@@ -582,6 +590,7 @@ class _QuantizedImporter:
             raise _fail(node, f"weights {w.values.dtype} with zero points {_few(np.unique(w.zero_point))} and "
                               f"{w.scale.size} scale(s) along axis {w.axis} are not supported; allowed: int8, zero "
                               f"point 0, one scale or one per output channel ({channels} along axis {axis})")
+        _positive(node, "weight scale", w.scale)
         return np.broadcast_to(w.scale.astype(np.float32).reshape(-1), (channels,))
 
     def _bias(self, node, bias: _Operand, x: str, weight_scales: np.ndarray) -> np.ndarray:

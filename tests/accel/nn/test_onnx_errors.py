@@ -143,6 +143,11 @@ INT8_GRAPHS = {
     "QLinearConv weight of rank 2": (quantized([node("QLinearConv", ["xq", "s", "zp", "w2", "ws", "wzp", "s", "zp"],
                                                      "conv")], {"w2": np.ones((3, 2), np.int8)}), "conv", "QLinearConv",
                                      r"weight shape \(3, 2\) is not supported"),
+    **{f"{what} {value}": (quantized([node("QLinearConv", ["xq", "s", "zp", "wq", "ws", "wzp", "s2", "zp"], "conv")],
+                                       {"s2": SCALE, key: np.array(value, np.float32)}), "q" if key == "s" else "conv",
+                           "QuantizeLinear" if key == "s" else "QLinearConv",
+                           rf"{what} \[{value:.6g}\] is not allowed; allowed: finite numbers > 0")
+       for key, what in (("s", "scale"), ("ws", "weight scale")) for value in (0.0, -0.1, np.nan, np.inf)},
     "int8 MaxPool without kernel_shape": (quantized([node("MaxPool", ["xq"], "pool")]), "pool", "MaxPool",
                                           r"kernel_shape is missing"),
     "int8 Relu of an unknown input": (quantized([node("Relu", ["nosuch"], "relu")]), "relu", "Relu",
