@@ -171,6 +171,16 @@ def _positive(node: onnx.NodeProto, what: str, scales: np.ndarray) -> None:
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
+    """The node's attributes by name; one of another type than the operator's ONNX schema gives it is a
+    :class:`UserError` (operators without a schema in onnx, com.microsoft's, are taken as they are)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, node.domain).attributes
+    except onnx.defs.SchemaError:
+        schema = {}
+    for a in node.attribute:
+        if a.name in schema and a.type != schema[a.name].type:
+            kind = onnx.AttributeProto.AttributeType.Name
+            raise _fail(node, f"attribute '{a.name}' is of type {kind(a.type)}; allowed: {kind(schema[a.name].type)}")
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 

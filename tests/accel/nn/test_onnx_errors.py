@@ -4,6 +4,8 @@ operator) and what is wrong, never another exception. The bad graphs are built h
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from accel.errors import UserError
@@ -60,6 +62,9 @@ FLOAT_GRAPHS = {  # name: (model, the node's name and operator, what the message
                                            r"kernel_shape \[5, 5\] is not the weight's \(3, 3\)"),
     "Conv of 3 strides": (conv(strides=[1, 1, 1]), "conv", "Conv", r"strides \[1, 1, 1\] are not supported; allowed: 2"),
     "Conv of 1 dilation": (conv(dilations=[2]), "conv", "Conv", r"dilations \[2\] are not supported; allowed: 2"),
+    "Conv strides of one int": (conv(strides=2), "conv", "Conv", r"attribute 'strides' is of type INT; allowed: INTS"),
+    "MaxPool auto_pad of an int": (pool(kernel_shape=[2, 2], auto_pad=1), "pool", "MaxPool",
+                                   r"attribute 'auto_pad' is of type INT; allowed: STRING"),
     "Conv of stride 0": (conv(strides=[0, 0]), "conv", "Conv", r"kernel, stride and dilation must be >= 1"),
     "Conv of groups 0": (conv(group=0), "conv", "Conv", r"groups 0 must divide"),
     "Conv auto_pad SAME_UPPER": (conv(auto_pad="SAME_UPPER"), "conv", "Conv", r"auto_pad 'SAME_UPPER' is not supported"),
@@ -175,3 +180,45 @@ def test_files_that_are_not_onnx_models(tmp_path):
                 load(tmp_path / name)
     with pytest.raises(UserError, match=r"^onnx: cannot read model file '.*' \(Is a directory\)"):
         import_float(tmp_path)
+
+
+# ---- Any small change to a valid model gives a graph or a UserError ----
+
+def cnn() -> onnx.ModelProto:
+    """Conv → Relu → MaxPool → Flatten → Gemm, float."""
+    return model([node("Conv", ["x", "w", "b"], "conv", pads=[1, 1, 1, 1]), node("Relu", ["conv_out"], "relu"),
+                  node("MaxPool", ["relu_out"], "pool", kernel_shape=[2, 2], strides=[2, 2]),
+                  node("Flatten", ["pool_out"], "flat"), node("Gemm", ["flat_out", "g"], "fc", transB=1)],
+                 {"w": W, "b": np.zeros(3, np.float32), "g": np.ones((4, 27), np.float32)})
+
+
+ATTRIBUTES = ("strides", "pads", "dilations", "kernel_shape", "group", "auto_pad", "ceil_mode", "axis", "transA",
+              "transB", "alpha", "count_include_pad", "storage_order")
+attribute_values = st.one_of(st.integers(-3, 8), st.lists(st.integers(-2, 8), min_size=1, max_size=5),
+                             st.sampled_from(["NOTSET", "VALID", "SAME_UPPER", ""]), st.floats(-2, 2))
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_changed_models_give_a_graph_or_a_user_error(data):
+    graph = cnn()
+    target = graph.graph.node[data.draw(st.integers(0, len(graph.graph.node) - 1))]
+    change = data.draw(st.sampled_from(["set attribute", "drop attribute", "drop input", "rename input", "op"]))
+    if change == "set attribute":
+        name = data.draw(st.sampled_from(ATTRIBUTES))
+        kept = [a for a in target.attribute if a.name != name]
+        del target.attribute[:]
+        target.attribute.extend([*kept, helper.make_attribute(name, data.draw(attribute_values))])
+    elif change == "drop attribute" and target.attribute:
+        del target.attribute[data.draw(st.integers(0, len(target.attribute) - 1))]
+    elif change == "drop input" and target.input:
+        del target.input[data.draw(st.integers(0, len(target.input) - 1))]
+    elif change == "rename input" and target.input:
+        target.input[data.draw(st.integers(0, len(target.input) - 1))] = data.draw(st.sampled_from(["x", "w", "nosuch"]))
+    elif change == "op":
+        target.op_type = data.draw(st.sampled_from(["Conv", "Relu", "MaxPool", "AveragePool", "Flatten", "Gemm",
+                                                     "MatMul", "Add", "Reshape", "Softmax", "BatchNormalization"]))
+    try:
+        import_float(graph)
+    except UserError as error:
+        assert str(error).startswith("onnx: ")
