@@ -452,9 +452,10 @@ class _QuantizedImporter:
     def _params(self, node, scale: int, zero_point: int) -> QuantParams:
         """The per-tensor int8 quantization of an activation given by inputs ``scale`` and ``zero_point``."""
         s, zp = self.m.const(node, scale, "scale", required=True), self.m.const(node, zero_point, "zero point")
-        if zp is None or zp.dtype != np.int8 or s.size != 1:
-            raise _fail(node, f"activations {'uint8' if zp is None else zp.dtype} with {s.size} scale(s) are not "
-                              f"supported; allowed: int8 (QuantType.QInt8), one scale per tensor")
+        if zp is None or zp.dtype != np.int8 or s.size != 1 or zp.size != 1:
+            raise _fail(node, f"activations {'uint8' if zp is None else zp.dtype} with {s.size} scale(s) and "
+                              f"{1 if zp is None else zp.size} zero point(s) are not supported; allowed: int8 "
+                              f"(QuantType.QInt8), one scale and zero point per tensor")
         _positive(node, "scale", s)
         return QuantParams(float(s.reshape(())), int(zp.reshape(())))
 
@@ -552,11 +553,12 @@ class _QuantizedImporter:
             return
         layer, qop = self._layer(op, node, operands, out)
         in_shapes = [self.shapes[t] for t in tensors]
+        shape = layer.out_shape(name, in_shapes)  # checks the layer (groups, kernel, stride) first
         expected = layer.param_shapes(in_shapes).get("weight")
         if expected is not None and expected != qop.weight.shape:
             raise _fail(node, f"weight shape {qop.weight.shape} does not fit input shape {in_shapes[0]}; "
                               f"expected {expected}")
-        self.shapes[name] = layer.out_shape(name, in_shapes)
+        self.shapes[name] = shape
         self.qg.tensors[name] = out
         self.qg.ops.append(qop)
         self.names.update(dict.fromkeys(outputs, name))

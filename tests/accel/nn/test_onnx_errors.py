@@ -134,7 +134,8 @@ INT8_GRAPHS = {
     "QuantizeLinear without scale": (quantized([node("QuantizeLinear", ["x"], "q2", ["xq2"])]), "q2", "QuantizeLinear",
                                      r"scale \(input 1\) is missing"),
     "QuantizeLinear of a float zero point": (quantized([node("QuantizeLinear", ["x", "s", "s"], "q2", ["xq2"])]), "q2",
-                                             "QuantizeLinear", r"activations float32 with 1 scale\(s\) are not "),
+                                             "QuantizeLinear", r"activations float32 with 1 scale\(s\) and 1 zero "
+                                                                               r"point\(s\) are not "),
     "DequantizeLinear without input": (quantized([node("DequantizeLinear", [], "dq", ["d"])]), "dq", "DequantizeLinear",
                                        r"input 0 is missing"),
     "QLinearConv of 3 inputs": (quantized([node("QLinearConv", ["xq", "s", "zp"], "conv")]), "conv", "QLinearConv",
@@ -192,16 +193,33 @@ def cnn() -> onnx.ModelProto:
                  {"w": W, "b": np.zeros(3, np.float32), "g": np.ones((4, 27), np.float32)})
 
 
+def qcnn() -> onnx.ModelProto:
+    """QuantizeLinear → QLinearConv → MaxPool → Flatten, int8 (QOperator)."""
+    return quantized([node("QLinearConv", ["xq", "s", "zp", "wq", "ws", "wzp", "s2", "zp", "bq"], "conv",
+                           pads=[1, 1, 1, 1]),
+                      node("MaxPool", ["conv_out"], "pool", kernel_shape=[2, 2], strides=[2, 2]),
+                      node("Flatten", ["pool_out"], "flat")], {"s2": SCALE * 2, "bq": np.zeros(3, np.int32)})
+
+
 ATTRIBUTES = ("strides", "pads", "dilations", "kernel_shape", "group", "auto_pad", "ceil_mode", "axis", "transA",
               "transB", "alpha", "count_include_pad", "storage_order")
 attribute_values = st.one_of(st.integers(-3, 8), st.lists(st.integers(-2, 8), min_size=1, max_size=5),
                              st.sampled_from(["NOTSET", "VALID", "SAME_UPPER", ""]), st.floats(-2, 2))
+CHANGES = {  # importer: (valid model, operators and input names to swap in)
+    "float": (import_float, cnn, ["Conv", "Relu", "MaxPool", "AveragePool", "Flatten", "Gemm", "MatMul", "Add",
+                                  "Reshape", "Softmax", "BatchNormalization"], ["x", "w", "nosuch"]),
+    "int8": (import_quantized, qcnn, ["QLinearConv", "QuantizeLinear", "DequantizeLinear", "MaxPool", "Flatten",
+                                      "QLinearMatMul", "Relu", "Conv", "Reshape"], ["x", "xq", "wq", "s", "nosuch"]),
+}
 
 
+@pytest.mark.parametrize("kind", CHANGES)
 @settings(max_examples=300)
-@given(st.data())
-def test_changed_models_give_a_graph_or_a_user_error(data):
-    graph = cnn()
+@given(data=st.data())
+def test_changed_models_give_a_graph_or_a_user_error(kind, data):
+    load, valid, ops, names = CHANGES[kind]
+    graph = valid()
+    load(graph)
     target = graph.graph.node[data.draw(st.integers(0, len(graph.graph.node) - 1))]
     change = data.draw(st.sampled_from(["set attribute", "drop attribute", "drop input", "rename input", "op"]))
     if change == "set attribute":
@@ -214,11 +232,10 @@ def test_changed_models_give_a_graph_or_a_user_error(data):
     elif change == "drop input" and target.input:
         del target.input[data.draw(st.integers(0, len(target.input) - 1))]
     elif change == "rename input" and target.input:
-        target.input[data.draw(st.integers(0, len(target.input) - 1))] = data.draw(st.sampled_from(["x", "w", "nosuch"]))
+        target.input[data.draw(st.integers(0, len(target.input) - 1))] = data.draw(st.sampled_from(names))
     elif change == "op":
-        target.op_type = data.draw(st.sampled_from(["Conv", "Relu", "MaxPool", "AveragePool", "Flatten", "Gemm",
-                                                     "MatMul", "Add", "Reshape", "Softmax", "BatchNormalization"]))
+        target.op_type = data.draw(st.sampled_from(ops))
     try:
-        import_float(graph)
+        load(graph)
     except UserError as error:
         assert str(error).startswith("onnx: ")
