@@ -43,9 +43,12 @@ def _spec(name: str, spec_file: Path | None, assignments: tuple[str, ...]) -> Sp
     return spec.with_overrides(overrides)
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Make ``out_dir`` (and its parents) after checking that files can be written there; a
+def _out_dir(text: str) -> Path:
+    """Make directory ``text`` (and its parents) after checking that files can be written there; a
     :class:`UserError` naming the path otherwise, with nothing written."""
+    if not text:
+        raise UserError("--out: '' is not allowed; expected a directory path")
+    out_dir = Path(text)
     existing = out_dir.absolute()
     try:
         if existing.exists() and not existing.is_dir():
@@ -62,6 +65,7 @@ def _check_out_dir(out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out: cannot write {str(out_dir)!r} ({error.strerror})") from None
+    return out_dir
 
 
 _name = click.argument("name", metavar="BLOCK_OR_ENGINE")
@@ -89,12 +93,12 @@ def params(name):
 @_name
 @_spec_file
 @_set
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+@click.option("--out", "out_dir", type=click.Path(), required=True,
               help="Directory for the Verilog and its spec.")
 def generate(name, spec_file, assignments, out_dir):
     """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON."""
     spec = _spec(name, spec_file, assignments)
-    _check_out_dir(out_dir)
+    out_dir = _out_dir(out_dir)
     from rtl_gen.export import export, lint, module_name, write_if_changed
 
     path = export(spec, out_dir)
@@ -117,8 +121,9 @@ def synth(name, spec_file, assignments, device, target_mhz, as_json):
     from rtl_gen import fpga
     from rtl_gen.export import module_name, verilog_for
 
-    report = fpga.synthesize(verilog_for(spec), module_name(spec), device or fpga.DEFAULT_DEVICE,
-                             target_mhz=target_mhz)
+    device = device or fpga.DEFAULT_DEVICE
+    fpga.check_target(device, target_mhz)  # before the Verilog is generated
+    report = fpga.synthesize(verilog_for(spec), module_name(spec), device, target_mhz=target_mhz)
     if as_json:
         click.echo(json.dumps({"spec": spec.to_dict(), **report.to_dict()}))
     else:

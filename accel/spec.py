@@ -126,7 +126,9 @@ class Spec:
         """The spec described by JSON ``text``; a :class:`UserError` for text that is not such a spec (too
         deeply nested or with numbers too long for Python to read included)."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except UserError:
+            raise
         except RecursionError:
             raise UserError("spec file: not valid JSON (nested too deeply)") from None
         except ValueError as error:  # JSONDecodeError, or an integer of more digits than Python converts
@@ -149,6 +151,16 @@ class Spec:
     def hash(self) -> str:
         """Eight hex digits naming this exact configuration (and its generated Verilog)."""
         return content_hash(self.to_json(), length=8)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members as a dict; a :class:`UserError` for a key given twice (JSON would keep the last)."""
+    data = {}
+    for key, value in pairs:
+        if key in data:
+            raise UserError(f"spec file: key {shown(key)} is given twice; expected each key at most once")
+        data[key] = value
+    return data
 
 
 def _parse(spec_name: str, f: dataclasses.Field, text: str):
