@@ -193,8 +193,15 @@ def _split(spec: MacArraySpec, load, parts: int) -> list:
         total = load.groups
         piece = lambda lo, n: replace(load, address=load.address + lo * load.src_stride,  # noqa: E731
                                       entry=load.entry + lo * load.dst_stride, groups=n)
+    if parts == 1:
+        return [load]
     bounds = [total * i // parts for i in range(parts + 1)]
     return [piece(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+def _waiting(command, wait: int):
+    """``command`` with its ``wait`` flag set to ``wait`` (itself if it already is: replace is slow)."""
+    return command if command.wait == wait else replace(command, wait=wait)
 
 
 def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], double: bool) -> list:
@@ -211,11 +218,11 @@ def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], do
     commands = [first]
     for i, (loads, computes) in enumerate(phases):
         if i == 0 or not double:
-            commands += [replace(load, wait=1) for load in loads]
+            commands += [_waiting(load, 1) for load in loads]
         upcoming = list(phases[i + 1][0]) if double and i + 1 < len(phases) else []
         loaded = computed = 0
         for j, compute in enumerate(computes):
-            commands.append(replace(compute, wait=int(j == 0 or not double)))
+            commands.append(_waiting(compute, int(j == 0 or not double)))
             computed += steady_cycles(spec, compute)
             while upcoming and (loaded <= computed or j + 1 == len(computes)):
                 loaded += steady_cycles(spec, upcoming[0])
