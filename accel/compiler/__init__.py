@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..program import Program
+from ..spec import shown
 
 ENGINES = ("eie", "mac_array", "xnor")
 """Engines with a compiler module (what ``accel simulate --engine`` takes)."""
@@ -67,5 +68,6 @@ def parse_layer(text: str, kinds: dict[str, dict[str, object]]) -> tuple[str, di
         try:
             params[key] = type(default)(value)
         except ValueError:
-            raise UserError(f"--layer {kind}: {key}={value[:40]!r} is not a {type(default).__name__}") from None
+            what = "an integer" if isinstance(default, int) else "a number"
+            raise UserError(f"--layer {kind}: {key}={shown(value)} is not {what}") from None
     return kind, params

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..isa.eie import ADDR, Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
 from ..progress import step
-from ..spec import EieSpec
+from ..spec import EieSpec, shown
 from . import check_memory
 
 INT16 = (-(2**15), 2**15 - 1)
@@ -404,7 +404,7 @@ def check_case(spec: EieSpec, kind: str, p: dict) -> tuple[list[int], list[bool]
         except ValueError:
             sizes = []
         if len(sizes) < 2 or min(sizes) < 1:
-            raise UserError(f"--layer mlp: sizes={p['sizes'][:40]!r} is not allowed; expected widths >= 1 like "
+            raise UserError(f"--layer mlp: sizes={shown(p['sizes'])} is not allowed; expected widths >= 1 like "
                             f"256-128-64")
         relus = [True] * (len(sizes) - 2) + [False]
     for number, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1):

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
+from ..spec import shown
 from .graph import Graph
 from .layers import Conv2d, Dense, Flatten
 
@@ -103,9 +104,9 @@ def _parse_row(where: str, fields: list[str]) -> ConvLayerShape:
     for field, text in zip(FIELDS, fields[1:]):
         digits = text.lstrip("0")  # its length bounds the value without int() of thousands of digits
         if not text.isdecimal() or not digits:
-            raise UserError(f"{where}: layer '{name}': {field} is '{text[:40]}', expected an integer >= 1")
+            raise UserError(f"{where}: layer '{name}': {field} is {shown(text)}, expected an integer >= 1")
         if len(digits) > len(str(MAX_VALUE)) or int(digits) > MAX_VALUE:
-            raise UserError(f"{where}: layer '{name}': {field} is {text[:40]}, expected at most {MAX_VALUE}")
+            raise UserError(f"{where}: layer '{name}': {field} is {shown(text)}, expected at most {MAX_VALUE}")
         values[field] = int(digits)
     h, w, r, s, c, k, stride = values.values()
     if r > h or s > w:
