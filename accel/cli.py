@@ -146,7 +146,8 @@ _seed = click.IntRange(min=0)
 @click.option("--check", is_flag=True,
               help="perf: also run the golden model and check it against the independent reference "
                    "(golden and rtl always check).")
-@click.option("--seed", type=_seed, default=0, show_default=True, help="Seed of the random data (any integer >= 0).")
+@click.option("--seed", type=_seed, default=0, show_default=True,
+              help="Seed of the random data (any integer >= 0).")
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def simulate(engine, layer, model, spec_file, assignments, backend, check, seed, stall, as_json):

@@ -542,7 +542,7 @@ def model_case(spec: EieSpec, name: str, seed: int = 0):
     from . import Case
 
     if name not in MODELS:
-        raise UserError(f"--model: '{name}' is not a model the eie engine runs; known: {', '.join(MODELS)}")
+        raise UserError(f"--model: {name!r} is not a model the eie engine runs; known: {', '.join(MODELS)}")
     mlp = digits_mlp(spec, seed=seed)
     xs = mlp.inputs(spec)
     lowered = lower_mlp_batch(spec, mlp.layers, xs)

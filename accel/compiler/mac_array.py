@@ -521,7 +521,8 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
         piece = weights[offset:offset + n * ak * ac]
         piece[:PARAM_BLOCKS * ak * ac] = param_blocks[:, kg * ak:(kg + 1) * ak].reshape(-1)
         blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
-        piece[PARAM_BLOCKS * ak * ac:].reshape(hi - lo, r, s, ak, ac)[:] = blocks.transpose(1, 3, 4, 0, 2).view(np.uint8)
+        blocked = blocks.transpose(1, 3, 4, 0, 2).view(np.uint8)  # (CG, R, S, atomic_k, atomic_c)
+        piece[PARAM_BLOCKS * ak * ac:].reshape(blocked.shape)[:] = blocked
         offset += n * ak * ac
     memory = MemoryImage(alignment=64)
     regions = (memory.add("input", block_features(x, ac)), memory.add("weights", weights),
@@ -629,14 +630,17 @@ def case_shape(kind: str, p: dict) -> ConvShape:
 
 
 def image_bytes(spec: MacArraySpec, kind: str, shape: ConvShape) -> int:
-    """Bytes of DRAM the layer's Program needs at least: its input(s), weights and output in blocked layout."""
+    """Bytes of DRAM the layer's Program needs at least: its input(s), weights (with each kernel group's
+    parameter blocks) and output in blocked layout."""
     ac = spec.atomic_c
     cgs, kgs = -(-shape.c // ac), -(-shape.k // ac)
     features = cgs * shape.h * shape.w * ac
     if kind == "add":
         return 3 * features
     output = kgs * shape.out_h * shape.out_w * ac
-    weights = 0 if kind == "pool" else shape.k * (shape.c // shape.groups) * shape.r * shape.s
+    if kind == "pool":
+        return features + output
+    weights = kgs * PARAM_BLOCKS * ac * ac + shape.k * (shape.c // shape.groups) * shape.r * shape.s
     return features + weights + output
 
 

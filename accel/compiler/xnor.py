@@ -540,10 +540,10 @@ def graph_layers(graph: Graph, input_scale: float, input_max: int) -> tuple[list
 
 
 def im2col_pays(spec: XnorSpec, r: int, c: int) -> bool:
-    """Whether expanding the input's windows on the host (R·R·C bits per output pixel, packed) takes fewer
-    synapse folds than reading R·R pixels (kernel ``r``, ``c`` channels) of ⌈C/SIMD⌉ words each: FINN's SWU packs a window into SIMD words;
-    this engine's window unit reads whole words per pixel, so a first layer of few channels (an image)
-    would leave most lanes idle."""
+    """Whether expanding the input's windows on the host (R·R·C bits per output pixel, packed; kernel R = ``r``,
+    C = ``c`` channels) takes fewer synapse folds than reading R·R pixels of ⌈C/SIMD⌉ words each: FINN's SWU
+    packs a window into SIMD words; this engine's window unit reads whole words per pixel, so a first layer
+    of few channels (an image) would leave most lanes idle."""
     return r > 1 and -(-r * r * c // spec.simd) < r * r * -(-c // spec.simd)
 
 
@@ -655,7 +655,7 @@ def model_case(spec: XnorSpec, name: str, images: int = 8, seed: int = 0):
     from ..nn import digits, models
 
     if name not in MODELS:
-        raise UserError(f"--model: '{name}' is not a binarized model the xnor engine runs; "
+        raise UserError(f"--model: {name!r} is not a binarized model the xnor engine runs; "
                         f"expected one of {', '.join(MODELS)}")
     graph = models.model(name)
     layers, planes = graph_layers(graph, 1 / digits.PIXEL_MAX, digits.PIXEL_MAX)
