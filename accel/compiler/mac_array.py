@@ -22,6 +22,7 @@ Grouped and depthwise convolutions read only the channel groups a kernel group n
 kernel's group are zero.
 """
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -201,7 +202,7 @@ def _split(spec: MacArraySpec, load, parts: int) -> list:
 
 def _waiting(command, wait: int):
     """``command`` with its ``wait`` flag set to ``wait`` (itself if it already is: replace is slow)."""
-    return command if command.wait == wait else replace(command, wait=wait)
+    return command if command.wait == wait else type(command)(**{**vars(command), "wait": wait})
 
 
 def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], double: bool) -> list:
@@ -402,9 +403,9 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         loaded["weights"] += 1
         count = sum(piece_blocks[i] for i in tile)
         block = base("weights", weight_half)
-        bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])]) + block
+        bases = itertools.accumulate((piece_blocks[i] for i in tile), initial=block)  # each piece's first block
         return LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), block, count, wait=0), \
-            {i: int(b) for i, b in zip(tile, bases)}
+            dict(zip(tile, bases))
 
     def load_band(a, b):
         loaded["features"] += 1
