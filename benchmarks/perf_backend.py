@@ -5,8 +5,9 @@ data, lower it to a Program and run the perf model for its cycles and counters, 
 independent reference (those run only with ``--check``). Before ``--check`` existed the perf backend computed
 both: the dense layer took about 2 minutes and the convolution 8 minutes and 2.7 GB. The table gives the
 median and the fastest of ``--runs`` runs, the median of the two phases (the case: checks, data and
-lowering; the perf model) and the peak of traced memory (numpy's arrays included) of one more run, and
-the load average (other work on the machine stretches the times).
+lowering; the perf model), the median CPU time of the process (what the wall time is on an idle machine:
+other work on it stretches the wall times, so the load average is recorded too) and the peak of traced
+memory (numpy's arrays included) of one more run.
 
 Run it from the repository root::
 
@@ -45,6 +46,7 @@ COLUMNS = [  # (JSON key, table heading, format)
     ("cycles", "cycles", "{:,}"),
     ("median_s", "median s", "{:.3f}"),
     ("min_s", "fastest s", "{:.3f}"),
+    ("cpu_s", "CPU s", "{:.3f}"),
     ("case_s", "case s", "{:.3f}"),
     ("perf_model_s", "perf model s", "{:.3f}"),
     ("peak_mb", "peak MB", "{:,.0f}"),
@@ -76,11 +78,12 @@ def phases(layer: str, sets: tuple[str, ...]) -> tuple[float, float, int]:
 
 
 def measure(name: str, layer: str, sets: tuple[str, ...], runs: int) -> dict:
-    seconds, result = [], None
+    seconds, cpu, result = [], [], None
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = simulate(layer, sets)
         seconds.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     split = [phases(layer, sets) for _ in range(runs)]
     tracemalloc.start()
     simulate(layer, sets)
@@ -89,6 +92,7 @@ def measure(name: str, layer: str, sets: tuple[str, ...], runs: int) -> dict:
     return {"name": name, "layer": layer, "set": " ".join(sets) or "-", "macs": result["macs"],
             "commands": split[0][2], "cycles": result["cycles"], "bit_exact": result["bit_exact"],
             "median_s": statistics.median(seconds), "min_s": min(seconds), "seconds": seconds,
+            "cpu_s": statistics.median(cpu),
             "case_s": statistics.median(s[0] for s in split), "perf_model_s": statistics.median(s[1] for s in split),
             "peak_mb": peak / 1e6}
 
