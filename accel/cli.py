@@ -6,7 +6,9 @@ spec file (``--spec``) and changes parameters with ``--set key=value``. User err
 """
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -23,18 +25,47 @@ def _spec(name: str, spec_file: Path | None, assignments: tuple[str, ...]) -> Sp
         spec = cls()
     else:
         try:
-            spec = Spec.from_json(Path(spec_file).read_text())
+            spec = Spec.from_json(Path(spec_file).read_text(encoding="utf-8"))
         except OSError as error:
-            raise UserError(f"--spec: cannot read '{spec_file}' ({error.strerror})") from None
+            raise UserError(f"--spec: cannot read {str(spec_file)!r} ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise UserError(f"--spec: cannot read {str(spec_file)!r} (not UTF-8 text)") from None
         if spec.name != name:
-            raise UserError(f"--spec: '{spec_file}' describes '{spec.name}', not '{name}'")
+            raise UserError(f"--spec: {str(spec_file)!r} describes '{spec.name}', not {name!r}")
     overrides = {}
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise UserError(f"--set: {assignment!r} is not of the form key=value")
+        if key.strip() in overrides:
+            raise UserError(f"--set: {key.strip()!r} is set twice; expected each parameter at most once")
         overrides[key.strip()] = value.strip()
     return spec.with_overrides(overrides)
+
+
+def _out_dir(text: str) -> Path:
+    """Make directory ``text`` (and its parents) after checking that files can be written there; a
+    :class:`UserError` naming the path otherwise, with nothing written."""
+    if not text:
+        raise UserError("--out: '' is not allowed; expected a directory path")
+    out_dir = Path(text)
+    existing = out_dir.absolute()
+    try:
+        if existing.exists() and not existing.is_dir():
+            raise UserError(f"--out: {str(out_dir)!r} exists and is not a directory; expected a directory")
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UserError(f"--out: {str(existing)!r} is not a directory; expected a directory (or a new path) "
+                            f"for {str(out_dir)!r}")
+        with tempfile.TemporaryFile(dir=existing):  # an unnamed file on Linux: nothing shows
+            pass
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out: cannot write {str(out_dir)!r} ({error.strerror})") from None
+    return out_dir
 
 
 _name = click.argument("name", metavar="BLOCK_OR_ENGINE")
@@ -62,11 +93,12 @@ def params(name):
 @_name
 @_spec_file
 @_set
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+@click.option("--out", "out_dir", type=click.Path(), required=True,
               help="Directory for the Verilog and its spec.")
 def generate(name, spec_file, assignments, out_dir):
     """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON."""
     spec = _spec(name, spec_file, assignments)
+    out_dir = _out_dir(out_dir)
     from rtl_gen.export import export, lint, module_name, write_if_changed
 
     path = export(spec, out_dir)
@@ -89,8 +121,9 @@ def synth(name, spec_file, assignments, device, target_mhz, as_json):
     from rtl_gen import fpga
     from rtl_gen.export import module_name, verilog_for
 
-    report = fpga.synthesize(verilog_for(spec), module_name(spec), device or fpga.DEFAULT_DEVICE,
-                             target_mhz=target_mhz)
+    device = device or fpga.DEFAULT_DEVICE
+    fpga.check_target(device, target_mhz)  # before the Verilog is generated
+    report = fpga.synthesize(verilog_for(spec), module_name(spec), device, target_mhz=target_mhz)
     if as_json:
         click.echo(json.dumps({"spec": spec.to_dict(), **report.to_dict()}))
     else:
@@ -98,26 +131,36 @@ def synth(name, spec_file, assignments, device, target_mhz, as_json):
                    f"{report.dsp} MULT18X18D, {report.bram} DP16KD, Fmax {report.fmax_mhz:.1f} MHz")
 
 
+_seed = click.IntRange(min=0)
+"""Seeds are non-negative integers of any size (numpy's ``default_rng`` takes them all)."""
+
+
 @cli.command()
-@click.option("--engine", required=True, help="Engine to simulate (mac_array, eie, xnor).")
+@click.option("--engine", required=True, help="Engine to simulate (eie, mac_array, xnor).")
 @click.option("--layer", "layer", default=None, metavar="KIND:KEY=VALUE,...",
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
 @_spec_file
 @_set
 @click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random data.")
+@click.option("--check", is_flag=True,
+              help="perf: also run the golden model and check it against the independent reference "
+                   "(golden and rtl always check).")
+@click.option("--seed", type=_seed, default=0, show_default=True,
+              help="Seed of the random data (any integer >= 0).")
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, model, spec_file, assignments, backend, seed, stall, as_json):
-    """Run one random layer (or a trained model) on ENGINE: bits against the reference, cycles,
-    utilization, traffic."""
+def simulate(engine, layer, model, spec_file, assignments, backend, check, seed, stall, as_json):
+    """Run one random layer (or a trained model) on ENGINE: cycles, utilization, traffic, and (golden, rtl,
+    perf with --check) the bits against the reference."""
     import importlib
 
     import numpy as np
 
-    from .compiler import parse_layer
+    from .compiler import ENGINES, parse_layer
 
+    if engine not in ENGINES:
+        raise UserError(f"--engine: {engine!r} is not an engine with a compiler; expected one of {', '.join(ENGINES)}")
     spec = _spec(engine, spec_file, assignments)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
     if (layer is None) == (model is None):
@@ -133,21 +176,23 @@ def simulate(engine, layer, model, spec_file, assignments, backend, seed, stall,
     spec = case.program.spec
     from sim import golden, perf
 
-    reference = golden.run(case.program)
     predicted = perf.run(case.program)
     result = {"engine": engine, "spec": spec.to_dict(), "layer": {"kind": kind, **params}, "backend": backend,
               "seed": seed, "macs": case.macs, **case.info}
+    counters = predicted.counters
     if backend == "rtl":
         from sim.rtl.execute import run as rtl
 
         measured = rtl([case.program], stall=stall, seed=seed)[0]
-        result["bit_exact"] = bool(np.array_equal(measured.memory, reference.memory))
+        result["bit_exact"] = bool(np.array_equal(measured.memory, golden.run(case.program).memory))
+        result["reference"] = "golden"
         result["perf_cycles"] = predicted.cycles
         counters = measured.counters
+    elif backend == "golden" or check:
+        result["bit_exact"] = bool(np.array_equal(case.output(golden.run(case.program).memory), case.expected))
+        result["reference"] = "independent reference"
     else:
-        result["bit_exact"] = bool(np.array_equal(case.output(reference.memory), case.expected))
-        counters = predicted.counters
-    result["reference"] = "golden" if backend == "rtl" else "independent reference"
+        result["bit_exact"] = result["reference"] = None  # nothing computed the output bits
     result["cycles"] = counters["cycles"]
     result["utilization"] = case.macs / (counters["cycles"] * spec.macs_per_cycle) if case.macs else 0.0
     result["counters"] = counters
@@ -155,10 +200,11 @@ def simulate(engine, layer, model, spec_file, assignments, backend, seed, stall,
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"{engine} {kind} on {backend}: bit_exact={result['bit_exact']} cycles={result['cycles']} "
+        exact = "unchecked" if result["bit_exact"] is None else result["bit_exact"]
+        click.echo(f"{engine} {kind} on {backend}: bit_exact={exact} cycles={result['cycles']} "
                    f"MACs={case.macs} utilization={result['utilization']:.1%} read={result['bytes_read']} B "
                    f"written={result['bytes_written']} B")
-    return 0 if result["bit_exact"] else 1
+    return 1 if result["bit_exact"] is False else 0
 
 
 @cli.command()
@@ -171,7 +217,8 @@ def simulate(engine, layer, model, spec_file, assignments, backend, seed, stall,
 @click.option("--quantize", type=click.Choice(["int8"]), default=None,
               help="Post-training int8 quantization (per-channel weights, calibrated activations), run on integers "
                    "only; not with --prune, --share or --binarize.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of training and fine-tuning.")
+@click.option("--seed", type=_seed, default=0, show_default=True,
+              help="Seed of training and fine-tuning (any integer >= 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def compress(model, removed, bits, binarize, quantize, seed, as_json):
     """Compress MODEL (digits-mlp, digits-cnn, digits-bnn-mlp, digits-bnn-cnn); report size and accuracy."""
@@ -186,6 +233,11 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
     click.echo(json.dumps(report.to_dict()) if as_json else report.table())
 
 
+def _one_line(message: str) -> str:
+    """Click's message with any line break it quotes from the command line shown as ``\\n``."""
+    return message.replace("\n", "\\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the CLI; user errors as one line and exit status 2."""
     try:
@@ -195,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-        click.echo(f"accel: error: {error.format_message()}{hint}", err=True)
+        click.echo(f"accel: error: {_one_line(error.format_message())}{hint}", err=True)
         return 2
     except click.ClickException as error:
-        click.echo(f"accel: error: {error.format_message()}", err=True)
+        click.echo(f"accel: error: {_one_line(error.format_message())}", err=True)
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code

@@ -49,7 +49,16 @@ def spec_class(name: str) -> type["Spec"]:
     try:
         return SPECS[name]
     except KeyError:
-        raise UserError(f"'{name}' is not a known block or engine; known: {', '.join(sorted(SPECS))}") from None
+        raise UserError(f"{name!r} is not a known block or engine; known: {', '.join(sorted(SPECS))}") from None
+
+
+def shown(value, limit: int = 40) -> str:
+    """``repr(value)`` for an error message: at most ``limit`` characters (longer ones cut, with "...")."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an integer too long to convert, a structure nested too deeply
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _allowed(meta: dict) -> str:
@@ -78,7 +87,7 @@ class Spec:
                     and (not meta["pow2"] or value & (value - 1) == 0)
                 )
             if not ok:
-                raise UserError(f"{self.name}.{f.name}: {value!r} is not allowed; expected {_allowed(meta)}")
+                raise UserError(f"{self.name}.{f.name}: {shown(value)} is not allowed; expected {_allowed(meta)}")
 
     @classmethod
     def describe(cls) -> dict[str, str]:
@@ -101,19 +110,29 @@ class Spec:
         data = dict(data)
         if "spec" not in data:
             raise UserError(f"spec: missing the 'spec' key naming the block or engine; known: {', '.join(sorted(SPECS))}")
-        cls = spec_class(data.pop("spec"))
+        name = data.pop("spec")
+        if not isinstance(name, str):
+            raise UserError(f"spec: 'spec' is {shown(name)}; expected the name of a block or engine, one of "
+                            f"{', '.join(sorted(SPECS))}")
+        cls = spec_class(name)
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
-                raise UserError(f"{cls.name}: unknown parameter '{key}'; known: {', '.join(sorted(known))}")
+                raise UserError(f"{cls.name}: unknown parameter {key!r}; known: {', '.join(sorted(known))}")
         return cls(**data)
 
     @staticmethod
     def from_json(text: str) -> "Spec":
+        """The spec described by JSON ``text``; a :class:`UserError` for text that is not such a spec (too
+        deeply nested or with numbers too long for Python to read included)."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UserError(f"spec file: not valid JSON ({error})") from None
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except UserError:
+            raise
+        except RecursionError:
+            raise UserError("spec file: not valid JSON (nested too deeply)") from None
+        except ValueError as error:  # JSONDecodeError, or an integer of more digits than Python converts
+            raise UserError(f"spec file: not valid JSON ({str(error).splitlines()[0]})") from None
         if not isinstance(data, dict):
             raise UserError("spec file: expected a JSON object with a 'spec' key")
         return Spec.from_dict(data)
@@ -124,7 +143,7 @@ class Spec:
         changes = {}
         for key, text in assignments.items():
             if key not in fields:
-                raise UserError(f"{self.name}: unknown parameter '{key}'; known: {', '.join(sorted(fields))}")
+                raise UserError(f"{self.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
             changes[key] = _parse(self.name, fields[key], text)
         return dataclasses.replace(self, **changes)
 
@@ -132,6 +151,16 @@ class Spec:
     def hash(self) -> str:
         """Eight hex digits naming this exact configuration (and its generated Verilog)."""
         return content_hash(self.to_json(), length=8)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members as a dict; a :class:`UserError` for a key given twice (JSON would keep the last)."""
+    data = {}
+    for key, value in pairs:
+        if key in data:
+            raise UserError(f"spec file: key {shown(key)} is given twice; expected each key at most once")
+        data[key] = value
+    return data
 
 
 def _parse(spec_name: str, f: dataclasses.Field, text: str):
@@ -148,7 +177,7 @@ def _parse(spec_name: str, f: dataclasses.Field, text: str):
             pass
     elif kind is str:
         return text
-    raise UserError(f"{spec_name}.{f.name}: {text!r} is not allowed; expected {_allowed(f.metadata)}")
+    raise UserError(f"{spec_name}.{f.name}: {shown(text)} is not allowed; expected {_allowed(f.metadata)}")
 
 
 @register("dot_product")

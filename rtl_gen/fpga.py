@@ -91,6 +91,16 @@ class FpgaReport:
         return cls(**{**data, "fmax_mhz": math.inf if fmax_mhz is None else float(fmax_mhz)})
 
 
+def check_target(device: str, target_mhz: float) -> None:
+    """A :class:`UserError` unless ``device`` is a known ECP5 device and ``target_mhz`` a frequency (checked
+    by :func:`synthesize`; callers may check before they generate the Verilog)."""
+    if device not in DEVICES:
+        raise UserError(f"device: {device!r} is not a known ECP5 device; "
+                        f"allowed: {', '.join(DEVICES)}")
+    if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < math.inf):
+        raise UserError(f"target_mhz: {target_mhz!r} is not a frequency; allowed: a number > 0")
+
+
 def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
                target_mhz: float = 100.0, seed: int | None = None) -> FpgaReport:
     """Synthesize, place and route module ``top`` of ``verilog`` for ``device``; cached.
@@ -100,14 +110,10 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     the Fmax of one design varies by several percent between seeds. Raises :class:`UserError` for bad
     arguments and :class:`RuntimeError` (with the tail of the tool log) if a tool fails.
     """
-    if device not in DEVICES:
-        raise UserError(f"device: {device!r} is not a known ECP5 device; "
-                        f"allowed: {', '.join(DEVICES)}")
+    check_target(device, target_mhz)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
         raise UserError(f"top: {top!r} is not a simple Verilog identifier; "
                         f"allowed: letters, digits, '_' and '$', not starting with a digit")
-    if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < math.inf):
-        raise UserError(f"target_mhz: {target_mhz!r} is not a frequency; allowed: a number > 0")
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**31):
         raise UserError(f"seed: {seed!r} is not a nextpnr seed; allowed: an integer in [0, 2**31)")
 

@@ -25,10 +25,11 @@ import numpy as np
 
 from ..compress.encode import EieCsc, encode_csc
 from ..errors import UserError
-from ..isa.eie import Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
+from ..isa.eie import ADDR, Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
 from ..progress import step
-from ..spec import EieSpec
+from ..spec import EieSpec, shown
+from . import check_memory
 
 INT16 = (-(2**15), 2**15 - 1)
 
@@ -367,11 +368,12 @@ def random_dense(rng: np.random.Generator, spec: EieSpec, n_in: int, n_out: int,
 def useful_macs(layers: list[SparseDense], x: np.ndarray, spec: EieSpec) -> int:
     """Products of a non-zero weight and a non-zero activation (bias column included)."""
     macs, y = 0, np.asarray(x)
-    for layer in layers:
+    for number, layer in enumerate(layers, 1):
         macs += int(np.count_nonzero(layer.indices[:, y != 0]))
         if layer.bias is not None:
             macs += int(np.count_nonzero(layer.bias))
-        y = reference(spec, [layer], y)
+        if number < len(layers):  # the next layer's input
+            y = reference(spec, [layer], y)
     return macs
 
 
@@ -382,15 +384,14 @@ LAYER_KINDS = {
 """``accel simulate --layer`` kinds for the eie engine and their defaults (``mlp``: ReLU between layers)."""
 
 
-def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
-    """A random compressed layer (or MLP) of ``kind`` with parameters ``p`` (see :data:`LAYER_KINDS`),
-    lowered, with its dense reference result; ``info`` holds the mapping, ``load_efficiency`` and
-    ``padding_entries`` (from the performance model, which the RTL matches)."""
-    from . import Case
-
+def check_case(spec: EieSpec, kind: str, p: dict) -> tuple[list[int], list[bool]]:
+    """The widths (input, then each layer's output) and ReLUs of layer ``kind`` with parameters ``p``, after
+    every check that needs no data: a :class:`UserError` naming the first parameter or limit it breaks."""
     for key in ("weight_density", "act_density"):
         if not 0 <= p[key] <= 1:
             raise UserError(f"--layer {kind}: {key}={p[key]} is not allowed; expected 0 <= {key} <= 1")
+    if p["bias"] not in (0, 1):
+        raise UserError(f"--layer {kind}: bias={p['bias']} is not allowed; expected 0 (none) or 1 (a bias column)")
     if kind == "dense":
         for key in ("in", "out"):
             if p[key] < 1:
@@ -404,8 +405,26 @@ def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
         except ValueError:
             sizes = []
         if len(sizes) < 2 or min(sizes) < 1:
-            raise UserError(f"--layer mlp: sizes={p['sizes']!r} is not allowed; expected widths like 256-128-64")
+            raise UserError(f"--layer mlp: sizes={shown(p['sizes'])} is not allowed; expected widths >= 1 like "
+                            f"256-128-64")
         relus = [True] * (len(sizes) - 2) + [False]
+    for number, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), 1):
+        if n_in > spec.max_cols:
+            raise UserError(f"--layer {kind}: layer {number} has {n_in} inputs; expected at most eie.max_cols = "
+                            f"{spec.max_cols}")
+        # The random weights are drawn as a dense matrix of indices, a byte each, before CSC encoding.
+        check_memory(f"--layer {kind}: layer {number} ({n_out} × {n_in} weights)", n_out * n_in + 2 * n_out, ADDR)
+    return sizes, relus
+
+
+def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
+    """A random compressed layer (or MLP) of ``kind`` with parameters ``p`` (see :data:`LAYER_KINDS`),
+    lowered, with its dense reference result (computed when first asked for); ``info`` holds the mapping,
+    ``load_efficiency`` and ``padding_entries`` (from the performance model, which the RTL matches). Every
+    parameter is checked (:func:`check_case`) before any data is drawn."""
+    from . import Case
+
+    sizes, relus = check_case(spec, kind, p)
     layers, x = [], None
     for number, (n_in, n_out, relu) in enumerate(zip(sizes, sizes[1:], relus)):
         layer, x0 = random_dense(rng, spec, n_in, n_out, p["weight_density"], p["act_density"], relu=relu,
@@ -413,8 +432,8 @@ def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
         layers.append(layer)
         x = x0 if x is None else x
     lowered = lower_mlp(spec, layers, x)
-    expected = reference(spec, layers, x)
-    return Case(lowered.program, lowered.output, expected, useful_macs(layers, x, spec), case_info(lowered))
+    return Case(lowered.program, lowered.output, lambda: reference(spec, layers, x), useful_macs(layers, x, spec),
+                case_info(lowered))
 
 
 def case_info(lowered: Lowered) -> dict:
@@ -524,16 +543,16 @@ def model_case(spec: EieSpec, name: str, seed: int = 0):
     from . import Case
 
     if name not in MODELS:
-        raise UserError(f"--model: '{name}' is not a model the eie engine runs; known: {', '.join(MODELS)}")
+        raise UserError(f"--model: {name!r} is not a model the eie engine runs; known: {', '.join(MODELS)}")
     mlp = digits_mlp(spec, seed=seed)
     xs = mlp.inputs(spec)
     lowered = lower_mlp_batch(spec, mlp.layers, xs)
-    expected = np.stack([reference(spec, mlp.layers, x) for x in xs])
+    expected = np.stack([reference(spec, mlp.layers, x) for x in xs])  # its accuracy is reported
     info = case_info(lowered)
     info.update(model=name, images=len(xs), test_accuracy=float(np.mean(expected.argmax(axis=1) == mlp.labels)),
                 float_accuracy=mlp.float_accuracy, layers=[list(layer.shape) for layer in mlp.layers],
                 weight_density=[float(np.count_nonzero(layer.indices)) / layer.indices.size for layer in mlp.layers])
-    return Case(lowered.program, lowered.output, expected, useful_macs_batch(mlp.layers, xs, spec), info)
+    return Case(lowered.program, lowered.output, lambda: expected, useful_macs_batch(mlp.layers, xs, spec), info)
 
 
 def useful_macs_batch(layers: list[SparseDense], xs: np.ndarray, spec: EieSpec) -> int:

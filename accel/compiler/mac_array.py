@@ -22,16 +22,18 @@ Grouped and depthwise convolutions read only the channel groups a kernel group n
 kernel's group are zero.
 """
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..compress.encode import block_features, unblock_features
 from ..errors import UserError
-from ..isa.mac_array import PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from ..isa.mac_array import ADDR, PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from ..nn.qgraph import QAdd, QConv, QDense, QPool
 from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
+from . import check_memory
 
 INT32 = (-(2**31), 2**31 - 1)
 COMPUTE_DRAIN = 35  # about the cycles one computation spends in the compute pipeline beyond its MAC steps,
@@ -97,6 +99,9 @@ def _check(shape: ConvShape, spec: MacArraySpec, name: str):
         raise UserError(f"layer '{name}': kernel {shape.r}×{shape.s} is not allowed; expected 1..{spec.MAX_KERNEL}")
     if not 1 <= shape.stride <= spec.MAX_STRIDE:
         raise UserError(f"layer '{name}': stride {shape.stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
+    if shape.out_h < 1 or shape.out_w < 1:
+        raise UserError(f"layer '{name}': kernel {shape.r}×{shape.s} does not fit the {shape.h}×{shape.w} input with "
+                        f"padding ({shape.pad_h}, {shape.pad_w}); expected kernel <= input + 2·padding per side")
     if max(shape.h, shape.w, shape.out_h, shape.out_w) > spec.MAX_DIM:
         raise UserError(f"layer '{name}': feature map {shape.h}×{shape.w} is not allowed; expected at most "
                         f"{spec.MAX_DIM} per side")
@@ -189,8 +194,15 @@ def _split(spec: MacArraySpec, load, parts: int) -> list:
         total = load.groups
         piece = lambda lo, n: replace(load, address=load.address + lo * load.src_stride,  # noqa: E731
                                       entry=load.entry + lo * load.dst_stride, groups=n)
+    if parts == 1:
+        return [load]
     bounds = [total * i // parts for i in range(parts + 1)]
     return [piece(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+def _waiting(command, wait: int):
+    """``command`` with its ``wait`` flag set to ``wait`` (itself if it already is: replace is slow)."""
+    return command if command.wait == wait else type(command)(**{**vars(command), "wait": wait})
 
 
 def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], double: bool) -> list:
@@ -207,11 +219,11 @@ def _emit(spec: MacArraySpec, first: Config, phases: list[tuple[list, list]], do
     commands = [first]
     for i, (loads, computes) in enumerate(phases):
         if i == 0 or not double:
-            commands += [replace(load, wait=1) for load in loads]
+            commands += [_waiting(load, 1) for load in loads]
         upcoming = list(phases[i + 1][0]) if double and i + 1 < len(phases) else []
         loaded = computed = 0
         for j, compute in enumerate(computes):
-            commands.append(replace(compute, wait=int(j == 0 or not double)))
+            commands.append(_waiting(compute, int(j == 0 or not double)))
             computed += steady_cycles(spec, compute)
             while upcoming and (loaded <= computed or j + 1 == len(computes)):
                 loaded += steady_cycles(spec, upcoming[0])
@@ -391,9 +403,9 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         loaded["weights"] += 1
         count = sum(piece_blocks[i] for i in tile)
         block = base("weights", weight_half)
-        bases = np.concatenate([[0], np.cumsum([piece_blocks[i] for i in tile])]) + block
+        bases = itertools.accumulate((piece_blocks[i] for i in tile), initial=block)  # each piece's first block
         return LoadWeights(layout.weights_address + int(piece_offset[tile[0]]), block, count, wait=0), \
-            {i: int(b) for i, b in zip(tile, bases)}
+            dict(zip(tile, bases))
 
     def load_band(a, b):
         loaded["features"] += 1
@@ -487,11 +499,14 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
 
     # Weights as a dense (K, C) array (zero outside each kernel's group), the bias folded with the input
     # zero point, and the parameter blocks.
-    dense_w = np.zeros((kgs * ak, cgs * ac, r, s), np.int8)
-    per_in, per_out = c // groups, k // groups
-    for g in range(groups):
-        dense_w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = weight[g * per_out:(g + 1) * per_out]
-    folded = op.bias.astype(np.int64) - x_zero_point * weight.astype(np.int64).sum(axis=(1, 2, 3))
+    if groups == 1 and (k, c) == (kgs * ak, cgs * ac):
+        dense_w = weight  # already dense and of whole atoms: no copy
+    else:
+        dense_w = np.zeros((kgs * ak, cgs * ac, r, s), np.int8)
+        per_in, per_out = c // groups, k // groups
+        for g in range(groups):
+            dense_w[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = weight[g * per_out:(g + 1) * per_out]
+    folded = op.bias.astype(np.int64) - x_zero_point * weight.sum(axis=(1, 2, 3), dtype=np.int64)
     if folded.min() < INT32[0] or folded.max() > INT32[1]:
         raise UserError(f"layer '{op.name}': the bias folded with the input zero point leaves int32; expected "
                         f"|bias − x_zp·Σw| < 2**31")
@@ -500,13 +515,18 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
     param_blocks = np.zeros((3, kgs * ak, ac), np.uint8)
     param_blocks[:, :, :4] = params.astype("<i4").view(np.uint8).reshape(3, kgs * ak, 4)
 
-    blobs = []
-    for kg, _, lo, hi in layout.pieces:
+    # Each piece: its parameter blocks, then its weight blocks (CG, R, S) of atomic_k atoms, written in place.
+    weights = np.empty(sum(layout.piece_blocks) * ak * ac, np.uint8)
+    offset = 0
+    for (kg, _, lo, hi), n in zip(layout.pieces, layout.piece_blocks):
+        piece = weights[offset:offset + n * ak * ac]
+        piece[:PARAM_BLOCKS * ak * ac] = param_blocks[:, kg * ak:(kg + 1) * ak].reshape(-1)
         blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
-        blobs.append(param_blocks[:, kg * ak:(kg + 1) * ak].reshape(-1))
-        blobs.append(blocks.transpose(1, 3, 4, 0, 2).view(np.uint8).reshape(-1))
+        blocked = blocks.transpose(1, 3, 4, 0, 2).view(np.uint8)  # (CG, R, S, atomic_k, atomic_c)
+        piece[PARAM_BLOCKS * ak * ac:].reshape(blocked.shape)[:] = blocked
+        offset += n * ak * ac
     memory = MemoryImage(alignment=64)
-    regions = (memory.add("input", block_features(x, ac)), memory.add("weights", np.concatenate(blobs)),
+    regions = (memory.add("input", block_features(x, ac)), memory.add("weights", weights),
                memory.reserve("output", layout.output_size))
     assert [region.address for region in regions] == [layout.input_address, layout.weights_address,
                                                       layout.output_address]
@@ -520,6 +540,20 @@ def _feature_only_config(spec: MacArraySpec) -> Config:
     return Config(spec.banks - spec.atomic_k)
 
 
+def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config, int, bool, int]:
+    """A pooling's buffer split, half of its feature space, whether it is double-buffered and its output rows
+    per band; a :class:`UserError` if the layer is not allowed or cannot be tiled."""
+    _check(shape, spec, name)
+    cgs = -(-shape.c // spec.atomic_c)
+    config = _feature_only_config(spec)
+    half = _capacities(spec, config.feature_banks, True)[0]
+    double = _band_rows(shape, half, cgs) > 0
+    rows = _band_rows(shape, _capacities(spec, config.feature_banks, double)[0], cgs)
+    if rows == 0:
+        _untileable(spec, shape, name)
+    return config, half, double, rows
+
+
 def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
     """Lower int8 pooling ``op`` of input ``x`` (C, H, W): row bands (double-buffered when two fit), one
     Pool command per channel group."""
@@ -528,15 +562,9 @@ def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
     if stride != stride_w:
         raise UserError(f"layer '{op.name}': stride {op.stride} is not allowed; expected equal strides")
     shape = ConvShape(c, h, w, c, r, s, stride, pad_h, pad_w, c)
-    _check(shape, spec, op.name)
+    config, half, double, rows = _pool_plan(spec, shape, op.name)
     ac = spec.atomic_c
     cgs = -(-c // ac)
-    config = _feature_only_config(spec)
-    half = _capacities(spec, config.feature_banks, True)[0]
-    double = _band_rows(shape, half, cgs) > 0
-    rows = _band_rows(shape, _capacities(spec, config.feature_banks, double)[0], cgs)
-    if rows == 0:
-        _untileable(spec, shape, op.name)
     memory = MemoryImage(alignment=64)
     source = memory.add("input", block_features(x, ac))
     output = memory.reserve("output", cgs * shape.out_h * shape.out_w * ac)
@@ -592,53 +620,98 @@ LAYER_KINDS = {
 """``accel simulate --layer`` kinds for the mac_array and their default sizes (``s=0``: square kernel)."""
 
 
+def case_shape(kind: str, p: dict) -> ConvShape:
+    """The geometry of an ``accel simulate`` layer of ``kind`` with parameters ``p`` (:data:`LAYER_KINDS`)."""
+    if kind == "dense":
+        return ConvShape(p["in"], 1, 1, p["out"], 1, 1, 1, 0, 0, 1)
+    if kind == "add":
+        return ConvShape(p["c"], p["h"], p["w"], p["c"], 1, 1, 1, 0, 0, p["c"])
+    k, groups = (p["k"], p["groups"]) if kind == "conv" else (p["c"], p["c"])
+    return ConvShape(p["c"], p["h"], p["w"], k, p["r"], p.get("s") or p["r"], p["stride"], p["pad"], p["pad"], groups)
+
+
+def image_bytes(spec: MacArraySpec, kind: str, shape: ConvShape) -> int:
+    """Bytes of DRAM the layer's Program needs at least: its input(s), weights (with each kernel group's
+    parameter blocks) and output in blocked layout."""
+    ac = spec.atomic_c
+    cgs, kgs = -(-shape.c // ac), -(-shape.k // ac)
+    features = cgs * shape.h * shape.w * ac
+    if kind == "add":
+        return 3 * features
+    output = kgs * shape.out_h * shape.out_w * ac
+    if kind == "pool":
+        return features + output
+    weights = kgs * PARAM_BLOCKS * ac * ac + shape.k * (shape.c // shape.groups) * shape.r * shape.s
+    return features + weights + output
+
+
+def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
+    """The geometry of layer ``kind`` with parameters ``p``, after every check that needs no data: a
+    :class:`UserError` naming the first parameter or limit it breaks."""
+    from ..int8 import ACTIVATIONS
+
+    for key, value in p.items():
+        least = 0 if key in ("pad", "s") else 1
+        if isinstance(value, int) and value < least:
+            raise UserError(f"--layer {kind}: {key}={value} is not allowed; expected >= {least}")
+    for key, allowed in (("activation", ACTIVATIONS), ("kind", ("max", "avg"))):
+        if key in p and p[key] not in allowed:
+            raise UserError(f"--layer {kind}: {key}={p[key]!r} is not one of {', '.join(allowed)}")
+    shape = case_shape(kind, p)
+    if shape.c % shape.groups or shape.k % shape.groups:
+        raise UserError(f"--layer {kind}: groups={shape.groups} must divide c={shape.c} and k={shape.k}")
+    if kind != "add":
+        _check(shape, spec, kind)
+    check_memory(f"--layer {kind}", image_bytes(spec, kind, shape), ADDR)
+    if kind == "pool":
+        _pool_plan(spec, shape, kind)
+    elif kind != "add":
+        plan(spec, shape, kind)
+    return shape
+
+
 def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator) -> "Case":
     """A random int8 layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
-    reference result from :mod:`accel.int8`."""
+    reference result from :mod:`accel.int8` (computed when first asked for); every parameter is checked
+    (:func:`check_case`) before any data is drawn."""
     from . import Case
     from .. import int8
     from ..int8 import AddRequant, QuantParams
     from ..nn.random_layers import random_layer
 
-    positive = {key: value for key, value in p.items() if isinstance(value, int) and key not in ("pad", "s")}
-    for key, value in positive.items():
-        if value < 1:
-            raise UserError(f"--layer {kind}: {key}={value} is not allowed; expected >= 1")
+    shape = check_case(spec, kind, p)
     if kind in ("conv", "depthwise", "dense"):
         if kind == "dense":
-            op, x, x_zp = random_layer(rng, c=p["in"], k=p["out"], dense=True, activation=p["activation"])
+            op, x, x_zp = random_layer(rng, c=shape.c, k=shape.k, dense=True, activation=p["activation"])
         else:
-            c, groups = p["c"], p["c"] if kind == "depthwise" else p["groups"]
-            k = c if kind == "depthwise" else p["k"]
-            if c % groups or k % groups:
-                raise UserError(f"--layer {kind}: groups={groups} must divide c={c} and k={k}")
-            if p["activation"] not in int8.ACTIVATIONS:
-                raise UserError(f"--layer {kind}: activation={p['activation']!r} is not one of "
-                                f"{', '.join(int8.ACTIVATIONS)}")
-            op, x, x_zp = random_layer(rng, c=c, h=p["h"], w=p["w"], k=k, r=p["r"], s=p.get("s") or p["r"],
-                                       stride=p["stride"], pad=p["pad"], groups=groups, activation=p["activation"])
+            op, x, x_zp = random_layer(rng, c=shape.c, h=shape.h, w=shape.w, k=shape.k, r=shape.r, s=shape.s,
+                                       stride=shape.stride, pad=shape.pad_h, groups=shape.groups,
+                                       activation=p["activation"])
         lowered = lower(spec, op, x, x_zp)
         if isinstance(op, QDense):
-            expected = int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
+            def reference():
+                return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
         else:
-            expected = int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride,
+            def reference():
+                return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride,
                                    padding=op.padding, groups=op.groups)[0]
     elif kind == "pool":
-        if p["kind"] not in ("max", "avg"):
-            raise UserError(f"--layer pool: kind={p['kind']!r} is not one of max, avg")
-        x = rng.integers(-128, 128, (p["c"], p["h"], p["w"])).astype(np.int8)
-        op = QPool("pool", "input", p["kind"], (p["r"], p["r"]), (p["stride"], p["stride"]), (p["pad"], p["pad"]))
+        x = rng.integers(-128, 128, (shape.c, shape.h, shape.w), dtype=np.int8)
+        op = QPool("pool", "input", p["kind"], (shape.r, shape.r), (shape.stride,) * 2, (shape.pad_h,) * 2)
         lowered = lower_pool(spec, op, x)
-        pool = int8.max_pool if op.kind == "max" else int8.avg_pool
-        expected = pool(x[None], op.kernel, op.stride, op.padding)[0]
+
+        def reference():
+            pool = int8.max_pool if op.kind == "max" else int8.avg_pool
+            return pool(x[None], op.kernel, op.stride, op.padding)[0]
     else:
-        shape = (p["c"], p["h"], p["w"])
-        a, b = (rng.integers(-128, 128, shape).astype(np.int8) for _ in range(2))
+        a, b = (rng.integers(-128, 128, (shape.c, shape.h, shape.w), dtype=np.int8) for _ in range(2))
         params = [QuantParams(float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128))) for _ in range(3)]
         op = QAdd("add", "input", "input_b", AddRequant.from_params(*params))
         lowered = lower_add(spec, op, a, b)
-        expected = op.requant.apply(a, b)
+
+        def reference():
+            return op.requant.apply(a, b)
     m = lowered.mapping
     info = dict(mode=m.mode, feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles,
                 chunks=m.chunks)
-    return Case(lowered.program, lowered.output, expected, lowered.macs, info)
+    return Case(lowered.program, lowered.output, reference, lowered.macs, info)

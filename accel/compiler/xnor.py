@@ -149,37 +149,49 @@ def _check_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> tuple
         raise UserError(f"layer '{name}': weights are not ±1")
     if w.shape[1] != layout.c:
         raise UserError(f"layer '{name}': {w.shape[1]} input channels do not match the input's {layout.c}")
-    if not 1 <= layer.r <= spec.MAX_KERNEL:
-        raise UserError(f"layer '{name}': kernel {layer.r} is not allowed; expected 1..{spec.MAX_KERNEL}")
-    if not 1 <= layer.stride <= spec.MAX_STRIDE:
-        raise UserError(f"layer '{name}': stride {layer.stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
-    if not 0 <= layer.pad < layer.r:
-        raise UserError(f"layer '{name}': padding {layer.pad} is not allowed; expected 0 <= padding < kernel")
-    if not 1 <= layer.pool <= spec.MAX_POOL:
-        raise UserError(f"layer '{name}': pool {layer.pool} is not allowed; expected 1..{spec.MAX_POOL}")
-    if layer.threshold is None and layer.pool != 1:
-        raise UserError(f"layer '{name}': pool {layer.pool} is not allowed on an integer output; expected 1")
-    if layer.pad_value not in (-1, 1):
-        raise UserError(f"layer '{name}': pad value {layer.pad_value} is not allowed; expected +1 or -1")
+    return _check_geometry(spec, name, layer.r, layer.stride, layer.pad, layer.pool, layer.threshold is None,
+                           layer.pad_value, layout)
+
+
+def _check_geometry(spec: XnorSpec, name: str, r: int, stride: int, pad: int, pool: int, integer_out: bool,
+                    pad_value: int, layout: MapLayout) -> tuple[int, int]:
+    """The convolution's output rows and columns (before pooling); a :class:`UserError` naming what the
+    engine does not allow."""
+    if not 1 <= r <= spec.MAX_KERNEL:
+        raise UserError(f"layer '{name}': kernel {r} is not allowed; expected 1..{spec.MAX_KERNEL}")
+    if not 1 <= stride <= spec.MAX_STRIDE:
+        raise UserError(f"layer '{name}': stride {stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
+    if not 0 <= pad < r:
+        raise UserError(f"layer '{name}': padding {pad} is not allowed; expected 0 <= padding < kernel")
+    if not 1 <= pool <= spec.MAX_POOL:
+        raise UserError(f"layer '{name}': pool {pool} is not allowed; expected 1..{spec.MAX_POOL}")
+    if integer_out and pool != 1:
+        raise UserError(f"layer '{name}': pool {pool} is not allowed on an integer output; expected 1")
+    if pad_value not in (-1, 1):
+        raise UserError(f"layer '{name}': pad value {pad_value} is not allowed; expected +1 or -1")
     if max(layout.h, layout.w) > spec.MAX_DIM:
         raise UserError(f"layer '{name}': map {layout.h}×{layout.w} is not allowed; expected at most "
                         f"{spec.MAX_DIM} per side")
-    conv_h = (layout.h + 2 * layer.pad - layer.r) // layer.stride + 1
-    conv_w = (layout.w + 2 * layer.pad - layer.r) // layer.stride + 1
-    if conv_h < layer.pool or conv_w < layer.pool:
-        raise UserError(f"layer '{name}': a {layout.h}×{layout.w} input gives no output with kernel {layer.r}, "
-                        f"stride {layer.stride}, padding {layer.pad} and pool {layer.pool}")
+    conv_h = (layout.h + 2 * pad - r) // stride + 1
+    conv_w = (layout.w + 2 * pad - r) // stride + 1
+    if conv_h < pool or conv_w < pool:
+        raise UserError(f"layer '{name}': a {layout.h}×{layout.w} input gives no output with kernel {r}, "
+                        f"stride {stride}, padding {pad} and pool {pool}")
     return conv_h, conv_w
+
+
+def _folding(spec: XnorSpec, k: int, r: int, pool: int, binary_out: bool, layout: MapLayout, conv_h: int,
+             conv_w: int) -> Folding:
+    cp = output_bits_per_pixel(spec, k) if binary_out else 0
+    nf = -(-k // spec.pe)
+    return Folding(nf, r * r * layout.cf, layout.planes, conv_h // pool, conv_w // pool, conv_h, conv_w, cp, pool,
+                   cp // spec.pe if binary_out else nf)
 
 
 def fold(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> Folding:
     """The layer's folding on ``spec`` (checks the layer's shape, not the memories)."""
     conv_h, conv_w = _check_layer(spec, layer, layout)
-    binary_out = layer.threshold is not None
-    cp = output_bits_per_pixel(spec, layer.k) if binary_out else 0
-    nf = -(-layer.k // spec.pe)
-    return Folding(nf, layer.r * layer.r * layout.cf, layout.planes, conv_h // layer.pool, conv_w // layer.pool,
-                   conv_h, conv_w, cp, layer.pool, cp // spec.pe if binary_out else nf)
+    return _folding(spec, layer.k, layer.r, layer.pool, layer.threshold is not None, layout, conv_h, conv_w)
 
 
 def finn_ideal_cycles(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout) -> int:
@@ -294,21 +306,26 @@ class LayerPlan:
         return bits
 
 
-def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, check: bool = True) -> LayerPlan:
-    """Fold ``layer`` on ``spec`` and (with ``check``) check that its weights, thresholds and input fit the
-    memories."""
-    f = fold(spec, layer, layout)
+def _check_fit(spec: XnorSpec, name: str, f: Folding, layout: MapLayout) -> None:
+    """A :class:`UserError` if a layer of folding ``f`` on input ``layout`` exceeds the reduction or a memory."""
     length = f.sf * spec.simd
-    name = layer.name
-    if check and length > spec.max_reduction:
+    if length > spec.max_reduction:
         raise UserError(f"layer '{name}': padded reduction {length} bits exceeds xnor.max_reduction = "
                         f"{spec.max_reduction}")
     needs = {"weight_depth": (f.nf * f.sf, "weight entries"), "threshold_depth": (f.nf, "threshold entries"),
              "input_depth": (layout.words + layout.planes * layout.cf, "input words (map and pad pixel)")}
     for field, (count, what) in needs.items():
-        if check and count > getattr(spec, field):
+        if count > getattr(spec, field):
             raise UserError(f"layer '{name}': needs {count} {what}; xnor.{field} = {getattr(spec, field)} "
                             f"is too small (weights stay on chip)")
+
+
+def plan_layer(spec: XnorSpec, layer: BinaryLayer, layout: MapLayout, check: bool = True) -> LayerPlan:
+    """Fold ``layer`` on ``spec`` and (with ``check``) check that its weights, thresholds and input fit the
+    memories."""
+    f = fold(spec, layer, layout)
+    if check:
+        _check_fit(spec, layer.name, f, layout)
     wbits, real = weight_bits(spec, layer, layout, f.nf)
     slots, scale, residue = acc_thresholds(spec, layer, layout, f.nf, wbits, real)
     output = None
@@ -331,7 +348,7 @@ def fit_spec(spec: XnorSpec, layers: list[BinaryLayer], shape: tuple[int, int, i
     """``spec`` with each memory depth enlarged, where needed, to the smallest power of two that holds every
     layer of the network ``layers`` on inputs of ``shape`` (C, H, W), and ``max_reduction`` to its largest
     padded reduction: the fold is kept, the memories and widths fit it."""
-    if layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0], shape[0]):
+    if layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0].r, shape[0]):
         c, h, w = shape
         first = layers[0]
         oh, ow = ((n + 2 * first.pad - first.r) // first.stride + 1 for n in (h, w))
@@ -407,7 +424,7 @@ def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], p
         if x.shape != (c, h, w) or (planes > 1 and (x.min() < 0 or x.max() >= 2**planes)):
             raise UserError(f"input: every map must be {c}×{h}×{w}" + (f" with values in 0..{2**planes - 1}"
                                                                         if planes > 1 else " of bits"))
-    if im2col and layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0], c):
+    if im2col and layers and layers[0].weight.ndim == 4 and im2col_pays(spec, layers[0].r, c):
         _check_layer(spec, layers[0], input_layout(spec, c, h, w, planes))  # before its windows are taken
         layers = [im2col_layer(layers[0])] + list(layers[1:])
         inputs = [im2col_map(layers_in[0], x, planes) for x in inputs]
@@ -523,12 +540,12 @@ def graph_layers(graph: Graph, input_scale: float, input_max: int) -> tuple[list
     return layers + [current], max(2, int(input_max).bit_length())  # 1 plane would mean ±1 inputs
 
 
-def im2col_pays(spec: XnorSpec, layer: BinaryLayer, c: int) -> bool:
-    """Whether expanding the input's windows on the host (R·R·C bits per output pixel, packed) takes fewer
-    synapse folds than reading R·R pixels of ⌈C/SIMD⌉ words each: FINN's SWU packs a window into SIMD words;
-    this engine's window unit reads whole words per pixel, so a first layer of few channels (an image)
-    would leave most lanes idle."""
-    return layer.r > 1 and -(-layer.r * layer.r * c // spec.simd) < layer.r * layer.r * -(-c // spec.simd)
+def im2col_pays(spec: XnorSpec, r: int, c: int) -> bool:
+    """Whether expanding the input's windows on the host (R·R·C bits per output pixel, packed; kernel R = ``r``,
+    C = ``c`` channels) takes fewer synapse folds than reading R·R pixels of ⌈C/SIMD⌉ words each: FINN's SWU
+    packs a window into SIMD words; this engine's window unit reads whole words per pixel, so a first layer
+    of few channels (an image) would leave most lanes idle."""
+    return r > 1 and -(-r * r * c // spec.simd) < r * r * -(-c // spec.simd)
 
 
 def im2col_layer(layer: BinaryLayer) -> BinaryLayer:
@@ -559,8 +576,10 @@ LAYER_KINDS = {
 (8 bit planes, bit-serial), ``output`` bits (random thresholds, some falling) or dot (integer dot products)."""
 
 
-def random_layer(rng: np.random.Generator, kind: str, p: dict) -> tuple[BinaryLayer, np.ndarray, int]:
-    """A random layer of ``kind`` with sizes ``p`` (:data:`LAYER_KINDS`), its input and input planes."""
+def check_case(spec: XnorSpec, kind: str, p: dict) -> None:
+    """Every check of layer ``kind`` with parameters ``p`` that needs no data (its geometry, its input planes,
+    its fit in the memories, as :func:`lower` will map it): a :class:`UserError` naming the first parameter
+    or limit it breaks."""
     for key, value in p.items():
         if isinstance(value, int) and key not in ("pad", "pad_value") and value < 1:
             raise UserError(f"--layer {kind}: {key}={value} is not allowed; expected >= 1")
@@ -569,12 +588,29 @@ def random_layer(rng: np.random.Generator, kind: str, p: dict) -> tuple[BinaryLa
     if p["output"] not in ("bits", "dot"):
         raise UserError(f"--layer {kind}: output={p['output']!r} is not one of bits, dot")
     planes = 1 if p["input"] == "binary" else 8
+    if planes > spec.input_bits:
+        raise UserError(f"--layer {kind}: input=int8 is not allowed with xnor.input_bits = {spec.input_bits}; "
+                        f"expected input=binary or input_bits = 8")
+    c, h, w, k, r, stride, pad, pad_value, pool = _case_geometry(kind, p)
+    layout = input_layout(spec, c, h, w, planes)
+    conv_h, conv_w = _check_geometry(spec, kind, r, stride, pad, pool, p["output"] == "dot", pad_value, layout)
+    if im2col_pays(spec, r, c):  # lower reads host-expanded windows: a 1×1 layer over them
+        layout, r = input_layout(spec, r * r * c, conv_h, conv_w, planes), 1
+    _check_fit(spec, kind, _folding(spec, k, r, pool, p["output"] == "bits", layout, conv_h, conv_w), layout)
+
+
+def _case_geometry(kind: str, p: dict) -> tuple[int, ...]:
+    """c, h, w, k, r, stride, pad, pad_value and pool of an ``accel simulate`` layer."""
     if kind == "dense":
-        c, h, w, k, r = p["in"], 1, 1, p["out"], 1
-        stride, pad, pad_value, pool = 1, 0, -1, 1
-    else:
-        c, h, w, k, r = p["c"], p["h"], p["w"], p["k"], p["r"]
-        stride, pad, pad_value, pool = p["stride"], p["pad"], p["pad_value"], p["pool"]
+        return p["in"], 1, 1, p["out"], 1, 1, 0, -1, 1
+    return p["c"], p["h"], p["w"], p["k"], p["r"], p["stride"], p["pad"], p["pad_value"], p["pool"]
+
+
+def random_layer(rng: np.random.Generator, kind: str, p: dict) -> tuple[BinaryLayer, np.ndarray, int]:
+    """A random layer of ``kind`` with sizes ``p`` (:data:`LAYER_KINDS`, checked by :func:`check_case`), its
+    input and input planes."""
+    planes = 1 if p["input"] == "binary" else 8
+    c, h, w, k, r, stride, pad, pad_value, pool = _case_geometry(kind, p)
     x = rng.random((c, h, w)) < 0.5 if planes == 1 else rng.integers(0, 256, (c, h, w))
     weight = rng.choice(np.array([-1, 1], np.int8), (k, c, r, r))
     threshold = None
@@ -591,9 +627,11 @@ def random_layer(rng: np.random.Generator, kind: str, p: dict) -> tuple[BinaryLa
 
 def random_case(spec: XnorSpec, kind: str, p: dict, rng: np.random.Generator):
     """A random binary layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
-    reference result from :func:`reference` (float ±1 arithmetic)."""
+    reference result from :func:`reference` (float ±1 arithmetic, computed when first asked for); every
+    parameter is checked (:func:`check_case`) before any data is drawn."""
     from . import Case
 
+    check_case(spec, kind, p)
     layer, x, planes = random_layer(rng, kind, p)
     lowered = lower(spec, [layer], [x], planes)
     plan = lowered.plans[0]
@@ -601,7 +639,7 @@ def random_case(spec: XnorSpec, kind: str, p: dict, rng: np.random.Generator):
     macs = layer.k * layer.r * layer.r * layer.c * f.conv_h * f.conv_w
     info = dict(nf=f.nf, sf=f.sf, planes=f.planes, im2col=plan.layer.r != layer.r,
                 finn_ideal_cycles=lowered.ideal_cycles, steps=f.steps)
-    return Case(lowered.program, lowered.output, reference([layer], x, planes), macs, info)
+    return Case(lowered.program, lowered.output, lambda: reference([layer], x, planes), macs, info)
 
 
 MODELS = {"digits-bnn-mlp": (64, 1, 1), "digits-bnn-cnn": (1, 8, 8)}
@@ -618,7 +656,7 @@ def model_case(spec: XnorSpec, name: str, images: int = 8, seed: int = 0):
     from ..nn import digits, models
 
     if name not in MODELS:
-        raise UserError(f"--model: '{name}' is not a binarized model the xnor engine runs; "
+        raise UserError(f"--model: {name!r} is not a binarized model the xnor engine runs; "
                         f"expected one of {', '.join(MODELS)}")
     graph = models.model(name)
     layers, planes = graph_layers(graph, 1 / digits.PIXEL_MAX, digits.PIXEL_MAX)
@@ -640,4 +678,4 @@ def model_case(spec: XnorSpec, name: str, images: int = 8, seed: int = 0):
                 accuracy=float(np.mean(expected.argmax(axis=1) == test.labels[pick])),
                 finn_ideal_cycles=lowered.ideal_cycles,
                 fitted_spec={k: getattr(fitted, k) for k in ("weight_depth", "threshold_depth", "input_depth")})
-    return Case(lowered.program, output, expected, macs, info)
+    return Case(lowered.program, output, lambda: expected, macs, info)

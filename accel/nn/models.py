@@ -92,7 +92,7 @@ BINARIZED = {"digits-mlp": "digits-bnn-mlp", "digits-cnn": "digits-bnn-cnn"}
 def workload(name: str) -> Workload:
     """The architecture and training of model ``name``; a :class:`UserError` listing the models otherwise."""
     if name not in MODELS:
-        raise UserError(f"model: '{name}' is not a known model; known: {', '.join(MODELS)}")
+        raise UserError(f"model: {name!r} is not a known model; known: {', '.join(MODELS)}")
     return MODELS[name]
 
 

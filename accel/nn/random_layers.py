@@ -23,8 +23,8 @@ def random_layer(rng: np.random.Generator, *, c: int, h: int = 1, w: int = 1, k:
         x = rng.choice(np.array([-128, 127], np.int8), (c, h, w))
         weight = rng.choice(np.array([-127, 127], np.int8), (k, c // groups, r, s))
     else:
-        x = rng.integers(-128, 128, (c, h, w)).astype(np.int8)
-        weight = rng.integers(-127, 128, (k, c // groups, r, s)).astype(np.int8)
+        x = rng.integers(-128, 128, (c, h, w), dtype=np.int8)  # drawn as int8: no int64 copy of a large layer
+        weight = rng.integers(-127, 128, (k, c // groups, r, s), dtype=np.int8)
     x_zp = int(rng.integers(-128, 128))
     bias = rng.integers(-(2**16), 2**16, k).astype(np.int32)
     reduction = c // groups * r * s

@@ -23,17 +23,21 @@ How :func:`load_topology` reads what real files contain:
   input: ``r == h``, ``s == w``, a 1×1 output (:attr:`ConvLayerShape.is_fc`). :meth:`ConvLayerShape.graph`
   turns it into ``Flatten`` + ``Dense``, the same arithmetic.
 
-Anything else that cannot be read (missing or non-integer fields, values below 1, a filter larger than the
-IFMAP, a repeated layer name) raises :class:`UserError` naming the file and line.
+Anything else that cannot be read (missing or non-integer fields, values outside 1..:data:`MAX_VALUE`, a filter
+or a stride larger than the IFMAP, a repeated layer name) raises :class:`UserError` naming the file, the line
+and the field.
 """
 
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
+from ..spec import shown
 from .graph import Graph
 from .layers import Conv2d, Dense, Flatten
 
+MAX_VALUE = 2**20
+"""The largest value of a row's field (1,048,576: far above any real layer's sizes, channels or filters)."""
 FIELDS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides")
 
 
@@ -98,12 +102,18 @@ def _parse_row(where: str, fields: list[str]) -> ConvLayerShape:
         raise UserError(f"{where}: the layer name is empty")
     values = {}
     for field, text in zip(FIELDS, fields[1:]):
-        if not text.isdecimal() or int(text) < 1:
-            raise UserError(f"{where}: layer '{name}': {field} is '{text}', expected an integer >= 1")
-        values[field] = int(text)
+        digits = text.lstrip("0")  # its length bounds the value without int() of thousands of digits
+        if not text.isdecimal() or not digits:
+            raise UserError(f"{where}: layer '{name}': {field} is {shown(text)}, expected an integer >= 1")
+        if len(digits) > len(str(MAX_VALUE)) or int(digits) > MAX_VALUE:
+            raise UserError(f"{where}: layer '{name}': {field} is {shown(text)}, expected at most {MAX_VALUE}")
+        values[field] = int(digits)
     h, w, r, s, c, k, stride = values.values()
     if r > h or s > w:
         raise UserError(f"{where}: layer '{name}': filter {r}x{s} is larger than the IFMAP {h}x{w}")
+    if stride > min(h, w):
+        raise UserError(f"{where}: layer '{name}': Strides is {stride}, larger than the IFMAP {h}x{w}; expected "
+                        f"at most {min(h, w)}")
     groups = c if k == 1 else 1  # depthwise: Num Filter = 1 stands for one filter per channel
     return ConvLayerShape(name, h, w, r, s, c, c if groups > 1 else k, stride, groups)
 

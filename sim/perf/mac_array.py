@@ -23,6 +23,8 @@ its unit is then busy from the next cycle for:
 Cycles in which the compute units are idle are ``stall_memory`` while a load runs, else ``stall_issue``.
 """
 
+import functools
+
 import numpy as np
 
 from accel.isa.mac_array import COUNTERS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
@@ -46,6 +48,12 @@ _PER_COMMAND = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stal
                 "bytes_written")
 
 
+@functools.cache
+def _dot_product_latency(lanes: int) -> int:
+    """The dot product's latency (a spec made once per width, not once per command)."""
+    return DotProductSpec(lanes=lanes).latency
+
+
 def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
     """What one command adds: its unit's busy cycles, then the counters of :data:`_PER_COMMAND`."""
     latency = spec.mem_latency
@@ -54,7 +62,7 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
         return beats + latency + 2, 0, 0, 0, 0, 0, beats * spec.beat_bytes, 0
     if isinstance(command, Conv):
         steps = command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
-        drain = DotProductSpec(lanes=spec.atomic_c).latency + (1 + REQUANT + 1 if command.last else 1)
+        drain = _dot_product_latency(spec.atomic_c) + (1 + REQUANT + 1 if command.last else 1)
         memory, written = (latency + 1, command.out_h * command.out_w * spec.atomic_k) if command.last else (0, 0)
         return FRONT + steps + drain + memory, steps, 0, memory, FRONT, drain, 0, written
     if isinstance(command, Pool):

@@ -73,14 +73,28 @@ def test_synth_json(capsys):
 @pytest.mark.parametrize("layer", ["conv:h=9,w=7,c=5,k=11,r=3,stride=2,pad=1", "dense:in=100,out=9",
                                    "depthwise:h=8,w=8,c=10,r=3", "pool:h=9,w=9,c=10,r=3,stride=2,kind=avg",
                                    "add:h=5,w=5,c=12"])
-@pytest.mark.parametrize("backend", ["golden", "perf"])
+@pytest.mark.parametrize("backend", [["golden"], ["perf", "--check"]])
 def test_simulate_json(layer, backend, capsys):
-    assert main(["simulate", "--engine", "mac_array", "--layer", layer, "--backend", backend, "--json"]) == 0
+    assert main(["simulate", "--engine", "mac_array", "--layer", layer, "--backend", *backend, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["bit_exact"] is True
+    assert result["bit_exact"] is True and result["reference"] == "independent reference"
     assert result["cycles"] > 0 and result["bytes_read"] > 0 and result["bytes_written"] > 0
     assert 0 <= result["utilization"] <= 1
     assert set(result) >= {"macs", "mode", "counters"}
+
+
+@pytest.mark.parametrize("engine,layer", [("mac_array", "conv:h=9,w=7,c=5,k=11"), ("eie", "mlp:sizes=40-30-20"),
+                                          ("xnor", "conv:h=6,w=6,c=8,k=8")])
+def test_simulate_perf_checks_only_when_asked(engine, layer, capsys):
+    """perf predicts cycles without the output bits (bit_exact null); --check adds them, cycles unchanged."""
+    args = ["simulate", "--engine", engine, "--layer", layer, "--seed", str(2**70), "--json"]
+    assert main(args) == 0
+    unchecked = json.loads(capsys.readouterr().out)
+    assert unchecked["bit_exact"] is None and unchecked["reference"] is None and unchecked["seed"] == 2**70
+    assert main(args + ["--check"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["bit_exact"] is True and checked["cycles"] == unchecked["cycles"] > 0
+    assert checked["counters"] == unchecked["counters"] and checked["macs"] == unchecked["macs"]
 
 
 @pytest.mark.rtl

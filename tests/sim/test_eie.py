@@ -270,17 +270,17 @@ def test_golden_resident_batch_equals_reference(name, digits_mlps):
         lower_mlp_batch(EieSpec(n_pe=4, act_regs=64), mlp.layers, xs)
 
 
-@pytest.mark.parametrize("backend", ["golden", "perf"])
+@pytest.mark.parametrize("backend", [["golden"], ["perf", "--check"]])
 def test_cli_simulate_json(backend, capsys):
     import json
 
     from accel.cli import main
 
     args = ["simulate", "--engine", "eie", "--layer", "dense:in=150,out=70,weight_density=0.2,act_density=0.5",
-            "--set", "n_pe=4", "--set", "act_regs=16", "--backend", backend, "--seed", "3", "--json"]
+            "--set", "n_pe=4", "--set", "act_regs=16", "--backend", *backend, "--seed", "3", "--json"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bit_exact"] is True and result["cycles"] > 0 and 0 < result["utilization"] <= 1
     assert 0 < result["load_efficiency"] <= 1 and result["padding_entries"] >= 0
     assert result["row_batches"] == [2] and result["input_chunks"] == [3]
-    assert main(["simulate", "--engine", "eie", "--layer", "dense:weight_density=2", "--backend", backend]) == 2
+    assert main(["simulate", "--engine", "eie", "--layer", "dense:weight_density=2", "--backend", *backend]) == 2

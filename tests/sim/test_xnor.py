@@ -265,13 +265,13 @@ def test_rtl_digits_network_end_to_end(name, tmp_path):
 
 @pytest.mark.parametrize("layer", ["conv:h=9,w=7,c=5,k=11,r=3,stride=2,pad=1,pad_value=1",
                                    "conv:h=8,w=8,c=3,k=20,pool=2,input=int8", "dense:in=100,out=9,output=dot"])
-@pytest.mark.parametrize("backend", ["golden", "perf"])
+@pytest.mark.parametrize("backend", [["golden"], ["perf", "--check"]])
 def test_cli_simulate_json(layer, backend, capsys):
     import json
 
     from accel.cli import main
 
-    assert main(["simulate", "--engine", "xnor", "--layer", layer, "--backend", backend, "--json"]) == 0
+    assert main(["simulate", "--engine", "xnor", "--layer", layer, "--backend", *backend, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["bit_exact"] is True and result["cycles"] > 0 and result["bytes_written"] > 0
     assert result["counters"]["active"] >= result["finn_ideal_cycles"] > 0

@@ -6,6 +6,7 @@ import pytest
 
 from accel.errors import UserError
 from accel.nn import ConvLayerShape, load_topology
+from accel.nn.topology import MAX_VALUE
 from accel.nn.layers import Conv2d, Dense, Flatten
 
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
@@ -86,6 +87,12 @@ BAD_ROWS = {  # row: what the message says after "file:2: "
     "c,8,8,3,3,-4,16,1": "layer 'c': Channels is '-4', expected an integer >= 1",
     "c,8,8,3,3,4,2.5,1": "layer 'c': Num Filter is '2.5', expected an integer >= 1",
     "c,4,8,5,3,4,16,1": "layer 'c': filter 5x3 is larger than the IFMAP 4x8",
+    "c,8,8,3,3," + "1" + "0" * 30 + ",16,1": f"layer 'c': Channels is '1{'0' * 30}', expected at most {MAX_VALUE}",
+    "c,8,8,3,3,4," + "9" * 5000 + ",1": f"layer 'c': Num Filter is '{'9' * 36}..., expected at most {MAX_VALUE}",
+    f"c,{MAX_VALUE + 1},8,3,3,4,16,1": f"layer 'c': IFMAP Height is '{MAX_VALUE + 1}', expected at most {MAX_VALUE}",
+    "c,8,8,3,3,4,16,9": "layer 'c': Strides is 9, larger than the IFMAP 8x8; expected at most 8",
+    "c,16,4,3,3,4,16,5": "layer 'c': Strides is 5, larger than the IFMAP 16x4; expected at most 4",
+    "c,8,8,3,3,4,16,000": "layer 'c': Strides is '000', expected an integer >= 1",
 }
 
 
@@ -107,3 +114,10 @@ def test_file_level_errors(tmp_path):
     (tmp_path / "latin1.csv").write_bytes(b"caf\xe9,4,4,1,1,1,1,1\n")
     with pytest.raises(UserError, match=r"latin1.csv': cannot read it \(not UTF-8 text\)$"):
         load_topology(tmp_path / "latin1.csv")
+
+
+def test_values_at_the_limits_load(tmp_path):
+    row = f"c,{MAX_VALUE},8,1,1,{MAX_VALUE},{MAX_VALUE},8"
+    (layer,) = load_topology(write(tmp_path, HEADER + row + "\n"))
+    assert (layer.h, layer.c, layer.k, layer.stride, layer.out_h) == (MAX_VALUE, MAX_VALUE, MAX_VALUE, 8, MAX_VALUE // 8)
+    assert load_topology(write(tmp_path, "fc,1,1,1,1,0064,10,1\n"))[0].c == 64  # leading zeros
