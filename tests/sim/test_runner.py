@@ -4,6 +4,7 @@ one-line error. (tests/sim/test_execute.py runs long Programs and the watchdog.)
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SPEC = DotProductSpec(lanes=1)
 TOP = module_name(SPEC)
 TESTBENCH = "sim.rtl.testbenches.dot_product"
-BUILD = f"from sim.rtl import runner; from accel.spec import DotProductSpec; print(runner.build({SPEC!r}).directory)"
+BUILD = "from sim.rtl import runner; from accel.spec import DotProductSpec; print(runner.build({!r}).directory)"
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,10 @@ def cache(tmp_path_factory):
         yield path
 
 
-def start_build(cache: Path) -> subprocess.Popen:
-    """A process building SPEC's model in ``cache``, with stdout and stderr piped."""
+def start_build(cache: Path, spec: DotProductSpec = SPEC) -> subprocess.Popen:
+    """A process building ``spec``'s model in ``cache``, with stdout and stderr piped."""
     env = dict(os.environ, ACCEL_CACHE_DIR=str(cache), PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]))
-    return subprocess.Popen([sys.executable, "-c", BUILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-c", BUILD.format(spec)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
@@ -99,6 +100,19 @@ def test_a_second_run_waits_naming_the_holder_then_reuses_the_build(model):
     assert Path(out.strip()) == model["final"]
     assert "waiting for pid" in err and f"to finish its Verilator build of {TOP}" in err
     assert "Verilator build of" not in err.replace(f"its Verilator build of {TOP}", "")
+
+
+@pytest.mark.rtl
+def test_a_build_stopped_by_sigterm_takes_its_processes_and_folder_with_it(cache):
+    root = cache / "verilator"
+    spec = DotProductSpec(lanes=2)
+    build = start_build(cache, spec)
+    wait_for(lambda: "make" in processes_in(root).values(), "make")
+    build.terminate()
+    build.communicate(timeout=60)
+    assert build.returncode == 128 + signal.SIGTERM
+    assert not processes_in(root)
+    assert list(root.glob(f".{module_name(spec)}-*")) == []
 
 
 @pytest.mark.rtl
