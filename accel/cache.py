@@ -8,7 +8,7 @@ A cached Verilator model is a program that runs as you, so the cache must be you
 created with mode 0o700, and one that belongs to another user or that group or others may write is refused
 (a :class:`~accel.errors.UserError` naming the folder and the fix), as is one that is not a folder or
 cannot be written. Your own root that group or others may write (a umask of 002) is made private instead.
-The folders above the root are not checked.
+A root that is a link is followed and its folder checked; the folders above are not.
 """
 
 import hashlib
@@ -52,8 +52,7 @@ def cache_dir(*parts: str) -> Path:
         raise unusable(root, "is a file, not a folder") from None
     except OSError as error:
         raise unusable(root, f"cannot be created ({error.strerror})") from None
-    if root.is_symlink() or not root.is_dir():
-        raise unusable(root, "is not a folder")
+    root = root.resolve()  # a link to a folder elsewhere is fine; the folder is checked
     status = root.stat()
     if status.st_uid == os.getuid() and status.st_mode & 0o022:
         root.chmod(stat.S_IMODE(status.st_mode) & ~0o077)

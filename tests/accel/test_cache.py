@@ -49,6 +49,12 @@ def test_own_root_writable_by_others_is_made_private(cache):
     assert cache.stat().st_mode & 0o777 == 0o700
 
 
+def test_a_link_to_a_folder_of_ours_is_followed(cache, tmp_path):
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    cache.symlink_to(tmp_path / "elsewhere")
+    assert cache_dir("fpga") == tmp_path / "elsewhere" / "fpga"
+
+
 def test_file_instead_of_folder(cache):
     cache.write_text("")
     with pytest.raises(UserError, match=f"cache: {cache} is a file, not a folder; set ACCEL_CACHE_DIR"):
