@@ -83,12 +83,13 @@ def rtl_seed(seed: int) -> int:
 
 @dataclass(frozen=True)
 class Build:
-    """A compiled Verilator model of ``spec`` in ``directory``."""
+    """A compiled Verilator model of ``spec`` in ``directory``, built under ``key``."""
 
     spec: Spec
     top: str
     directory: Path
     waves: bool
+    key: str
 
 
 def build(spec: Spec) -> Build:
@@ -122,7 +123,7 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
     name = f"{top}-{key}"
     directory = root / name
     if not _usable(directory, key, top):
-        with _locked(root / f"{name}.lock", f"Verilator build of {top}"):
+        with _sigterm_raises(), _locked(root / f"{name}.lock", f"Verilator build of {top}"):
             if not _usable(directory, key, top):
                 _clear(directory, root.glob(f".{name}-*"))
                 if shutil.disk_usage(root).free < MIN_FREE:
@@ -134,7 +135,7 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
                     work.rename(directory)
                 finally:
                     shutil.rmtree(work, ignore_errors=True)
-    return Build(spec, top, directory, waves)
+    return Build(spec, top, directory, waves, key)
 
 
 def _compile(work: Path, verilog: str, top: str, options: list[str], libs: Path, waves: bool) -> None:
@@ -290,10 +291,13 @@ def run(model: Build, testbench: str, testcase: str, test_dir: Path, *, seed: in
     """Run cocotb test ``testcase`` of module ``testbench`` on ``model``; raise if it does not pass.
 
     ``params`` (JSON-serialisable) reach the testbench through :func:`tb_params`, with the spec and the seed
-    (as :func:`rtl_seed` maps it, also cocotb's random seed). A failed run's log is kept in
-    ``cache_dir("failed")`` and the error names it.
+    (as :func:`rtl_seed` maps it, also cocotb's random seed). The model is checked as :func:`build_verilog`
+    checks it first. A failed run's log is kept in ``cache_dir("failed")`` and the error names it.
     """
     seed = rtl_seed(seed)
+    if not _usable(model.directory, model.key, model.top):
+        raise UserError(f"model: {model.directory} changed since it was built (its stamp, binary or owner); "
+                        "build it again")
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
     results, log = test_dir / "results.xml", test_dir / "simulation.log"

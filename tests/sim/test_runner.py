@@ -117,23 +117,29 @@ def test_a_build_stopped_by_sigterm_takes_its_processes_and_folder_with_it(cache
 
 @pytest.mark.rtl
 def test_a_model_that_is_not_exactly_ours_is_not_run(model, tmp_path):
-    """A copy of the model, altered in turn: each alteration makes it unusable (it would be rebuilt)."""
+    """A copy of the model runs; altered in turn (key, binary, mode, owner), it is refused before it runs."""
     copy = tmp_path / "copy"
     shutil.copytree(model["final"], copy)
-    key = model["final"].name.rsplit("-", 1)[1]
-    assert runner._usable(copy, key, TOP)
-    assert not runner._usable(copy, "0" * len(key), TOP)
+    built = runner.build(SPEC)
+    good = runner.Build(SPEC, TOP, copy, built.waves, built.key)
+
+    def refused(build: runner.Build):
+        with pytest.raises(UserError, match=f"model: {copy} changed since it was built"):
+            runner.run(build, TESTBENCH, runner.testcases(TESTBENCH)[0], tmp_path, vectors=10)
+
+    runner.run(good, TESTBENCH, runner.testcases(TESTBENCH)[0], tmp_path, vectors=10)
+    refused(runner.Build(SPEC, TOP, copy, built.waves, "0" * len(built.key)))
     binary = copy / TOP
     original = binary.read_bytes()
     binary.write_bytes(original + b"\0")
-    assert not runner._usable(copy, key, TOP)
+    refused(good)
     binary.write_bytes(original)
     binary.chmod(0o777)
-    assert not runner._usable(copy, key, TOP)
+    refused(good)
     binary.chmod(0o755)
     if os.geteuid() == 0:
         os.chown(binary, 65534, 65534)
-        assert not runner._usable(copy, key, TOP)
+        refused(good)
 
 
 @pytest.mark.rtl
