@@ -14,11 +14,9 @@ write accepted in cycle t is acknowledged in cycle t + latency, one beat per cyc
 acknowledgements at random (about half the cycles each); results must not change, only timing.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, Module, Shape, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from rtl_gen.shell import ADDRESS_BITS, COUNTER_BITS, write_layout
 
 STREAMS = ("cmd", "rd_req", "rd_data", "wr_req", "wr_ack")
 """The engine's streams, in the order of the harness's ``streams`` port (valid, ready per stream)."""
