@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
+from accel.errors import UserError
 from accel.isa import counters
 from accel.program import Program
 from accel.spec import Spec
@@ -22,6 +23,14 @@ from .harness import Harness, clock_wrapper
 
 TESTBENCH = "sim.rtl.testbenches.engine"
 COMMANDS = 4096
+"""Slots of the harness's command ring; longer Programs stream through it."""
+QUIET = 10_000
+"""Cycles a run may go without any command issued or memory-port transfer beyond the perf model's cycles for
+its whole Program before the watchdog calls it hung (no quiet stretch of a working run is longer than the
+run itself)."""
+SLOWEST = 20
+"""A run under random memory stalls takes fewer than this many times the perf model's cycles (plus
+:data:`QUIET`); one not done by then counts as hung even if it kept moving data."""
 
 
 def harness_words(programs: list[Program]) -> int:
@@ -41,23 +50,31 @@ def build(spec: Spec, words: int) -> runner.Build:
 
 
 def run(programs: list[Program], *, stall: bool = False, seed: int = 1, test_dir: Path | None = None,
-        words: int | None = None) -> list[RunResult]:
-    """Run ``programs`` (same spec) one after another in one simulation; their results."""
+        words: int | None = None, block_reads: bool = False) -> list[RunResult]:
+    """Run ``programs`` (same spec) one after another in one simulation; their results.
+
+    ``seed`` (any integer >= 0) seeds the random stalls through :func:`sim.rtl.runner.rtl_seed`;
+    ``block_reads`` refuses every read request, a hang the watchdog reports (see :data:`QUIET`).
+    """
     spec = programs[0].spec
-    if any(p.spec != spec for p in programs) or any(len(p.commands) > COMMANDS for p in programs):
-        raise ValueError(f"programs must share one spec and have at most {COMMANDS} commands")
+    if any(p.spec != spec for p in programs):
+        raise UserError("programs: an RTL run takes programs of one spec; run the others separately")
+    runner.rtl_seed(seed)  # a bad seed is refused before the build
     model = build(spec, words or harness_words(programs))
     with tempfile.TemporaryDirectory(dir=test_dir) as work:
         work = Path(work)
-        paths, results, timeouts = [], [], []
+        paths, results, watchdogs, limits = [], [], [], []
         for n, program in enumerate(programs):
             program.save(work / f"program{n}.accel")
             paths.append(str(work / f"program{n}.accel"))
             results.append(str(work / f"result{n}.npz"))
-            timeouts.append(20 * perf.run(program).cycles + 10_000)
+            cycles = perf.run(program).cycles
+            watchdogs.append(cycles + QUIET)
+            limits.append(SLOWEST * cycles + QUIET)
         names = counters(spec.name)
         runner.run(model, TESTBENCH, "run_programs", work, seed=seed, programs=paths, results=results,
-                   timeouts=timeouts, counters=list(names), stall=stall)
+                   watchdogs=watchdogs, limits=limits, counters=list(names), depth=COMMANDS, stall=stall,
+                   block=block_reads)
         out = []
         for program, path in zip(programs, results):
             with np.load(path) as saved:

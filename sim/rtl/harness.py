@@ -1,7 +1,12 @@
 """Simulation harness: an engine, the memory model behind its memory port and a command feeder, in HDL.
 
 Nothing runs in Python per cycle while a Program executes: the testbench fills the memory and the
-command store through back-door ports, raises ``start`` and waits for ``done``.
+command store through back-door ports, raises ``start`` and waits for ``done``. The command store is a ring:
+a Program longer than it streams in, the testbench refilling the half the engine has consumed whenever
+``hungry`` rises (at most one command is consumed per cycle, so the half still queued lasts the refill and
+the engine never waits for a command). A watchdog raises ``hung`` after ``watchdog`` cycles in which no
+command was issued and no memory-port stream moved; ``issued``, ``streams`` and ``busy`` then tell where
+the engine is stuck.
 
 Memory model (DESIGN.md): a read request accepted in cycle t returns its beat in cycle t + latency, a
 write accepted in cycle t is acknowledged in cycle t + latency, one beat per cycle each way. With
@@ -9,13 +14,14 @@ write accepted in cycle t is acknowledged in cycle t + latency, one beat per cyc
 acknowledgements at random (about half the cycles each); results must not change, only timing.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, Module, Shape, Signal
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl_gen.shell import ADDRESS_BITS, COUNTER_BITS, write_layout
-
-
+STREAMS = ("cmd", "rd_req", "rd_data", "wr_req", "wr_ack")
+"""The engine's streams, in the order of the harness's ``streams`` port (valid, ready per stream)."""
+PERIOD_NS = 10
+"""The clock period of :func:`clock_wrapper` (100 MHz)."""
 
 class Xorshift(wiring.Component):
     """A 32-bit xorshift generator; ``bit`` is a pseudo-random bit per cycle.
@@ -90,23 +96,34 @@ class Harness(wiring.Component):
     mem_addr, mem_wdata, mem_we : ``In``; mem_rdata : ``Out``
         Back door to the memory (beat index; read combinationally, write at the clock edge).
     cmd_addr, cmd_wdata, cmd_we : ``In``
-        Back door to the command store.
-    count : ``In(range(commands + 1))``; start : ``In(1)``; done : ``Out(1)``
-        Feed commands 0 … count − 1 from ``start``; ``done`` once all were accepted and the engine is idle.
+        Back door to the command store (command ``i`` goes to slot ``i % commands``).
+    count : ``In(32)``; start : ``In(1)``; done : ``Out(1)``
+        Feed commands 0 … count − 1 from ``start`` (count grows as commands are written); ``done`` once all
+        were accepted and the engine is idle.
+    issued : ``Out(32)``; hungry : ``Out(1)``
+        Commands accepted so far; at most half the store is still queued (time to write the other half).
     stall, seed : ``In``
         Random stalls on the memory port, and their seed (taken at ``start``).
+    block : ``In(1)``
+        Refuse every read request (a hang, to test the watchdog).
+    watchdog : ``In(32)``; hung : ``Out(1)``
+        ``hung`` once ``watchdog`` cycles passed without a transfer on any of :data:`STREAMS`.
+    streams : ``Out(2 * len(STREAMS))``; busy : ``Out(1)``
+        Each stream's valid (bit 2n) and ready (bit 2n + 1); the engine's busy.
     counters : ``Out(ArrayLayout(48, n))``
         The engine's performance counters.
     """
 
     def __init__(self, engine: wiring.Component, port_bits: int, words: int, commands: int, latency: int):
+        assert commands & (commands - 1) == 0, "the command ring's size is a power of two"
         self.engine, self.port_bits, self.words, self.commands, self.latency = engine, port_bits, words, commands, latency
         cmd_bits = len(engine.cmd.payload)
         super().__init__({
             "mem_addr": In(range(words)), "mem_wdata": In(port_bits), "mem_we": In(1), "mem_rdata": Out(port_bits),
             "cmd_addr": In(range(commands)), "cmd_wdata": In(cmd_bits), "cmd_we": In(1),
-            "count": In(range(commands + 1)), "start": In(1), "done": Out(1),
-            "stall": In(1), "seed": In(32),
+            "count": In(32), "start": In(1), "done": Out(1), "issued": Out(32), "hungry": Out(1),
+            "stall": In(1), "seed": In(32), "block": In(1), "watchdog": In(32), "hung": Out(1),
+            "streams": Out(2 * len(STREAMS)), "busy": Out(1),
             "counters": Out(engine.counters.shape()),
         })
 
@@ -137,7 +154,7 @@ class Harness(wiring.Component):
         m.submodules.read_data = reads = DelayedResponses(self.port_bits, self.latency - 1)
         read = engine.rd_req.valid & engine.rd_req.ready
         m.d.comb += [
-            engine.rd_req.ready.eq(reads.space & ~refuse_read),
+            engine.rd_req.ready.eq(reads.space & ~refuse_read & ~self.block),
             engine_read.addr.eq(engine.rd_req.payload >> beat_shift),
             engine_read.en.eq(1),
             reads.data.eq(engine_read.data),
@@ -163,24 +180,39 @@ class Harness(wiring.Component):
         # Command feeder.
         m.submodules.cmd_store = store = memory.Memory(shape=len(engine.cmd.payload), depth=self.commands, init=[])
         store_read, store_write = store.read_port(domain="comb"), store.write_port()
-        next_command = Signal(range(self.commands + 1))
+        next_command = Signal(32)
         running = Signal()
         m.d.comb += [
             store_write.addr.eq(self.cmd_addr), store_write.data.eq(self.cmd_wdata), store_write.en.eq(self.cmd_we),
-            store_read.addr.eq(next_command),
+            store_read.addr.eq(next_command[:(self.commands - 1).bit_length()]),
             engine.cmd.payload.eq(store_read.data),
             engine.cmd.valid.eq(running & (next_command < self.count)),
             self.done.eq(running & (next_command == self.count) & ~engine.busy),
+            self.issued.eq(next_command),
+            self.hungry.eq(self.count - next_command <= self.commands // 2),
             self.counters.eq(engine.counters),
         ]
         with m.If(self.start):
             m.d.sync += [running.eq(1), next_command.eq(0)]
         with m.Elif(engine.cmd.valid & engine.cmd.ready):
             m.d.sync += next_command.eq(next_command + 1)
+
+        # Watchdog.
+        streams = [getattr(engine, name) for name in STREAMS]
+        quiet = Signal(32)
+        with m.If(self.start | Cat(s.valid & s.ready for s in streams).any()):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(running & ~self.done & ~self.hung):
+            m.d.sync += quiet.eq(quiet + 1)
+        m.d.comb += [
+            self.hung.eq(running & (quiet >= self.watchdog)),
+            self.streams.eq(Cat(Cat(s.valid, s.ready) for s in streams)),
+            self.busy.eq(engine.busy),
+        ]
         return m
 
 
-def clock_wrapper(harness: Harness, verilog: str, inner: str, top: str, period_ns: int = 10) -> str:
+def clock_wrapper(harness: Harness, verilog: str, inner: str, top: str, period_ns: int = PERIOD_NS) -> str:
     """``verilog`` (the harness converted as module ``inner``) and a module ``top`` around it that drives its
     clock itself (built with Verilator ``--timing``), so no testbench code runs on clock edges; ``clk``
     becomes an output for the testbench to wait on. One timescale covers every module."""
