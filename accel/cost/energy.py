@@ -24,6 +24,10 @@ fix what the datapath does per step. Per engine (s = spec):
   · nf · pool² per Mvtu) a threshold entry (pe · 32 bits) read and pe compares (an int32 add);
   loads write their entries; DRAM traffic.
 
+A read is counted when the datapath uses its data: the RTL's buffer read ports have no enable (the
+convolution buffer's) or follow the pipeline's advance (the xnor threshold memory, the eie source files),
+so it also reads in cycles whose data is dropped, which a design with gated reads would not spend; a
+convolution step at a padding position counts its feature read (the sequencer issues one every step).
 Register files and small SRAMs take the SRAM law at their size (extrapolated below its smallest point);
 a write costs a read. Only dynamic energy is counted: no leakage and no clock tree, so idle cycles cost
 nothing here.

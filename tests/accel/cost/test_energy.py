@@ -90,3 +90,18 @@ def test_xnor_dense():
             + 8 * sram(2048 * 32 / 8 / 1024, 32) + 8 * sram(1024 * 128 / 8 / 1024, 128)
             + 4 * sram(128 * 128 / 8 / 1024, 128) + counts["dram_bytes"] * DRAM_BYTE)
     assert e.total_pj == pytest.approx(hand, rel=1e-9)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("spec,layer", [
+    (MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1), "conv:h=6,w=6,c=9,k=5,r=3,pad=1"),
+    (EieSpec(n_pe=4, act_regs=128, ptr_entries=512, spmat_lines=256), "dense:in=40,out=24"),
+    (XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, max_reduction=2048), "conv:h=6,w=6,c=16,k=16,r=3"),
+], ids=["mac_array", "eie", "xnor"])
+def test_counts_from_the_rtl_equal_the_perf_model(spec, layer):
+    """The counts behind the energy come from counters the RTL counts as the perf model predicts them."""
+    from sim.rtl.execute import run as rtl
+
+    program, _, predicted = run(spec, layer)
+    measured = energy(program, rtl([program])[0].counters)
+    assert measured == predicted
