@@ -149,8 +149,10 @@ _seed = click.IntRange(min=0)
 @click.option("--seed", type=_seed, default=0, show_default=True,
               help="Seed of the random data (any integer >= 0).")
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
+@click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
+              help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, model, spec_file, assignments, backend, check, seed, stall, as_json):
+def simulate(engine, layer, model, spec_file, assignments, backend, check, seed, stall, energy_table, as_json):
     """Run one random layer (or a trained model) on ENGINE: cycles, utilization, traffic, and (golden, rtl,
     perf with --check) the bits against the reference."""
     import importlib
@@ -158,10 +160,12 @@ def simulate(engine, layer, model, spec_file, assignments, backend, check, seed,
     import numpy as np
 
     from .compiler import ENGINES, parse_layer
+    from .cost import energy, load_table
 
     if engine not in ENGINES:
         raise UserError(f"--engine: {engine!r} is not an engine with a compiler; expected one of {', '.join(ENGINES)}")
     spec = _spec(engine, spec_file, assignments)
+    table = load_table(energy_table)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
     if (layer is None) == (model is None):
         raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,... and --model NAME")
@@ -197,6 +201,7 @@ def simulate(engine, layer, model, spec_file, assignments, backend, check, seed,
     result["utilization"] = case.macs / (counters["cycles"] * spec.macs_per_cycle) if case.macs else 0.0
     result["counters"] = counters
     result["bytes_read"], result["bytes_written"] = counters["bytes_read"], counters["bytes_written"]
+    result |= energy(case.program, counters, table).to_dict()
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -204,6 +209,8 @@ def simulate(engine, layer, model, spec_file, assignments, backend, check, seed,
         click.echo(f"{engine} {kind} on {backend}: bit_exact={exact} cycles={result['cycles']} "
                    f"MACs={case.macs} utilization={result['utilization']:.1%} read={result['bytes_read']} B "
                    f"written={result['bytes_written']} B")
+        levels = " ".join(f"{k}={v:.4g}" for k, v in result["energy_breakdown"].items())
+        click.echo(f"energy={result['energy_pj']:.4g} pJ ({result['energy_table']}: {levels} pJ)")
     return 1 if result["bit_exact"] is False else 0
 
 
