@@ -1,8 +1,9 @@
 """The ``accel`` command line.
 
 Every command names a block or engine (a key of :data:`accel.spec.SPECS`), optionally starts from a JSON
-spec file (``--spec``) and changes parameters with ``--set key=value``. User errors print one line,
-``accel: error: …``, and exit with status 2; hardware tools are imported only when a command needs them.
+spec file (``--spec``) or a named preset (``--preset``) and changes parameters with ``--set key=value``.
+User errors print one line, ``accel: error: …``, and exit with status 2; hardware tools are imported only
+when a command needs them.
 """
 
 import json
@@ -18,10 +19,15 @@ from .errors import UserError
 from .spec import Spec, spec_class
 
 
-def _spec(name: str, spec_file: Path | None, assignments: tuple[str, ...]) -> Spec:
-    """The spec NAME, from SPEC_FILE if given, with every ``key=value`` of ``--set`` applied."""
+def _spec(name: str, spec_file: Path | None, preset: str | None, assignments: tuple[str, ...]) -> Spec:
+    """The spec NAME, from SPEC_FILE or PRESET if given, with every ``key=value`` of ``--set`` applied."""
     cls = spec_class(name)
-    if spec_file is None:
+    if spec_file is not None and preset is not None:
+        raise UserError(f"--preset {preset!r}: cannot be combined with --spec (a spec file sets every parameter); "
+                        f"allowed: one of them, then --set")
+    if preset is not None:
+        spec = cls.preset(preset)
+    elif spec_file is None:
         spec = cls()
     else:
         try:
@@ -71,6 +77,8 @@ def _out_dir(text: str) -> Path:
 _name = click.argument("name", metavar="BLOCK_OR_ENGINE")
 _spec_file = click.option("--spec", "spec_file", type=click.Path(path_type=Path),
                           help="JSON spec file to start from (as `generate` writes it).")
+_preset = click.option("--preset", default=None, metavar="NAME",
+                       help="Start from a named reference configuration (`accel params NAME` lists them).")
 _set = click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
                     help="Set a spec parameter; repeatable. `accel params NAME` lists them.")
 
@@ -84,20 +92,25 @@ def cli():
 @cli.command()
 @_name
 def params(name):
-    """List the parameters of BLOCK_OR_ENGINE with defaults and allowed values."""
-    for key, text in spec_class(name).describe().items():
+    """List the parameters of BLOCK_OR_ENGINE with defaults and allowed values, then its presets."""
+    cls = spec_class(name)
+    for key, text in cls.describe().items():
         click.echo(f"{key}: {text}")
+    for preset, about in cls.PRESETS.items():
+        values = " ".join(f"{key}={value}" for key, value in cls.preset(preset).to_dict().items() if key != "spec")
+        click.echo(f"\npreset {preset}: {about.description}\n  {values}\n  source: {about.source}")
 
 
 @cli.command()
 @_name
 @_spec_file
+@_preset
 @_set
 @click.option("--out", "out_dir", type=click.Path(), required=True,
               help="Directory for the Verilog and its spec.")
-def generate(name, spec_file, assignments, out_dir):
+def generate(name, spec_file, preset, assignments, out_dir):
     """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON."""
-    spec = _spec(name, spec_file, assignments)
+    spec = _spec(name, spec_file, preset, assignments)
     out_dir = _out_dir(out_dir)
     from rtl_gen.export import export, lint, module_name, write_if_changed
 
@@ -110,14 +123,15 @@ def generate(name, spec_file, assignments, out_dir):
 @cli.command()
 @_name
 @_spec_file
+@_preset
 @_set
 @click.option("--device", default=None, help="ECP5 device (default LFE5U-85F).")
 @click.option("--freq", "target_mhz", type=float, default=100.0, show_default=True,
               help="Clock target for nextpnr in MHz.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def synth(name, spec_file, assignments, device, target_mhz, as_json):
+def synth(name, spec_file, preset, assignments, device, target_mhz, as_json):
     """Synthesize BLOCK_OR_ENGINE for ECP5 (Yosys + nextpnr): LUT4, FF, DSP, BRAM and Fmax."""
-    spec = _spec(name, spec_file, assignments)
+    spec = _spec(name, spec_file, preset, assignments)
     from rtl_gen import fpga
     from rtl_gen.export import module_name, verilog_for
 
@@ -141,6 +155,7 @@ _seed = click.IntRange(min=0)
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
 @_spec_file
+@_preset
 @_set
 @click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
 @click.option("--check", is_flag=True,
@@ -152,7 +167,8 @@ _seed = click.IntRange(min=0)
 @click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
               help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, model, spec_file, assignments, backend, check, seed, stall, energy_table, as_json):
+def simulate(engine, layer, model, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
+             as_json):
     """Run one random layer (or a trained model) on ENGINE: cycles, utilization, traffic, and (golden, rtl,
     perf with --check) the bits against the reference."""
     import importlib
@@ -164,7 +180,7 @@ def simulate(engine, layer, model, spec_file, assignments, backend, check, seed,
 
     if engine not in ENGINES:
         raise UserError(f"--engine: {engine!r} is not an engine with a compiler; expected one of {', '.join(ENGINES)}")
-    spec = _spec(engine, spec_file, assignments)
+    spec = _spec(engine, spec_file, preset, assignments)
     table = load_table(energy_table)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
     if (layer is None) == (model is None):

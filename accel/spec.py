@@ -12,6 +12,11 @@ Parameters are declared with :func:`param`, which records the allowed range next
     @dataclass(frozen=True)
     class DotProductSpec(Spec):
         lanes: int = param(8, lo=1, hi=256, doc="multiplier lanes")
+
+A parameter whose valid values depend on others (``banks`` on the atomic sizes) has a *derived* default
+(``derive=``): left unset, it takes the value the rule gives from the parameters that are set, so changing
+one parameter never makes a defaulted one invalid. A made spec holds concrete values only (its JSON too).
+``PRESETS`` names each engine's reference configurations (:class:`Preset`, :meth:`Spec.preset`).
 """
 
 import dataclasses
@@ -37,11 +42,38 @@ def register(name: str):
     return wrap
 
 
-def param(default, *, lo=None, hi=None, pow2=False, choices=None, doc=""):
-    """A spec field with its allowed values: ``lo..hi`` inclusive, a power of two, or one of ``choices``."""
+class _Derived:
+    """The default of a parameter with a derived default, until :meth:`Spec.__post_init__` replaces it."""
+
+    def __repr__(self):
+        return "<derived>"
+
+
+DERIVED = _Derived()
+
+
+def param(default, *, lo=None, hi=None, pow2=False, choices=None, doc="", derive=None):
+    """A spec field with its allowed values: ``lo..hi`` inclusive, a power of two, or one of ``choices``.
+
+    ``derive=(rule, function)`` makes the default derived: ``function`` gets the values known so far (the
+    parameters given, and the earlier fields already resolved) and returns the default; ``rule`` says it in
+    words for ``describe``. ``default`` then only gives the parameter's type."""
     return dataclasses.field(
-        default=default, metadata={"lo": lo, "hi": hi, "pow2": pow2, "choices": choices, "doc": doc}
+        default=default if derive is None else DERIVED,
+        metadata={"lo": lo, "hi": hi, "pow2": pow2, "choices": choices, "doc": doc, "kind": type(default),
+                  "default": default if derive is None else derive[0],
+                  "derive": None if derive is None else derive[1]},
     )
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named reference configuration: the parameters it sets (the rest take their defaults), what it is,
+    and where its figures come from."""
+
+    description: str
+    source: str
+    values: dict[str, Any]
 
 
 def spec_class(name: str) -> type["Spec"]:
@@ -74,26 +106,25 @@ class Spec:
 
     name: ClassVar[str]
 
+    PRESETS: ClassVar[dict[str, Preset]] = {}
+
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            if meta["choices"] is not None:
-                ok = value in meta["choices"]
-            else:
-                ok = (
-                    isinstance(value, int)
-                    and not isinstance(value, bool)
-                    and meta["lo"] <= value <= meta["hi"]
-                    and (not meta["pow2"] or value & (value - 1) == 0)
-                )
-            if not ok:
-                raise UserError(f"{self.name}.{f.name}: {shown(value)} is not allowed; expected {_allowed(meta)}")
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        known = {name: getattr(self, name) for name in fields if getattr(self, name) is not DERIVED}
+        for name, value in known.items():
+            _check(self.name, fields[name], value)
+        derived = [name for name in fields if name not in known]
+        for name in derived:  # in field order; each rule reads only values checked already
+            known[name] = fields[name].metadata["derive"](known)
+            _check(self.name, fields[name], known[name])
+            object.__setattr__(self, name, known[name])
+        object.__setattr__(self, "_derived", frozenset(derived))
 
     @classmethod
     def describe(cls) -> dict[str, str]:
         """Each parameter's name mapped to its default, allowed values and meaning."""
         return {
-            f.name: f"default {f.default}; {_allowed(f.metadata)}; {f.metadata['doc']}"
+            f.name: f"default {f.metadata['default']}; {_allowed(f.metadata)}; {f.metadata['doc']}"
             for f in dataclasses.fields(cls)
         }
 
@@ -138,14 +169,24 @@ class Spec:
         return Spec.from_dict(data)
 
     def with_overrides(self, assignments: dict[str, str]) -> "Spec":
-        """A copy with parameters set from strings, as ``--set key=value`` gives them."""
+        """A copy with parameters set from strings, as ``--set key=value`` gives them; parameters this spec
+        derived are derived again from the new values."""
         fields = {f.name: f for f in dataclasses.fields(self)}
         changes = {}
         for key, text in assignments.items():
             if key not in fields:
                 raise UserError(f"{self.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
             changes[key] = _parse(self.name, fields[key], text)
-        return dataclasses.replace(self, **changes)
+        given = {name: getattr(self, name) for name in fields if name not in self._derived}
+        return type(self)(**{**given, **changes})
+
+    @classmethod
+    def preset(cls, name: str) -> "Spec":
+        """The spec of preset ``name`` (its values count as set); a :class:`UserError` listing the presets
+        otherwise."""
+        if name not in cls.PRESETS:
+            raise UserError(f"{cls.name}: unknown preset {shown(name)}; known: {', '.join(cls.PRESETS) or 'none'}")
+        return cls(**cls.PRESETS[name].values)
 
     @property
     def hash(self) -> str:
@@ -163,8 +204,24 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+def _check(spec_name: str, f: dataclasses.Field, value) -> None:
+    """A :class:`UserError` naming the parameter and ``value`` unless the value is in the parameter's range."""
+    meta = f.metadata
+    if meta["choices"] is not None:
+        ok = value in meta["choices"]
+    else:
+        ok = (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and meta["lo"] <= value <= meta["hi"]
+            and (not meta["pow2"] or value & (value - 1) == 0)
+        )
+    if not ok:
+        raise UserError(f"{spec_name}.{f.name}: {shown(value)} is not allowed; expected {_allowed(meta)}")
+
+
 def _parse(spec_name: str, f: dataclasses.Field, text: str):
-    kind = type(f.default)
+    kind = f.metadata["kind"]
     if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
             return True
@@ -222,9 +279,13 @@ class MacArraySpec(Spec):
     per layer between feature data and weights (NVDLA nv_small: 8 × 8 MACs, 32 × 4 KiB).
     """
 
-    atomic_c: int = param(8, lo=4, hi=64, pow2=True, doc="input channels per MAC-array cycle")
-    atomic_k: int = param(8, lo=4, hi=64, pow2=True, doc="kernels (output channels) per MAC-array cycle")
-    banks: int = param(32, lo=4, hi=128, pow2=True, doc="convolution-buffer banks")
+    atomic_c: int = param(8, lo=4, hi=64, pow2=True, doc="input channels per MAC-array cycle",
+                          derive=("atomic_k if set, else 8 (4 when banks is set below 16)",
+                                  lambda v: v.get("atomic_k", min(8, max(4, v.get("banks", 32) // 2)))))
+    atomic_k: int = param(8, lo=4, hi=64, pow2=True, doc="kernels (output channels) per MAC-array cycle",
+                          derive=("atomic_c", lambda v: v["atomic_c"]))
+    banks: int = param(32, lo=4, hi=128, pow2=True, doc="convolution-buffer banks",
+                       derive=("max(32, 2 × atomic_k)", lambda v: max(32, 2 * v["atomic_k"])))
     bank_kib: int = param(4, lo=1, hi=64, pow2=True, doc="KiB per convolution-buffer bank")
     max_reduction: int = param(2**16, lo=1, hi=2**20,
                                doc="largest C/groups·R·S per output (sets the accumulator width)")
@@ -233,6 +294,13 @@ class MacArraySpec(Spec):
     MAX_KERNEL: ClassVar[int] = 11
     MAX_STRIDE: ClassVar[int] = 4
     MAX_DIM: ClassVar[int] = 2048
+    PRESETS: ClassVar[dict[str, Preset]] = {
+        "nv_small": Preset(
+            "NVDLA nv_small: 8 × 8 int8 MACs, a 128 KiB convolution buffer of 32 banks × 4 KiB",
+            "NVDLA hw/spec/defs/nv_small.spec: ATOMIC_C 8, ATOMIC_K 8, CBUF_BANK_NUMBER 32, CBUF_BANK_DEPTH 512 "
+            "entries × CBUF_ENTRY_BYTE 8 = 4 KiB per bank",
+            dict(atomic_c=8, atomic_k=8, banks=32, bank_kib=4)),
+    }
 
     def __post_init__(self):
         super().__post_init__()
@@ -288,7 +356,9 @@ class XnorSpec(Spec):
     """
 
     pe: int = param(4, lo=1, hi=64, pow2=True, doc="processing elements: output channels computed in parallel")
-    simd: int = param(32, lo=2, hi=256, pow2=True, doc="input bits each PE consumes per cycle")
+    simd: int = param(32, lo=2, hi=256, pow2=True, doc="input bits each PE consumes per cycle",
+                      derive=("32, or the largest power of two <= max_reduction when that is set below 32",
+                              lambda v: min(32, 1 << (v.get("max_reduction", 32).bit_length() - 1))))
     weight_depth: int = param(1024, lo=16, hi=2**16, pow2=True, doc="weight-memory entries (pe × simd bits each)")
     threshold_depth: int = param(128, lo=4, hi=2**14, pow2=True,
                                  doc="threshold-memory entries (one 32-bit threshold per PE each)")
@@ -304,6 +374,16 @@ class XnorSpec(Spec):
     MAX_STRIDE: ClassVar[int] = 4
     MAX_POOL: ClassVar[int] = 4
     MAX_DIM: ClassVar[int] = 1023
+    PRESETS: ClassVar[dict[str, Preset]] = {
+        "lfc": Preset(
+            "FINN's LFC (MNIST MLP 784-1024-1024-1024-10, binary inputs) on one MVTU of 32 PE × 64 SIMD",
+            "Umuroglu et al., FPGA 2017 (LFC topology, Sections 4-5); its folding as published in Xilinx "
+            "BNN-PYNQ lfc-pynq/hw/config.h: layers 0 and 2 PE 32 × SIMD 64, layer 1 PE 64 × SIMD 32 "
+            "(2048 lanes each). One MVTU runs every layer, so it takes the folding of two of the three hidden "
+            "layers; the memories hold the largest layer folded so (1024 × 1024: 32 neuron × 16 synapse folds "
+            "= 512 weight entries, 32 thresholds), the reduction is at most 1024 bits, inputs are ±1 (1 bit)",
+            dict(pe=32, simd=64, weight_depth=512, threshold_depth=32, max_reduction=1024, input_bits=1)),
+    }
     THRESHOLD_SLOT: ClassVar[int] = 32
     """Bits per threshold in memory: the threshold in the low ``threshold_width`` bits, the direction in bit 31."""
     OUTPUT_INT_BITS: ClassVar[int] = 32
@@ -389,6 +469,18 @@ class EieSpec(Spec):
     max_cols: int = param(4096, lo=1, hi=2**20, doc="largest input length of a layer (sets the accumulator width)")
     port_bits: int = param(64, choices=(64,), doc="memory-port data width (one sparse-matrix line per beat)")
     mem_latency: int = param(8, lo=2, hi=256, doc="cycles from read request to data in the simulation memory model")
+
+    PRESETS: ClassVar[dict[str, Preset]] = {
+        "paper": Preset(
+            "EIE as evaluated in the paper: 64 PEs, activation queues of 8, 64-entry register files, SRAMs for "
+            "Table III's layers (AlexNet, VGG-16 and NeuralTalk FC layers) without splitting",
+            "Han et al., ISCA 2016: 64 PEs (Sections V-VI), queue depth 8 (Section VI, load-balance study), "
+            "64 activations per PE register file (4K over 64 PEs), 16-bit pointers; the SRAMs here are the "
+            "largest the 16-bit pointers address (4096 lines = 32K entries per PE, 65536 column pointers; "
+            "the paper's 128 KB sparse-matrix SRAM would be 16K lines); max_cols 32768 holds Table III's widest "
+            "input (VGG-6: 25088)",
+            dict(n_pe=64, queue_depth=8, act_regs=64, ptr_entries=65536, spmat_lines=4096, max_cols=32768)),
+    }
 
     ACT_BITS: ClassVar[int] = 16
     WEIGHT_BITS: ClassVar[int] = 16

@@ -4,10 +4,9 @@ Han et al., "EIE: Efficient Inference Engine on Compressed Deep Neural Network" 
 the benchmark layers: size (inputs, outputs), weight density and activation density of AlexNet's fc6–fc8,
 VGG-16's fc6–fc8 and NeuralTalk's word embedding, word decoder and LSTM. Each layer here is random data of
 those sizes and densities (weights uniform at the density, codebook indices 1–15, activations non-zero at
-the density), compiled for the paper's configuration — 64 PEs, activation queues of 8, 64-entry register
-files (4K activations), 16-bit pointers, the largest sparse-matrix SRAM the 16-bit pointers address
-(4096 lines = 32K entries per PE; the paper's 128 KB would be 16K lines) — and run through the perf
-model, which equals the RTL cycle for cycle (tests/sim/test_eie.py). Reported per layer:
+the density), compiled for the paper's configuration, the eie preset ``paper`` (``accel params eie``: 64
+PEs, activation queues of 8, 64-entry register files, the largest SRAMs the 16-bit pointers address) —
+and run through the perf model, which equals the RTL cycle for cycle (tests/sim/test_eie.py). Reported per layer:
 
 - ``compute_cycles``: cycles of the Compute commands (broadcast and PEs; with weights resident, as the
   paper assumes), ``writeback_cycles``, and ``cycles`` including every DMA load and store;
@@ -28,6 +27,7 @@ Run from the repository root::
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import platform
@@ -53,7 +53,7 @@ LAYERS = {  # name: (inputs, outputs, weight density, activation density), EIE T
     "NT-Wd": (600, 8791, 0.11, 1.0),
     "NT-LSTM": (1201, 2400, 0.10, 1.0),
 }
-PAPER = dict(n_pe=64, queue_depth=8, act_regs=64, ptr_entries=65536, spmat_lines=4096, max_cols=32768)
+PAPER = EieSpec.preset("paper")
 QUEUE_DEPTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 PES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CLOCK_MHZ = 800  # the paper's clock, to express cycles as time
@@ -113,11 +113,11 @@ def sweeps(seed: int, out_dir: Path) -> dict:
     depth_rows, pe_rows = [], []
     with step("Alex-7 queue-depth sweep (N = 64)"):
         for depth in QUEUE_DEPTHS:
-            depth_rows.append(evaluate(EieSpec(**{**PAPER, "queue_depth": depth}), "Alex-7", seed))
+            depth_rows.append(evaluate(dataclasses.replace(PAPER, queue_depth=depth), "Alex-7", seed))
     with step("Alex-7 PE sweep (queue depth 8)"):
         for n in PES:
             act_regs = min(1024, max(64, 4096 // n))
-            pe_rows.append(evaluate(EieSpec(**{**PAPER, "n_pe": n, "act_regs": act_regs}), "Alex-7", seed))
+            pe_rows.append(evaluate(dataclasses.replace(PAPER, n_pe=n, act_regs=act_regs), "Alex-7", seed))
     fields = ["n_pe", "queue_depth", "compute_cycles", "cycles", "load_efficiency", "queue_full_stalls",
               "padding_entries", "input_chunks", "row_batches", "column_blocks", "perf_seconds"]
     for name, rows in (("eie_table3_queue_depth.csv", depth_rows), ("eie_table3_pes.csv", pe_rows)):
@@ -161,18 +161,17 @@ def main():
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "eie_table3.json")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    spec = EieSpec(**PAPER)
     rows = []
     with step("nine Table III layers through the perf model (N = 64, queue depth 8)"):
         for name in LAYERS:
-            rows.append(evaluate(spec, name, args.seed))
+            rows.append(evaluate(PAPER, name, args.seed))
     print(table(rows))
     perf_total = sum(r["perf_seconds"] for r in rows)
     print(f"perf model, nine layers: {perf_total:.2f} s (goal < 5 s); compilation {sum(r['compile_seconds'] for r in rows):.2f} s")
     report = {
         "benchmark": "eie_table3", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "python": platform.python_version(), "numpy": version("numpy"), "machine": platform.machine(),
-        "seed": args.seed, "spec": spec.to_dict(), "clock_mhz_for_us": CLOCK_MHZ,
+        "seed": args.seed, "spec": PAPER.to_dict(), "clock_mhz_for_us": CLOCK_MHZ,
         "layers": rows, "perf_seconds_total": perf_total,
     }
     if not args.no_sweeps:

@@ -3,7 +3,7 @@ model's own speed, and the RTL simulation speed.
 
 For every layer of ResNet-50 and MobileNet-v1 (SCALE-Sim topology files in ../shared/workloads, read with
 'same' zero padding so the shapes are the real networks'; the fully connected row as a 1×1 convolution of
-a 1×1 map) on an 8×8 configuration (nv_small-like: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like
+a 1×1 map) on an 8×8 configuration (the preset nv_small: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like
 512 KiB, as 128 × 4 KiB banks so the feature/weight split can be 1:3 as well as 1:1 and 3:1), the compiler
 plans the layer and the perf model counts its cycles — the same numbers the RTL produces, cycle for cycle
 (tests/sim/test_mac_array.py). A layer is *memory-bound* when its DRAM traffic in the busier direction
@@ -37,7 +37,7 @@ from sim.perf.mac_array import counters
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"
 NETWORKS = {"resnet50": "Resnet50.csv", "mobilenet": "mobilenet.csv"}
-CONFIGS = {"8x8": MacArraySpec(), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=128, bank_kib=4)}
+CONFIGS = {"8x8": MacArraySpec.preset("nv_small"), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=128, bank_kib=4)}
 RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from accel import __version__
 from accel.cli import main
+from accel.spec import EieSpec, MacArraySpec, XnorSpec
 
 
 def run(*args):
@@ -57,7 +58,36 @@ def test_spec_file_round_trip(tmp_path, capsys):
 
 def test_params_lists_ranges(capsys):
     assert main(["params", "dot_product"]) == 0
-    assert "lanes: default 8; an integer in 1..256" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "lanes: default 8; an integer in 1..256" in out and "preset" not in out
+
+
+def test_params_lists_presets_after_the_parameters(capsys):
+    assert main(["params", "eie"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("preset paper: " + EieSpec.PRESETS["paper"].description)
+    assert lines[0].startswith("n_pe: default 4;") and all(": default " in line for line in lines[:start - 1])
+    assert lines[start + 1].split() == [f"{k}={v}" for k, v in EieSpec.preset("paper").to_dict().items() if k != "spec"]
+    assert lines[start + 2] == "  source: " + EieSpec.PRESETS["paper"].source
+
+
+@pytest.mark.parametrize("args,spec", [
+    (["--engine", "eie", "--layer", "dense:in=64,out=32", "--preset", "paper"], EieSpec.preset("paper")),
+    (["--engine", "eie", "--layer", "dense:in=64,out=32", "--preset", "paper", "--set", "queue_depth=2"],
+     EieSpec(**{**EieSpec.PRESETS["paper"].values, "queue_depth": 2})),
+    (["--engine", "mac_array", "--layer", "conv:h=6,w=6,c=32,k=32", "--set", "atomic_c=32", "--set", "atomic_k=32"],
+     MacArraySpec(atomic_c=32, atomic_k=32, banks=64)),
+    (["--engine", "xnor", "--layer", "dense:in=784,out=1024", "--preset", "lfc"], XnorSpec.preset("lfc")),
+])
+def test_simulate_starts_from_the_preset_then_set(args, spec, capsys):
+    assert main(["simulate", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spec"] == spec.to_dict()
+
+
+def test_generate_writes_a_derived_default_as_its_value(tmp_path, capsys):
+    assert main(["generate", "mac_array", "--set", "atomic_c=4", "--out", str(tmp_path)]) == 0
+    (spec_file,) = tmp_path.glob("*.json")
+    assert json.loads(spec_file.read_text())["banks"] == 32 and "lint clean" in capsys.readouterr().out
 
 
 @pytest.mark.fpga
