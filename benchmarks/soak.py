@@ -25,7 +25,7 @@ seed) and prints what differs. A mismatch also carries the equivalent ``accel si
 Run from the repository root (progress on stderr; the RTL part takes most of the time)::
 
     .venv/bin/python benchmarks/soak.py [--rtl-layers 1000] [--golden-layers 10000] [--engines mac_array eie xnor]
-        [--seed 0] [--batch 100] [--out benchmarks/results/soak.json]
+        [--seed 0] [--batch 500] [--out benchmarks/results/soak.json]
     .venv/bin/python benchmarks/soak.py --replay \
         "mac_array/4x4 conv:h=5,w=3,c=7,k=9,r=3,s=0,stride=2,pad=1,groups=1,activation=relu seed=12"
 """
@@ -64,7 +64,9 @@ WORDS = {"mac_array": 1 << 15, "eie": 1 << 14, "xnor": 1 << 14}  # harness memor
 COMMANDS = 4096  # commands the harness holds per Program
 TIMING_FREE = ("commands", "bytes_read", "bytes_written")  # counters memory stalls must not change
 DEFAULT_OUT = Path(__file__).parent / "results" / "soak.json"
+BATCH = 500  # layers per RTL simulation: each simulation first elaborates the harness (about a minute)
 MAX_REJECTED = 1000  # consecutive rejected draws before the soak gives up on a generator
+RTL_IMAGE_BYTES = 8192  # largest memory image of an RTL layer: the testbench loads and reads back every beat
 
 
 def _choice(rng: np.random.Generator, options):
@@ -226,9 +228,11 @@ class Layer:
                 f"--backend {'rtl' if self.stall_seed is not None else 'golden'}{stall} --seed {self.seed}")
 
 
-def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Generator) -> tuple[list, int]:
+def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Generator,
+                max_bytes: int | None = None) -> tuple[list, int]:
     """``count`` random layers of ``engine`` on specs drawn evenly from ``names``, as (Layer, Case), and how
-    many draws were rejected (by the compiler, or beyond the harness's command or memory limits)."""
+    many draws were rejected (by the compiler, beyond the harness's command limit, or with a memory image
+    over ``max_bytes``, by default the harness's memory)."""
     out, rejected, streak = [], 0, 0
     while len(out) < count:
         name = names[int(rng.integers(len(names)))]
@@ -238,7 +242,7 @@ def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Genera
         try:
             case = layer.case()
             fits = len(case.program.commands) <= COMMANDS and \
-                case.program.memory.size <= WORDS[engine] * spec.port_bits // 8
+                case.program.memory.size <= (max_bytes or WORDS[engine] * spec.port_bits // 8)
         except UserError:
             fits = False
         if fits:
@@ -365,9 +369,12 @@ def soak_rtl(engine: str, count: int, batch_size: int, rng: np.random.Generator)
     names = list(SPECS[engine])
     layers, mismatches, rejected = [], [], 0
     for number, first in enumerate(range(0, count, batch_size)):
-        drawn, more = draw_layers(engine, [names[number % len(names)]], min(batch_size, count - first), rng)
+        drawn, more = draw_layers(engine, [names[number % len(names)]], min(batch_size, count - first), rng,
+                                  RTL_IMAGE_BYTES)
         rejected += more
         stall_seed = int(rng.integers(1, 2**31))
+        print(f"[soak] {engine} RTL: simulating {len(drawn)} layers on {names[number % len(names)]}, without and "
+              f"with stalls (seed {stall_seed})", file=sys.stderr, flush=True)
         batch = [replace(layer, stall_seed=stall_seed) for layer, _ in drawn]
         for layer, problems in zip(batch, run_batch(engine, [case.program for _, case in drawn], stall_seed)):
             if problems:
@@ -420,7 +427,7 @@ def main() -> int:
     parser.add_argument("--golden-layers", type=int, default=10000, help="random layers per engine on golden")
     parser.add_argument("--engines", nargs="+", choices=list(SPECS), default=list(SPECS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch", type=int, default=100, help="layers per RTL simulation")
+    parser.add_argument("--batch", type=int, default=BATCH, help="layers per RTL simulation")
     parser.add_argument("--replay", metavar="LINE", help="run one layer line of a result again and exit")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
@@ -437,15 +444,14 @@ def main() -> int:
         results[engine] = dict(rtl=soak_rtl(engine, args.rtl_layers, args.batch, rtl_rng),
                                golden=soak_golden(engine, args.golden_layers, golden_rng))
         rows += [dict(engine=engine, check=check, **results[engine][check]) for check in ("rtl", "golden")]
+        write_json(args.out, "soak", seed=args.seed, batch=args.batch, complete=engine == args.engines[-1],
+                   specs={name: {key: spec.to_dict() for key, spec in SPECS[name].items()} for name in results},
+                   engines=results)
     print(table(rows, COLUMNS))
     for row in rows:
         for found in row["mismatched"]:
             print(f"{row['engine']} {row['check']}: {found['layer']}\n  {'; '.join(found['problems'])}\n"
                   f"  replay: {found['command']}")
-    write_json(args.out, "soak", seed=args.seed, batch=args.batch,
-               specs={engine: {name: spec.to_dict() for name, spec in SPECS[engine].items()}
-                      for engine in args.engines},
-               engines=results)
     return 1 if any(row["mismatches"] for row in rows) else 0
 
 
