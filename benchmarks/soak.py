@@ -51,14 +51,21 @@ from accel.nn.random_layers import random_layer
 from accel.spec import EieSpec, MacArraySpec, XnorSpec
 from report import table, write_json
 
-SPECS = {  # the small specs of tests/sim: quick to build, and small buffers force every tiling
-    "mac_array": {"4x4": MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1), "8x8": MacArraySpec()},
+SPECS = {  # the small specs of tests/sim (quick to build, small buffers force every tiling), and a third spec
+    # per engine with another memory latency and the other edges: a 1-entry queue and other fraction bits on
+    # eie, a 32-bit port on xnor
+    "mac_array": {"4x4": MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1), "8x8": MacArraySpec(),
+                  "4x4-lat2": MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1, mem_latency=2)},
     "eie": {"n4": EieSpec(n_pe=4, queue_depth=8, act_regs=128, ptr_entries=512, spmat_lines=256),
-            "n8": EieSpec(n_pe=8, queue_depth=2, act_regs=64, ptr_entries=512, spmat_lines=256)},
+            "n8": EieSpec(n_pe=8, queue_depth=2, act_regs=64, ptr_entries=512, spmat_lines=256),
+            "n2-lat20": EieSpec(n_pe=2, queue_depth=1, act_regs=64, ptr_entries=256, spmat_lines=128, act_frac=5,
+                                weight_frac=9, mem_latency=20)},
     "xnor": {"8x8": XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, input_depth=2048,
                              max_reduction=2048),
              "4x32": XnorSpec(pe=4, simd=32, weight_depth=512, threshold_depth=128, input_depth=1024,
-                              max_reduction=4096)},
+                              max_reduction=4096),
+             "16x16-p32": XnorSpec(pe=16, simd=16, weight_depth=256, threshold_depth=64, input_depth=1024,
+                                   max_reduction=1024, port_bits=32, mem_latency=3)},
 }
 WORDS = {"mac_array": 1 << 15, "eie": 1 << 14, "xnor": 1 << 14}  # harness memory beats, as tests/sim use
 COMMANDS = 4096  # commands the harness holds per Program
@@ -66,6 +73,7 @@ TIMING_FREE = ("commands", "bytes_read", "bytes_written")  # counters memory sta
 DEFAULT_OUT = Path(__file__).parent / "results" / "soak.json"
 BATCH = 500  # layers per RTL simulation: each simulation first elaborates the harness (about a minute)
 MAX_REJECTED = 1000  # consecutive rejected draws before the soak gives up on a generator
+SIMULATION_FAILED = "RTL simulation failed"
 RTL_IMAGE_BYTES = 8192  # largest memory image of an RTL layer: the testbench loads and reads back every beat
 
 
@@ -120,8 +128,11 @@ def _density(rng: np.random.Generator, options) -> float:
 def draw_eie(rng: np.random.Generator, spec: EieSpec) -> tuple[str, dict, str]:
     common = dict(weight_density=_density(rng, [0.0, 0.01, 0.05, None, None, 1.0]),
                   act_density=_density(rng, [0.0, 0.1, None, None, 1.0]), bias=int(rng.integers(2)))
-    if rng.random() < 0.3:
-        sizes = [int(rng.integers(1, 150)) for _ in range(int(rng.integers(2, 5)))]
+    if rng.random() < 0.3:  # now and then wider than the register files: hidden layers to DRAM and back
+        wide = rng.random() < 0.2
+        sizes = [int(rng.integers(1, 700 if wide else 150)) for _ in range(int(rng.integers(2, 5)))]
+        if wide:
+            common["weight_density"] = min(common["weight_density"], 0.02)
         return "mlp", dict(common, sizes="-".join(map(str, sizes))), "random"
     n_in, n_out = int(rng.integers(1, 200)), int(rng.integers(1, 200))
     if rng.random() < 0.15:  # larger than the register files: row batches, input chunks, column blocks
@@ -142,6 +153,9 @@ def draw_xnor(rng: np.random.Generator, spec: XnorSpec) -> tuple[str, dict, str]
 
 
 DRAW = {"mac_array": draw_mac_array, "eie": draw_eie, "xnor": draw_xnor}
+VARIANTS = {("mac_array", kind, variant) for kind in ("conv", "depthwise", "dense")
+            for variant in ("extremes", "zeros")}
+"""(engine, kind, variant) of the layers :func:`mac_array_variant_case` builds, besides ``random_case``'s."""
 
 
 def mac_array_variant_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator, variant: str) -> Case:
@@ -201,9 +215,14 @@ class Layer:
         fields = {}
         for word in words[2:]:
             key, _, value = word.partition("=")
-            if key not in ("seed", "variant", "stall_seed") or not value:
-                raise UserError(f"--replay: '{word}' is not one of seed=N, variant=V, stall_seed=N")
-            fields[key] = value if key == "variant" else int(value)
+            if key == "variant" and (engine, kind, value) in VARIANTS:
+                fields[key] = value
+            elif key in ("seed", "stall_seed") and value.isdigit():
+                fields[key] = int(value)
+            else:
+                raise UserError(f"--replay: '{word}' is not one of seed=N, stall_seed=N (N >= 0) or variant=V "
+                                f"(V one of {', '.join(sorted({v for _, _, v in VARIANTS}))} on mac_array "
+                                f"conv, depthwise or dense layers)")
         if "seed" not in fields:
             raise UserError("--replay: seed=N is missing")
         return cls(engine, spec, kind, params, **fields)
@@ -229,11 +248,12 @@ class Layer:
 
 
 def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Generator,
-                max_bytes: int | None = None) -> tuple[list, int]:
-    """``count`` random layers of ``engine`` on specs drawn evenly from ``names``, as (Layer, Case), and how
-    many draws were rejected (by the compiler, beyond the harness's command limit, or with a memory image
-    over ``max_bytes``, by default the harness's memory)."""
-    out, rejected, streak = [], 0, 0
+                max_bytes: int | None = None) -> tuple[list, int, list]:
+    """``count`` random layers of ``engine`` on specs drawn evenly from ``names``, as (Layer, Case);
+    how many draws were rejected (by the compiler, beyond the harness's command limit, or with a memory image
+    over ``max_bytes``, by default the harness's memory); and those whose building raised anything but a
+    UserError (a bug; not counted in ``count``), as (Layer, error)."""
+    out, rejected, streak, crashed = [], 0, 0, []
     while len(out) < count:
         name = names[int(rng.integers(len(names)))]
         spec = SPECS[engine][name]
@@ -245,6 +265,9 @@ def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Genera
                 case.program.memory.size <= (max_bytes or WORDS[engine] * spec.port_bits // 8)
         except UserError:
             fits = False
+        except Exception as error:  # noqa: BLE001 — a crash of the compiler is a finding
+            crashed.append((layer, f"building the layer raised {_error(error)}"))
+            continue
         if fits:
             out.append((layer, case))
             streak = 0
@@ -252,7 +275,7 @@ def draw_layers(engine: str, names: list[str], count: int, rng: np.random.Genera
         rejected, streak = rejected + 1, streak + 1
         if streak >= MAX_REJECTED:
             raise RuntimeError(f"{engine}: {MAX_REJECTED} draws in a row rejected, the last {layer.line()}")
-    return out, rejected
+    return out, rejected, crashed
 
 
 class Progress:
@@ -261,7 +284,7 @@ class Progress:
     def __init__(self, label: str, total: int):
         self.label, self.total, self.start, self.shown = label, total, time.monotonic(), 0.0
 
-    def update(self, done: int, mismatches: int):
+    def update(self, done: int, found: dict):
         now = time.monotonic()
         if now - self.shown < 5 and done < self.total:
             return
@@ -269,7 +292,7 @@ class Progress:
         rate = done / max(now - self.start, 1e-9)
         eta = (self.total - done) / rate if rate else float("inf")
         print(f"[soak] {self.label}: {done}/{self.total} layers, {rate:.2f} layers/s, ETA {eta / 60:.1f} min, "
-              f"{mismatches} mismatches", file=sys.stderr, flush=True)
+              f"{len(found['mismatched'])} mismatches, {len(found['raised'])} errors", file=sys.stderr, flush=True)
 
 
 def _error(exception: BaseException) -> str:
@@ -322,33 +345,37 @@ def rtl_problems(engine: str, program, plain, stalled) -> list[str]:
     return problems
 
 
-def mismatch(layer: Layer, problems: list[str]) -> dict:
-    print(f"[soak] MISMATCH {layer.line()}: {'; '.join(problems)}", file=sys.stderr, flush=True)
+def finding(layer: Layer, problems: list[str]) -> dict:
+    """A layer's mismatch or error, with how to replay it (printed at once)."""
+    print(f"[soak] FOUND {layer.line()}: {'; '.join(problems)}", file=sys.stderr, flush=True)
     return dict(layer=layer.line(), problems=problems, command=layer.command())
 
 
 def soak_golden(engine: str, count: int, rng: np.random.Generator) -> dict:
     start = time.monotonic()
     progress = Progress(f"{engine} golden", count)
-    layers, mismatches, rejected = [], [], 0
+    layers, found, rejected = [], dict(mismatched=[], raised=[]), 0
     while len(layers) < count:
-        drawn, more = draw_layers(engine, list(SPECS[engine]), min(100, count - len(layers)), rng)
+        drawn, more, crashed = draw_layers(engine, list(SPECS[engine]), min(100, count - len(layers)), rng)
         rejected += more
         for layer, case in drawn:
             try:
                 problems = golden_problems(case)
             except Exception as error:  # noqa: BLE001 — a crash of the golden model is a finding too
-                problems = [f"golden raised {_error(error)}"]
-            if problems:
-                mismatches.append(mismatch(layer, problems))
+                found["raised"].append(finding(layer, [f"golden raised {_error(error)}"]))
+            else:
+                if problems:
+                    found["mismatched"].append(finding(layer, problems))
             layers.append(layer)
-        progress.update(len(layers), len(mismatches))
-    return summary(layers, mismatches, rejected, time.monotonic() - start)
+        found["raised"] += [finding(layer, [error]) for layer, error in crashed]
+        progress.update(len(layers), found)
+    return summary(layers, found, rejected, time.monotonic() - start)
 
 
 def run_batch(engine: str, programs: list, stall_seed: int) -> list[list[str]]:
     """Problems of each of ``programs`` run in one RTL simulation without and one with stalls; if a
-    simulation fails as a whole, each half is run alone, down to the layers that make it fail."""
+    simulation fails as a whole, each half is run alone, down to the layers that make it fail (their
+    problem: ``RTL simulation failed: ...``)."""
     from sim.rtl.execute import run as rtl
 
     try:
@@ -356,42 +383,46 @@ def run_batch(engine: str, programs: list, stall_seed: int) -> list[list[str]]:
         stalled = rtl(programs, stall=True, seed=stall_seed, words=WORDS[engine])
     except Exception as error:  # noqa: BLE001 — find the layer that makes the simulation fail
         if len(programs) == 1:
-            return [[f"RTL simulation failed: {_error(error)}"]]
+            return [[f"{SIMULATION_FAILED}: {_error(error)}"]]
         half = len(programs) // 2
         return run_batch(engine, programs[:half], stall_seed) + run_batch(engine, programs[half:], stall_seed)
     return [rtl_problems(engine, program, a, b) for program, a, b in zip(programs, plain, stalled)]
 
 
 def soak_rtl(engine: str, count: int, batch_size: int, rng: np.random.Generator) -> dict:
-    """``count`` layers in batches of ``batch_size``, each batch on one spec, the specs taking turns."""
+    """``count`` layers shared evenly by the engine's specs, in batches of at most ``batch_size``."""
     start = time.monotonic()
     progress = Progress(f"{engine} RTL", count)
     names = list(SPECS[engine])
-    layers, mismatches, rejected = [], [], 0
-    for number, first in enumerate(range(0, count, batch_size)):
-        drawn, more = draw_layers(engine, [names[number % len(names)]], min(batch_size, count - first), rng,
-                                  RTL_IMAGE_BYTES)
-        rejected += more
-        stall_seed = int(rng.integers(1, 2**31))
-        print(f"[soak] {engine} RTL: simulating {len(drawn)} layers on {names[number % len(names)]}, without and "
-              f"with stalls (seed {stall_seed})", file=sys.stderr, flush=True)
-        batch = [replace(layer, stall_seed=stall_seed) for layer, _ in drawn]
-        for layer, problems in zip(batch, run_batch(engine, [case.program for _, case in drawn], stall_seed)):
-            if problems:
-                mismatches.append(mismatch(layer, problems))
-            layers.append(layer)
-        progress.update(len(layers), len(mismatches))
-    return summary(layers, mismatches, rejected, time.monotonic() - start)
+    layers, found, rejected = [], dict(mismatched=[], raised=[]), 0
+    for number, name in enumerate(names):
+        share = count * (number + 1) // len(names) - count * number // len(names)
+        for first in range(0, share, batch_size):
+            drawn, more, crashed = draw_layers(engine, [name], min(batch_size, share - first), rng, RTL_IMAGE_BYTES)
+            rejected += more
+            stall_seed = int(rng.integers(1, 2**31))
+            print(f"[soak] {engine} RTL: simulating {len(drawn)} layers on {name}, without and with stalls (seed "
+                  f"{stall_seed})", file=sys.stderr, flush=True)
+            batch = [replace(layer, stall_seed=stall_seed) for layer, _ in drawn]
+            for layer, problems in zip(batch, run_batch(engine, [case.program for _, case in drawn], stall_seed)):
+                if problems:
+                    kind = "raised" if problems[0].startswith(SIMULATION_FAILED) else "mismatched"
+                    found[kind].append(finding(layer, problems))
+                layers.append(layer)
+            found["raised"] += [finding(layer, [error]) for layer, error in crashed]
+            progress.update(len(layers), found)
+    return summary(layers, found, rejected, time.monotonic() - start)
 
 
-def summary(layers: list[Layer], mismatches: list[dict], rejected: int, seconds: float) -> dict:
+def summary(layers: list[Layer], found: dict, rejected: int, seconds: float) -> dict:
+    """The record of one check: counts, time, layers by spec and kind, findings, every layer's line."""
     kinds = {}
     for layer in layers:
         kind = f"{layer.engine}/{layer.spec} {layer.kind}" + (f"/{layer.variant}" if layer.variant != "random" else "")
         kinds[kind] = kinds.get(kind, 0) + 1
-    return dict(layers=len(layers), mismatches=len(mismatches), wall_seconds=round(seconds, 1),
-                layers_per_second=round(len(layers) / seconds, 2) if seconds else None, rejected_draws=rejected,
-                kinds=dict(sorted(kinds.items())), mismatched=mismatches,
+    return dict(layers=len(layers), mismatches=len(found["mismatched"]), errors=len(found["raised"]),
+                wall_seconds=round(seconds, 1), layers_per_second=round(len(layers) / seconds, 2) if seconds else None,
+                rejected_draws=rejected, kinds=dict(sorted(kinds.items())), **found,
                 layer_lines=[layer.line() for layer in layers])
 
 
@@ -417,7 +448,7 @@ def replay(line: str) -> int:
 
 
 COLUMNS = [("engine", "engine", "{}"), ("check", "check", "{}"), ("layers", "layers", "{:,}"),
-           ("mismatches", "mismatches", "{}"), ("rejected_draws", "rejected", "{}"),
+           ("mismatches", "mismatches", "{}"), ("errors", "errors", "{}"), ("rejected_draws", "rejected", "{}"),
            ("wall_seconds", "wall s", "{:.0f}"), ("layers_per_second", "layers/s", "{:.2f}")]
 
 
@@ -449,10 +480,10 @@ def main() -> int:
                    engines=results)
     print(table(rows, COLUMNS))
     for row in rows:
-        for found in row["mismatched"]:
+        for found in row["mismatched"] + row["raised"]:
             print(f"{row['engine']} {row['check']}: {found['layer']}\n  {'; '.join(found['problems'])}\n"
                   f"  replay: {found['command']}")
-    return 1 if any(row["mismatches"] for row in rows) else 0
+    return 1 if any(row["mismatches"] or row["errors"] for row in rows) else 0
 
 
 if __name__ == "__main__":
