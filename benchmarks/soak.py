@@ -1,10 +1,11 @@
 """Soak: thousands of random layers per engine through the three executors, to find the rare disagreement.
 
-Per engine (mac_array, eie, xnor), on a few small specs (the CI specs of tests/sim):
+Per engine (mac_array, eie, xnor), on three small specs (the two CI specs of tests/sim and one more):
 
-- *RTL*: ``--rtl-layers`` random layers, batched ``--batch`` to one Verilator simulation, each batch run
-  twice: with the default memory model (RTL memory == golden memory bit for bit, every RTL counter ==
-  the perf model's) and with random stalls on the memory port (RTL memory == golden memory; the counters
+- *RTL*: ``--rtl-layers`` random layers shared by the specs, up to ``--batch`` in one Verilator simulation
+  (each simulation first elaborates the harness, about a minute on a busy machine), each batch run twice:
+  with the default memory model (RTL memory == golden memory bit for bit, every RTL counter == the perf
+  model's) and with random stalls on the memory port (RTL memory == golden memory; the counters
   that do not depend on timing — commands, bytes read and written — equal the perf model's, the cycles are
   at least the perf model's and still the sum of the engine's work counters);
 - *golden*: ``--golden-layers`` random layers, the golden model's output == the independent reference's.
@@ -16,11 +17,13 @@ of the atomic sizes, max/avg pooling, residual adds, int8 extremes (inputs −12
 all-zero activations on the mac_array; weight and activation densities 0 and 1, MLPs and layers larger than
 the register files on eie; binary and int8 inputs, bit and dot outputs, pooling and pad values on xnor.
 A draw the compiler rejects (a UserError: e.g. too large for the spec) is drawn again and counted; so is
-one beyond the harness's command or memory limits.
+one beyond the harness's command limit or, on the RTL, an 8 KiB memory image (the testbench loads and reads
+back every beat). A layer whose building or golden run raises anything else, or whose RTL simulation fails,
+is an *error*, listed like a mismatch.
 
 Every layer is one line, ``ENGINE/SPEC KIND:KEY=VALUE,... seed=N [variant=V] [stall_seed=N]``, kept in
 the JSON; ``--replay LINE`` runs that one layer again on golden, perf and RTL (stalled with the same stall
-seed) and prints what differs. A mismatch also carries the equivalent ``accel simulate`` command.
+seed) and prints what differs. A mismatch or error also carries the equivalent ``accel simulate`` command.
 
 Run from the repository root (progress on stderr; the RTL part takes most of the time)::
 
