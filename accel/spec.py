@@ -76,18 +76,18 @@ class Spec:
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            if meta["choices"] is not None:
-                ok = value in meta["choices"]
-            else:
-                ok = (
-                    isinstance(value, int)
-                    and not isinstance(value, bool)
-                    and meta["lo"] <= value <= meta["hi"]
-                    and (not meta["pow2"] or value & (value - 1) == 0)
-                )
-            if not ok:
-                raise UserError(f"{self.name}.{f.name}: {shown(value)} is not allowed; expected {_allowed(meta)}")
+            _check_field(self.name, f, getattr(self, f.name))
+
+    @classmethod
+    def parse_value(cls, key: str, text: str) -> Any:
+        """The value of parameter ``key`` written as ``text`` (as ``--set`` takes it), checked against that
+        parameter's allowed values alone (not against the other parameters); a :class:`UserError` otherwise."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if key not in fields:
+            raise UserError(f"{cls.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
+        value = _parse(cls.name, fields[key], text)
+        _check_field(cls.name, fields[key], value)
+        return value
 
     @classmethod
     def describe(cls) -> dict[str, str]:
@@ -139,13 +139,7 @@ class Spec:
 
     def with_overrides(self, assignments: dict[str, str]) -> "Spec":
         """A copy with parameters set from strings, as ``--set key=value`` gives them."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        changes = {}
-        for key, text in assignments.items():
-            if key not in fields:
-                raise UserError(f"{self.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
-            changes[key] = _parse(self.name, fields[key], text)
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **{key: self.parse_value(key, text) for key, text in assignments.items()})
 
     @property
     def hash(self) -> str:
@@ -161,6 +155,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise UserError(f"spec file: key {shown(key)} is given twice; expected each key at most once")
         data[key] = value
     return data
+
+
+def _check_field(spec_name: str, f: dataclasses.Field, value) -> None:
+    meta = f.metadata
+    if meta["choices"] is not None:
+        ok = value in meta["choices"]
+    else:
+        ok = (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and meta["lo"] <= value <= meta["hi"]
+            and (not meta["pow2"] or value & (value - 1) == 0)
+        )
+    if not ok:
+        raise UserError(f"{spec_name}.{f.name}: {shown(value)} is not allowed; expected {_allowed(meta)}")
 
 
 def _parse(spec_name: str, f: dataclasses.Field, text: str):

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from accel.errors import UserError
-from accel.spec import DotProductSpec, Spec, spec_class
+from accel.spec import DotProductSpec, MacArraySpec, Spec, spec_class
 
 
 @pytest.mark.parametrize("lanes", [0, 257, -1, True, 2.5, "8"])
@@ -61,3 +61,13 @@ def test_registry():
     with pytest.raises(UserError, match="known: dot_product"):
         spec_class("dotproduct")
     assert "lanes" in DotProductSpec.describe()
+
+
+def test_parse_value_checks_one_parameter_alone():
+    assert MacArraySpec.parse_value("atomic_c", "16") == 16  # MacArraySpec(atomic_c=16) alone is refused
+    for text, complaint in (("12", "mac_array.atomic_c: 12 is not allowed"),
+                            ("x", "mac_array.atomic_c: 'x' is not allowed")):
+        with pytest.raises(UserError, match=complaint):
+            MacArraySpec.parse_value("atomic_c", text)
+    with pytest.raises(UserError, match="unknown parameter 'lanes'"):
+        MacArraySpec.parse_value("lanes", "8")
