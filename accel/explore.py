@@ -377,7 +377,7 @@ def _write(path: Path, rows: list[dict], header: list[str]) -> None:
 def write_outputs(records: list[dict], keys: list[str], objectives: list[str], out_dir: Path) -> list[dict]:
     """Write ``points.csv`` and ``points.json`` (every point), ``pareto.csv`` and ``pareto.json`` (the
     feasible points on the front over ``objectives``) and one PNG per pair of objectives
-    (``OBJ1_vs_OBJ2.png``, the front highlighted); the front's records."""
+    (``OBJ1_vs_OBJ2.png``, the front of that pair highlighted); the front's records."""
     feasible = [r for r in records if r["feasible"]]
     front = [feasible[i] for i in pareto([r["metrics"] for r in feasible], objectives)]
     header = ["workload", *keys, "feasible", "reason", *COLUMNS, "key"]
@@ -385,11 +385,12 @@ def write_outputs(records: list[dict], keys: list[str], objectives: list[str], o
         _write(out_dir / f"{name}.csv", [_row(r, keys) for r in chosen], header)
         (out_dir / f"{name}.json").write_text(json.dumps({"objectives": objectives, "points": chosen}, indent=1))
     for x, y in itertools.combinations(objectives, 2):
-        _plot(feasible, front, x, y, out_dir / f"{x}_vs_{y}.png")
+        _plot(feasible, keys, x, y, out_dir / f"{x}_vs_{y}.png")
     return front
 
 
-def _plot(feasible: list[dict], front: list[dict], x: str, y: str, path: Path) -> None:
+def _plot(feasible: list[dict], keys: list[str], x: str, y: str, path: Path) -> None:
+    """Every feasible point, and the front over ``x`` and ``y`` as a red staircase labelled with its swept values."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,15 +400,17 @@ def _plot(feasible: list[dict], front: list[dict], x: str, y: str, path: Path) -
     axes = figure.subplots()
     axes.scatter([r["metrics"][x] for r in feasible], [r["metrics"][y] for r in feasible], s=18, c="0.6",
                  label="points")
-    line = sorted((r["metrics"][x], r["metrics"][y]) for r in front)
-    if line:
-        axes.plot(*zip(*line), "o-", c="tab:red", ms=5, label="Pareto front")
+    front = sorted((feasible[i] for i in pareto([r["metrics"] for r in feasible], [x, y])),
+                   key=lambda r: (r["metrics"][x], r["metrics"][y]))
+    if front:
+        axes.step([r["metrics"][x] for r in front], [r["metrics"][y] for r in front], "o-", where="post",
+                  c="tab:red", ms=5, label=f"Pareto front of {x}, {y}")
     for r in front:
-        label = ",".join(v for k, v in r["point"].items() if k != "workload")
-        axes.annotate(label, (r["metrics"][x], r["metrics"][y]), fontsize=6, xytext=(3, 3),
-                      textcoords="offset points")
+        axes.annotate(",".join(r["point"][k] for k in keys), (r["metrics"][x], r["metrics"][y]), fontsize=6,
+                      xytext=(3, 3), textcoords="offset points")
     axes.set_xlabel(x)
     axes.set_ylabel(y)
+    axes.set_title(f"labels: {','.join(keys)}" if keys else "", fontsize=8)
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path)
