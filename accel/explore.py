@@ -374,23 +374,34 @@ def _write(path: Path, rows: list[dict], header: list[str]) -> None:
         writer.writerows(rows)
 
 
-def write_outputs(records: list[dict], keys: list[str], objectives: list[str], out_dir: Path) -> list[dict]:
-    """Write ``points.csv`` and ``points.json`` (every point), ``pareto.csv`` and ``pareto.json`` (the
-    feasible points on the front over ``objectives``) and one PNG per pair of objectives
-    (``OBJ1_vs_OBJ2.png``, the front of that pair highlighted); the front's records."""
+def front(records: list[dict], objectives: list[str]) -> list[dict]:
+    """The feasible records on the Pareto front over ``objectives`` of their workload (the points of two
+    workloads are not alternatives to each other), in the order of ``records``."""
     feasible = [r for r in records if r["feasible"]]
-    front = [feasible[i] for i in pareto([r["metrics"] for r in feasible], objectives)]
+    on = set()
+    for workload in dict.fromkeys(r["point"]["workload"] for r in feasible):
+        same = [r for r in feasible if r["point"]["workload"] == workload]
+        on.update(same[i]["key"] for i in pareto([r["metrics"] for r in same], objectives))
+    return [r for r in feasible if r["key"] in on]
+
+
+def write_outputs(records: list[dict], keys: list[str], objectives: list[str], out_dir: Path) -> list[dict]:
+    """Write ``points.csv`` and ``points.json`` (every point), ``pareto.csv`` and ``pareto.json`` (the points
+    of :func:`front`) and one PNG per pair of objectives (``OBJ1_vs_OBJ2.png``: each workload's points and
+    its front over that pair); the front's records."""
+    best = front(records, objectives)
     header = ["workload", *keys, "feasible", "reason", *COLUMNS, "key"]
-    for name, chosen in (("points", records), ("pareto", front)):
+    for name, chosen in (("points", records), ("pareto", best)):
         _write(out_dir / f"{name}.csv", [_row(r, keys) for r in chosen], header)
         (out_dir / f"{name}.json").write_text(json.dumps({"objectives": objectives, "points": chosen}, indent=1))
     for x, y in itertools.combinations(objectives, 2):
-        _plot(feasible, keys, x, y, out_dir / f"{x}_vs_{y}.png")
-    return front
+        _plot(records, keys, x, y, out_dir / f"{x}_vs_{y}.png")
+    return best
 
 
-def _plot(feasible: list[dict], keys: list[str], x: str, y: str, path: Path) -> None:
-    """Every feasible point, and the front over ``x`` and ``y`` as a red staircase labelled with its swept values."""
+def _plot(records: list[dict], keys: list[str], x: str, y: str, path: Path) -> None:
+    """Each workload's feasible points in a colour of its own, and its front over ``x`` and ``y`` as a
+    staircase labelled with the swept values."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -398,19 +409,21 @@ def _plot(feasible: list[dict], keys: list[str], x: str, y: str, path: Path) -> 
 
     figure = Figure(figsize=(5, 3.6), dpi=100)
     axes = figure.subplots()
-    axes.scatter([r["metrics"][x] for r in feasible], [r["metrics"][y] for r in feasible], s=18, c="0.6",
-                 label="points")
-    front = sorted((feasible[i] for i in pareto([r["metrics"] for r in feasible], [x, y])),
-                   key=lambda r: (r["metrics"][x], r["metrics"][y]))
-    if front:
-        axes.step([r["metrics"][x] for r in front], [r["metrics"][y] for r in front], "o-", where="post",
-                  c="tab:red", ms=5, label=f"Pareto front of {x}, {y}")
-    for r in front:
-        axes.annotate(",".join(r["point"][k] for k in keys), (r["metrics"][x], r["metrics"][y]), fontsize=6,
-                      xytext=(3, 3), textcoords="offset points")
+    workloads = dict.fromkeys(r["point"]["workload"] for r in records if r["feasible"])
+    for colour, workload in zip(itertools.cycle(matplotlib.colormaps["tab10"].colors), workloads):
+        points = [r for r in records if r["feasible"] and r["point"]["workload"] == workload]
+        axes.scatter([r["metrics"][x] for r in points], [r["metrics"][y] for r in points], s=14, color=colour,
+                     alpha=0.35)
+        best = sorted(front(points, [x, y]), key=lambda r: (r["metrics"][x], r["metrics"][y]))
+        axes.step([r["metrics"][x] for r in best], [r["metrics"][y] for r in best], "o-", where="post",
+                  color=colour, ms=5, label=f"{Path(workload).name}: front")
+        for r in best:
+            axes.annotate(",".join(r["point"][k] for k in keys), (r["metrics"][x], r["metrics"][y]), fontsize=6,
+                          xytext=(3, 3), textcoords="offset points")
     axes.set_xlabel(x)
     axes.set_ylabel(y)
     axes.set_title(f"labels: {','.join(keys)}" if keys else "", fontsize=8)
-    axes.legend(fontsize=7)
+    if workloads:
+        axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path)

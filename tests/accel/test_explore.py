@@ -35,6 +35,16 @@ def test_pareto_keeps_ties_and_drops_dominated_points():
     assert dse.pareto(rows, ["energy_pj"]) == [0, 2, 3]
 
 
+def test_front_is_per_workload():
+    def record(key, workload, cycles, energy, feasible=True):
+        return dict(key=key, point={"workload": workload}, feasible=feasible,
+                    metrics=dict(cycles=cycles, energy_pj=energy))
+
+    records = [record("a", "big", 100, 100), record("b", "small", 1, 2), record("c", "small", 2, 1),
+               record("d", "big", 100, 101), record("e", "small", 0, 0, feasible=False)]
+    assert [r["key"] for r in dse.front(records, ["cycles", "energy_pj"])] == ["a", "b", "c"]
+
+
 def test_infeasible_points_are_recorded_with_their_reason(tmp_path):
     grid = dse.parse_sweeps("mac_array", ["atomic_c=8,16", "banks=16,32"])
     records, front = dse.explore("mac_array", [CONV], grid, tmp_path, workers=1, progress=False)
