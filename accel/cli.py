@@ -254,12 +254,15 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
               help="Metrics the Pareto front minimizes: a list of cycles, energy, area.")
 @click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
               help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
+@click.option("--synth", is_flag=True,
+              help="Also synthesize each point's spec for ECP5 (LUT4, FF, DSP, BRAM, Fmax; minutes to an hour "
+                   "each, cached by Verilog hash).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local processes (default: one per CPU).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run on the Ray cluster at ADDRESS (HEAD:6379), or 'local' to start a Ray instance here.")
 @click.option("--out", "out_dir", required=True, help="Directory for points.csv/json, pareto.csv/json, plots.")
-def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, workers, cluster, out_dir):
+def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, out_dir):
     """Sweep ENGINE's parameters and compiler choices over workloads (perf + cost model per point); write
     every point and the Pareto front (CSV, JSON) and plots. A rerun into the same --out resumes."""
     from . import explore as dse
@@ -274,7 +277,8 @@ def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, w
     for workload in workloads:
         dse.check_workload(engine, workload)
     records, front = dse.explore(engine, list(workloads), grid, _out_dir(out_dir), sample=sample, seed=seed,
-                                 objectives=chosen, table=energy_table, workers=workers, cluster=cluster)
+                                 objectives=chosen, table=energy_table, synth=synth, workers=workers,
+                                 cluster=cluster)
     feasible = sum(r["feasible"] for r in records)
     click.echo(f"{len(records)} points ({feasible} feasible, {len(records) - feasible} infeasible), "
                f"{len(front)} on the Pareto front of {', '.join(chosen)}; wrote {out_dir}")

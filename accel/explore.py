@@ -44,9 +44,13 @@ CHOICES = {"mac_array": {"mode": ("auto", "weight-reuse", "data-reuse"), "double
 """Compiler choices per engine that a sweep may set, with their allowed values (``auto``: the compiler's pick)."""
 POINTS_LOG = "points.jsonl"
 """The file each finished point is appended to; what a rerun resumes from."""
+FPGA_COLUMNS = ("lut4", "ff", "dsp", "bram", "fmax_mhz")
+"""The FPGA report's numbers a point gets with ``synth`` (:class:`rtl_gen.fpga.FpgaReport`, ECP5 LFE5U-85F)."""
 COLUMNS = ("cycles", "energy_pj", "energy_dram_pj", "energy_sram_pj", "energy_register_file_pj",
-           "energy_compute_pj", "area_mm2", "utilization", "macs", "bytes_read", "bytes_written", "layers")
-"""The metrics of a point written to the CSV files, after its workload and swept values."""
+           "energy_compute_pj", "area_mm2", "utilization", "macs", "bytes_read", "bytes_written", "layers",
+           *FPGA_COLUMNS)
+"""The metrics of a point written to the CSV files, after its workload and swept values (the FPGA columns
+empty without ``synth``)."""
 
 
 def parse_sweeps(engine: str, sweeps: Iterable[str]) -> dict[str, list[str]]:
@@ -115,9 +119,10 @@ def points(workloads: list[str], grid: dict[str, list[str]], sample: int | None 
     return [everything[i] for i in picked]
 
 
-def point_key(engine: str, point: dict[str, str], table: str) -> str:
-    """Sixteen hex digits naming what defines a point's result: engine, workload, swept values, energy table."""
-    text = json.dumps({"engine": engine, "point": point, "table": table}, sort_keys=True)
+def point_key(engine: str, point: dict[str, str], table: str, synth: bool = False) -> str:
+    """Sixteen hex digits naming what defines a point's result: engine, workload, swept values, energy table,
+    and whether it is synthesized."""
+    text = json.dumps({"engine": engine, "point": point, "table": table, "synth": synth}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -228,16 +233,17 @@ def _case_layer(spec, engine: str, workload, table) -> tuple[object, dict]:
                                    bytes_read=counts["bytes_read"], bytes_written=counts["bytes_written"])
 
 
-def evaluate(engine: str, point: dict[str, str], table: str = "45nm") -> dict:
+def evaluate(engine: str, point: dict[str, str], table: str = "45nm", synth: bool = False) -> dict:
     """The metrics of ``point`` (its ``workload`` and swept values) on ``engine``, priced by energy
     ``table``: ``feasible`` and ``reason`` (the one-line refusal of an infeasible point), and for a feasible
-    one ``metrics`` (:data:`COLUMNS` and ``left_out``) and ``per_layer`` (cycles, energy, MACs, traffic and
-    the mapping's mode and buffering per layer)."""
+    one ``metrics`` (:data:`COLUMNS`, the FPGA ones with ``synth`` only, and ``left_out``) and ``per_layer``
+    (cycles, energy, MACs, traffic and the mapping's mode and buffering per layer). ``synth`` runs Yosys and
+    nextpnr on the point's spec (minutes to an hour; cached by Verilog hash)."""
     from .cost import area, load_table
 
     values = {k: v for k, v in point.items() if k != "workload"}
     choices = {k: values.pop(k) for k in CHOICES.get(engine, {}) if k in values}
-    record = {"key": point_key(engine, point, table), "engine": engine, "point": point, "table": table}
+    record = {"key": point_key(engine, point, table, synth), "engine": engine, "point": point, "table": table}
     workload = _workload(engine, point["workload"])
     priced = load_table(table)
     try:
@@ -257,6 +263,12 @@ def evaluate(engine: str, point: dict[str, str], table: str = "45nm") -> dict:
                    macs=macs, bytes_read=sum(r["bytes_read"] for r in layers),
                    bytes_written=sum(r["bytes_written"] for r in layers), layers=len(layers),
                    left_out=list(workload[2]) if workload[0] == "shapes" else [])
+    if synth:
+        from rtl_gen.export import module_name, verilog_for
+        from rtl_gen.fpga import synthesize
+
+        report = synthesize(verilog_for(spec), module_name(spec)).to_dict()
+        metrics |= {column: report[column] for column in FPGA_COLUMNS}
     return record | {"feasible": True, "reason": None, "spec": spec.to_dict(), "metrics": metrics,
                      "per_layer": [{k: v for k, v in r.items() if k != "breakdown"} for r in layers]}
 
@@ -269,22 +281,22 @@ def pareto(rows: list[dict], objectives: list[str]) -> list[int]:
             if not any(all(a <= b for a, b in zip(u, v)) and u != v for u in values)]
 
 
-def _local(engine: str, todo: list[dict], table: str, workers: int) -> Iterator[dict]:
+def _local(engine: str, todo: list[dict], table: str, synth: bool, workers: int) -> Iterator[dict]:
     if workers == 1:
         for point in todo:
-            yield evaluate(engine, point, table)
+            yield evaluate(engine, point, table, synth)
         return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        for future in as_completed([pool.submit(evaluate, engine, point, table) for point in todo]):
+        for future in as_completed([pool.submit(evaluate, engine, point, table, synth) for point in todo]):
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray(engine: str, todo: list[dict], table: str, address: str) -> Iterator[dict]:
+def _ray(engine: str, todo: list[dict], table: str, synth: bool, address: str) -> Iterator[dict]:
     try:
         import ray
     except ImportError:
@@ -298,7 +310,7 @@ def _ray(engine: str, todo: list[dict], table: str, address: str) -> Iterator[di
             raise UserError(f"--cluster: cannot connect to {shown(address)} ({str(error).splitlines()[0]})") from None
     try:
         remote = ray.remote(evaluate)
-        pending = [remote.remote(engine, point, table) for point in todo]
+        pending = [remote.remote(engine, point, table, synth) for point in todo]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield ray.get(done[0])
@@ -327,11 +339,11 @@ def _read_log(path: Path) -> dict[str, dict]:
 
 def explore(engine: str, workloads: list[str], grid: dict[str, list[str]], out_dir: Path, *,
             sample: int | None = None, seed: int = 0, objectives: tuple[str, ...] = tuple(OBJECTIVES.values()),
-            table: str = "45nm", workers: int | None = None, cluster: str | None = None,
+            table: str = "45nm", synth: bool = False, workers: int | None = None, cluster: str | None = None,
             limit: int | None = None, progress: bool = True) -> tuple[list[dict], list[dict]]:
     """Evaluate every point of the sweep not yet in ``out_dir``'s :data:`POINTS_LOG` (at most ``limit`` of
-    them), locally on ``workers`` processes (default: one per CPU) or on the Ray cluster at ``cluster``
-    (``local``: a Ray instance started here), then write the outputs (:func:`write_outputs`); the records
+    them; with ``synth`` each also synthesized, see :func:`evaluate`), locally on ``workers`` processes
+    (default: one per CPU) or on the Ray cluster at ``cluster`` (``local``: a Ray instance started here), then write the outputs (:func:`write_outputs`); the records
     of the sweep's points in grid order (only those finished if ``limit`` stopped it) and of its front."""
     for workload in workloads:
         check_workload(engine, workload)
@@ -342,12 +354,12 @@ def explore(engine: str, workloads: list[str], grid: dict[str, list[str]], out_d
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     log = Path(out_dir) / POINTS_LOG
     done = _read_log(log)
-    keys = [point_key(engine, p, table) for p in todo]
+    keys = [point_key(engine, p, table, synth) for p in todo]
     missing = [p for p, k in zip(todo, keys) if k not in done][:limit]
     if cluster is not None:
-        results = _ray(engine, missing, table, cluster)
+        results = _ray(engine, missing, table, synth, cluster)
     else:
-        results = _local(engine, missing, table, workers or os.cpu_count() or 1)
+        results = _local(engine, missing, table, synth, workers or os.cpu_count() or 1)
     from .progress import bar
 
     with bar("points", len(todo), len(todo) - len(missing), enabled=progress) as advance, log.open("a") as out:

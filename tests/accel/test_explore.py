@@ -106,7 +106,7 @@ def test_cli_writes_points_front_and_plots_of_a_resnet18_sweep(tmp_path, capsys)
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:5] == ["workload", "banks", "feasible", "reason", "cycles"]
     assert [r["banks"] for r in rows] == ["32", "64"] and all(int(r["cycles"]) > 0 for r in rows)
-    assert all(float(r["utilization"]) <= 1 and int(r["layers"]) == 21 for r in rows)
+    assert all(float(r["utilization"]) <= 1 and int(r["layers"]) == 21 and r["lut4"] == "" for r in rows)
     points = json.loads((out / "points.json").read_text())
     assert points["objectives"] == ["cycles", "energy_pj", "area_mm2"] and len(points["points"]) == 2
     assert points["points"][0]["metrics"]["left_out"] == ["pool1", *(f"conv{i}_{j}_add" for i in (2, 3, 4, 5)
@@ -117,6 +117,18 @@ def test_cli_writes_points_front_and_plots_of_a_resnet18_sweep(tmp_path, capsys)
     assert len(json.loads((out / "pareto.json").read_text())["points"]) == len(front)
     for name in ("cycles_vs_energy_pj", "cycles_vs_area_mm2", "energy_pj_vs_area_mm2"):
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.fpga
+def test_synth_adds_the_fpga_report(tmp_path, capsys):
+    tiny = ["--sweep", "pe=1", "--sweep", "simd=2", "--sweep", "weight_depth=16", "--sweep", "threshold_depth=4",
+            "--sweep", "input_depth=16", "--sweep", "max_reduction=16"]
+    out = tmp_path / "out"
+    assert main(["explore", "xnor", "--workload", "dense:in=16,out=2", *tiny, "--synth", "--workers", "1",
+                 "--out", str(out)]) == 0
+    with (out / "points.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert int(row["lut4"]) > 0 and int(row["ff"]) > 0 and float(row["fmax_mhz"]) > 0 and int(row["cycles"]) > 0
 
 
 @pytest.mark.parametrize("args,complaint", [
