@@ -146,7 +146,7 @@ def _workload(engine: str, workload: str):
     if ":" in workload:
         kind, params = parse_layer(workload, compiler.LAYER_KINDS)
         if engine == "mac_array" and kind in ("conv", "dense", "depthwise"):
-            return ("shapes", ((kind, compiler.case_shape(kind, params)),), ())
+            return ("shapes", ((kind, compiler.check_params(kind, params)),), ())
         return ("layer", kind, tuple(params.items()))
     if engine != "mac_array":
         raise UserError(f"--workload {shown(workload)}: engine '{engine}' takes a model "

@@ -673,9 +673,9 @@ def image_bytes(spec: MacArraySpec, kind: str, shape: ConvShape) -> int:
     return features + weights + output
 
 
-def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
-    """The geometry of layer ``kind`` with parameters ``p``, after every check that needs no data: a
-    :class:`UserError` naming the first parameter or limit it breaks."""
+def check_params(kind: str, p: dict) -> ConvShape:
+    """The geometry of layer ``kind`` with parameters ``p`` after the checks that need no spec (sizes,
+    words, groups): a :class:`UserError` naming the first parameter it breaks."""
     from ..int8 import ACTIVATIONS
 
     for key, value in p.items():
@@ -688,6 +688,13 @@ def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
     shape = case_shape(kind, p)
     if shape.c % shape.groups or shape.k % shape.groups:
         raise UserError(f"--layer {kind}: groups={shape.groups} must divide c={shape.c} and k={shape.k}")
+    return shape
+
+
+def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
+    """The geometry of layer ``kind`` with parameters ``p``, after every check that needs no data: a
+    :class:`UserError` naming the first parameter or limit it breaks."""
+    shape = check_params(kind, p)
     if kind != "add":
         _check(shape, spec, kind)
     check_memory(f"--layer {kind}", image_bytes(spec, kind, shape), ADDR)

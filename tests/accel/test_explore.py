@@ -144,6 +144,7 @@ def test_synth_adds_the_fpga_report(tmp_path, capsys):
     (["mac_array", "--objectives", "cycles,power"], "--objectives: 'power' is not allowed"),
     (["mac_array", "--workload", "resnet19"], "--workload 'resnet19': expected a zoo network"),
     (["mac_array", "--workload", "conv:h=x"], "--layer conv: h='x' is not an integer"),
+    (["mac_array", "--workload", "conv:c=16,k=16,groups=3"], "--layer conv: groups=3 must divide c=16 and k=16"),
     (["mac_array", "--workload", "missing.csv"], "topology file 'missing.csv': cannot read it"),
     (["mac_array", "--energy-table", "7nm"], "energy table: '7nm' is neither a built-in table"),
     (["mac_array", "--workers", "2", "--cluster", "local"], "--workers: not with --cluster"),
