@@ -256,6 +256,50 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
     click.echo(json.dumps(report.to_dict()) if as_json else report.table())
 
 
+@cli.command()
+@click.argument("engine")
+@click.option("--workload", "workloads", multiple=True, required=True, metavar="W",
+              help="A zoo network (mac_array), a SCALE-Sim .csv file (mac_array), a model (digits-mlp, "
+                   "digits-bnn-mlp…) or a layer KIND:KEY=VALUE,...; repeatable.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2,...",
+              help="Values of a spec parameter or compiler choice (mac_array: mode, double); repeatable.")
+@click.option("--search", default="grid", show_default=True, metavar="grid|random:N",
+              help="Every combination, or N of them drawn at random (--seed).")
+@click.option("--seed", type=_seed, default=0, show_default=True, help="Seed of --search random:N.")
+@click.option("--objectives", default="cycles,energy,area", show_default=True,
+              help="Metrics the Pareto front minimizes: a list of cycles, energy, area.")
+@click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
+              help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
+@click.option("--synth", is_flag=True,
+              help="Also synthesize each point's spec for ECP5 (LUT4, FF, DSP, BRAM, Fmax; minutes to an hour "
+                   "each, cached by Verilog hash).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local processes (default: one per CPU).")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Run on the Ray cluster at ADDRESS (HEAD:6379), or 'local' to start a Ray instance here.")
+@click.option("--out", "out_dir", required=True, help="Directory for points.csv/json, pareto.csv/json, plots.")
+def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, out_dir):
+    """Sweep ENGINE's parameters and compiler choices over workloads (perf + cost model per point); write
+    every point and the Pareto front (CSV, JSON) and plots. A rerun into the same --out resumes."""
+    from . import explore as dse
+
+    grid = dse.parse_sweeps(engine, sweeps)
+    sample, chosen = dse.parse_search(search), dse.parse_objectives(objectives)
+    if workers is not None and cluster is not None:
+        raise UserError("--workers: not with --cluster (Ray places the points); allowed: one of them")
+    from .cost import load_table
+
+    load_table(energy_table)
+    for workload in workloads:
+        dse.check_workload(engine, workload)
+    records, front = dse.explore(engine, list(workloads), grid, _out_dir(out_dir), sample=sample, seed=seed,
+                                 objectives=chosen, table=energy_table, synth=synth, workers=workers,
+                                 cluster=cluster)
+    feasible = sum(r["feasible"] for r in records)
+    click.echo(f"{len(records)} points ({feasible} feasible, {len(records) - feasible} infeasible), "
+               f"{len(front)} on the Pareto front of {', '.join(chosen)}; wrote {out_dir}")
+
+
 def _one_line(message: str) -> str:
     """Click's message with any line break it quotes from the command line shown as ``\\n``."""
     return message.replace("\n", "\\n")

@@ -28,3 +28,21 @@ def step(message: str):
         _console.print(f"[green]✓[/green] {message} ({elapsed:.1f} s)")
     else:
         print(f"[accel] {message}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+
+
+
+@contextlib.contextmanager
+def bar(what: str, total: int, done: int = 0, enabled: bool = True):
+    """A progress bar on stderr for ``total`` ``what`` (``done`` of them finished before): finished/total,
+    ``what`` per second over the whole run and the time left; the body calls the yielded function once per item finished."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed or 0:.1f} {what}/s")
+
+    with Progress(what, BarColumn(), MofNCompleteColumn(), Rate(), "ETA", TimeRemainingColumn(),
+                  console=_console, disable=not enabled, speed_estimate_period=24 * 3600) as progress:
+        task = progress.add_task(what, total=total, completed=done)
+        yield lambda: progress.advance(task)

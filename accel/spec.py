@@ -121,6 +121,17 @@ class Spec:
         object.__setattr__(self, "_derived", frozenset(derived))
 
     @classmethod
+    def parse_value(cls, key: str, text: str) -> Any:
+        """The value of parameter ``key`` written as ``text`` (as ``--set`` takes it), checked against that
+        parameter's allowed values alone (not against the other parameters); a :class:`UserError` otherwise."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if key not in fields:
+            raise UserError(f"{cls.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
+        value = _parse(cls.name, fields[key], text)
+        _check(cls.name, fields[key], value)
+        return value
+
+    @classmethod
     def describe(cls) -> dict[str, str]:
         """Each parameter's name mapped to its default, allowed values and meaning."""
         return {
@@ -171,13 +182,8 @@ class Spec:
     def with_overrides(self, assignments: dict[str, str]) -> "Spec":
         """A copy with parameters set from strings, as ``--set key=value`` gives them; parameters this spec
         derived are derived again from the new values."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        changes = {}
-        for key, text in assignments.items():
-            if key not in fields:
-                raise UserError(f"{self.name}: unknown parameter {key!r}; known: {', '.join(sorted(fields))}")
-            changes[key] = _parse(self.name, fields[key], text)
-        given = {name: getattr(self, name) for name in fields if name not in self._derived}
+        changes = {key: self.parse_value(key, text) for key, text in assignments.items()}
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self._derived}
         return type(self)(**{**given, **changes})
 
     @classmethod

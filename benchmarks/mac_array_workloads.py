@@ -42,14 +42,7 @@ RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
 
 
 def conv_shapes(path: Path) -> list[tuple[str, ConvShape]]:
-    shapes = []
-    for layer in load_topology(path):
-        if layer.is_fc:
-            shapes.append((layer.name, ConvShape(layer.h * layer.w * layer.c, 1, 1, layer.k, 1, 1, 1, 0, 0, 1)))
-        else:
-            shapes.append((layer.name, ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride,
-                                                 (layer.r - 1) // 2, (layer.s - 1) // 2, layer.groups)))
-    return shapes
+    return [(layer.name, ConvShape.of_topology(layer, same=True)) for layer in load_topology(path)]
 
 
 def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:

@@ -31,6 +31,7 @@ from ..compress.encode import block_features, unblock_features
 from ..errors import UserError
 from ..isa.mac_array import ADDR, PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from ..nn.qgraph import QAdd, QConv, QDense, QPool
+from ..nn.topology import ConvLayerShape
 from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
 from . import check_memory
@@ -66,6 +67,22 @@ class ConvShape:
     @property
     def macs(self) -> int:
         return self.k * self.out_h * self.out_w * (self.c // self.groups) * self.r * self.s
+
+    @staticmethod
+    def dense(inputs: int, outputs: int) -> "ConvShape":
+        """A dense layer: a 1×1 convolution of a 1×1 map of ``inputs`` channels to ``outputs``."""
+        return ConvShape(inputs, 1, 1, outputs, 1, 1, 1, 0, 0, 1)
+
+    @staticmethod
+    def of_topology(layer: ConvLayerShape, same: bool = False) -> "ConvShape":
+        """A SCALE-Sim topology row: a fully-connected row as a dense layer of its h·w·c inputs; a convolution
+        without padding (the IFMAP is the padded input, as SCALE-Sim reads it) or, with ``same``, with
+        "same" padding (R - 1) // 2, (S - 1) // 2 (the IFMAP is the unpadded input)."""
+        if layer.is_fc:
+            return ConvShape.dense(layer.h * layer.w * layer.c, layer.k)
+        pad_h, pad_w = ((layer.r - 1) // 2, (layer.s - 1) // 2) if same else (0, 0)
+        return ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride, pad_h, pad_w,
+                         layer.groups)
 
 
 @dataclass(frozen=True)
@@ -113,12 +130,23 @@ def _check(shape: ConvShape, spec: MacArraySpec, name: str):
                         f"exceeds mac_array.max_reduction = {spec.max_reduction}")
 
 
-def plan(spec: MacArraySpec, shape: ConvShape, name: str = "layer") -> Mapping:
-    """The fastest mapping by estimate, or a :class:`UserError` if the layer cannot be tiled."""
+MODES = ("weight-reuse", "data-reuse")
+"""The loop orders :func:`plan` chooses between (:attr:`Mapping.mode`)."""
+
+
+def plan(spec: MacArraySpec, shape: ConvShape, name: str = "layer", *, mode: str | None = None,
+         double: bool | None = None) -> Mapping:
+    """The fastest mapping by estimate, or a :class:`UserError` if the layer cannot be tiled; ``mode`` (one
+    of :data:`MODES`) and ``double`` restrict the choice to that loop order and buffering (``None``: any)."""
     _check(shape, spec, name)
-    mappings = (m for fb in _feature_bank_choices(spec) for double in (True, False)
-                for m in _mappings(spec, shape, fb, double))
-    return min(mappings, key=lambda m: (m.cycles, m.bytes_read), default=None) or _untileable(spec, shape, name)
+    mappings = (m for fb in _feature_bank_choices(spec) for d in ((True, False) if double is None else (double,))
+                for m in _mappings(spec, shape, fb, d) if mode in (None, m.mode))
+    best = min(mappings, key=lambda m: (m.cycles, m.bytes_read), default=None)
+    if best is None and (mode, double) != (None, None):
+        chosen = ", ".join(f"{k}={v}" for k, v in (("mode", mode), ("double", double)) if v is not None)
+        raise UserError(f"layer '{name}': no mapping on mac_array with {spec.banks} × {spec.bank_kib} KiB banks "
+                        f"has {chosen}")
+    return best or _untileable(spec, shape, name)
 
 
 def _capacities(spec: MacArraySpec, feature_banks: int, double: bool) -> tuple[int, int]:
@@ -312,8 +340,8 @@ def _estimates(spec, shape, feature_banks, double, blocks, tiles, chunks, rows, 
     if ramp:
         saved = (_resident_weights_cycles(spec, shape, blocks, unramped)
                  - _resident_weights_cycles(spec, shape, blocks, bands))
-    for mode, read in (("weight-reuse", weight_bytes + tiles * band_bytes),
-                       ("data-reuse", band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes)):
+    for mode, read in zip(MODES, (weight_bytes + tiles * band_bytes,  # weight-reuse, then data-reuse
+                                  band_bytes + (len(bands) if tiles > 1 else 1) * weight_bytes)):
         beats = read // ac
         cycles = drains + (fill + max(steps, beats - fill) if double else steps + beats) - saved
         yield Mapping(mode, bytes_read=read, cycles=cycles, **common)
@@ -623,7 +651,7 @@ LAYER_KINDS = {
 def case_shape(kind: str, p: dict) -> ConvShape:
     """The geometry of an ``accel simulate`` layer of ``kind`` with parameters ``p`` (:data:`LAYER_KINDS`)."""
     if kind == "dense":
-        return ConvShape(p["in"], 1, 1, p["out"], 1, 1, 1, 0, 0, 1)
+        return ConvShape.dense(p["in"], p["out"])
     if kind == "add":
         return ConvShape(p["c"], p["h"], p["w"], p["c"], 1, 1, 1, 0, 0, p["c"])
     k, groups = (p["k"], p["groups"]) if kind == "conv" else (p["c"], p["c"])
@@ -645,9 +673,9 @@ def image_bytes(spec: MacArraySpec, kind: str, shape: ConvShape) -> int:
     return features + weights + output
 
 
-def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
-    """The geometry of layer ``kind`` with parameters ``p``, after every check that needs no data: a
-    :class:`UserError` naming the first parameter or limit it breaks."""
+def check_params(kind: str, p: dict) -> ConvShape:
+    """The geometry of layer ``kind`` with parameters ``p`` after the checks that need no spec (sizes,
+    words, groups): a :class:`UserError` naming the first parameter it breaks."""
     from ..int8 import ACTIVATIONS
 
     for key, value in p.items():
@@ -660,6 +688,13 @@ def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
     shape = case_shape(kind, p)
     if shape.c % shape.groups or shape.k % shape.groups:
         raise UserError(f"--layer {kind}: groups={shape.groups} must divide c={shape.c} and k={shape.k}")
+    return shape
+
+
+def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
+    """The geometry of layer ``kind`` with parameters ``p``, after every check that needs no data: a
+    :class:`UserError` naming the first parameter or limit it breaks."""
+    shape = check_params(kind, p)
     if kind != "add":
         _check(shape, spec, kind)
     check_memory(f"--layer {kind}", image_bytes(spec, kind, shape), ADDR)

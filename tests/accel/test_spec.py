@@ -155,3 +155,13 @@ def test_unknown_presets(cls, name, known):
     with pytest.raises(UserError) as error:
         cls.preset(name)
     assert str(error.value) == f"{cls.name}: unknown preset {name!r}; known: {known}"
+
+
+def test_parse_value_checks_one_parameter_alone():
+    assert MacArraySpec.parse_value("atomic_c", "16") == 16
+    for text, complaint in (("12", "mac_array.atomic_c: 12 is not allowed"),
+                            ("x", "mac_array.atomic_c: 'x' is not allowed")):
+        with pytest.raises(UserError, match=complaint):
+            MacArraySpec.parse_value("atomic_c", text)
+    with pytest.raises(UserError, match="unknown parameter 'lanes'"):
+        MacArraySpec.parse_value("lanes", "8")

@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from accel import int8
-from accel.compiler.mac_array import ConvShape, Layout, lower, plan, schedule
+from accel.compiler.mac_array import MODES, ConvShape, Layout, lower, plan, schedule
 from accel.errors import UserError
 from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
 from accel.nn.qgraph import QDense
@@ -71,7 +71,21 @@ def test_planning_succeeds_or_is_a_user_error(spec, shape):
     elif mapping is not None:
         assert mapping.feature_banks % spec.atomic_k == 0 and 0 < mapping.feature_banks < spec.banks
         assert 1 <= mapping.band_rows <= shape.out_h and mapping.bands >= -(-shape.out_h // mapping.band_rows)
-        assert mapping.weight_tiles >= 1 and mapping.chunks >= 1 and mapping.mode in ("weight-reuse", "data-reuse")
+        assert mapping.weight_tiles >= 1 and mapping.chunks >= 1 and mapping.mode in MODES
+
+
+@settings(max_examples=100)
+@given(specs(), shapes(), st.sampled_from(MODES), st.booleans())
+def test_a_restricted_plan_takes_the_choice_or_is_a_user_error(spec, shape, mode, double):
+    """plan(mode=, double=) returns a mapping of that mode and buffering, never one faster by estimate than
+    the free choice; without a mapping of that choice it is a UserError."""
+    free = planned(spec, shape)
+    try:
+        mapping = plan(spec, shape, mode=mode, double=double)
+    except UserError:
+        return
+    assert (mapping.mode, mapping.double) == (mode, double)
+    assert free is not None and (free.cycles, free.bytes_read) <= (mapping.cycles, mapping.bytes_read)
 
 
 def check_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout: Layout) -> None:
