@@ -34,7 +34,7 @@ def load(parser: argparse.ArgumentParser, paths: list[Path] | None,
             elif path.exists():
                 files.append(path)
             else:
-                raise UserError(f"--workloads: '{path}' does not exist (relative to {Path.cwd()})")
+                raise UserError(f"--workloads: '{path}' does not exist (looked for {path.absolute()})")
         topologies = {}
         for file in files:
             if file.stem in topologies:
