@@ -1,22 +1,22 @@
 """mac_array on real networks: per-layer cycles, utilization and DRAM traffic from the perf model, the perf
 model's own speed, and the RTL simulation speed.
 
-For every layer of ResNet-50 and MobileNet-v1 (SCALE-Sim topology files in ../shared/workloads, read with
-'same' zero padding so the shapes are the real networks'; the fully connected row as a 1×1 convolution of
-a 1×1 map) on an 8×8 configuration (the preset nv_small: 32 × 4 KiB buffer) and a 32×32 one (nv_full-like
-512 KiB, as 128 × 4 KiB banks so the feature/weight split can be 1:3 as well as 1:1 and 3:1), the compiler
-plans the layer and the perf model counts its cycles — the same numbers the RTL produces, cycle for cycle
-(tests/sim/test_mac_array.py). A layer is *memory-bound* when its DRAM traffic in the busier direction
-(one beat per cycle each way) takes at least as many cycles as its MACs are active. *fill* is the loads
-before the first MAC (the first band and kernel group), as a share of the MAC-active cycles: nothing in
-the layer can overlap them.
+For every layer of ResNet-50 and MobileNet-v1 (the SCALE-Sim topology files bundled with accel, or those given
+with --workloads; read with 'same' zero padding so the shapes are the real networks'; the fully connected row
+as a 1×1 convolution of a 1×1 map) on an 8×8 configuration (the preset nv_small: 32 × 4 KiB buffer) and a 32×32 one
+(nv_full-like 512 KiB, as 128 × 4 KiB banks so the feature/weight split can be 1:3 as well as 1:1 and 3:1),
+the compiler plans the layer and the perf model counts its cycles — the same numbers the RTL produces, cycle
+for cycle (tests/sim/test_mac_array.py). A layer is *memory-bound* when its DRAM traffic in the busier
+direction (one beat per cycle each way) takes at least as many cycles as its MACs are active. *fill* is the
+loads before the first MAC (the first band and kernel group), as a share of the MAC-active cycles: nothing
+in the layer can overlap them.
 
-Then it times the perf model on whole networks (median of 5) and runs one ResNet-50 layer on the 8×8 RTL
-(Verilator), reporting simulated cycles per second of the run (loading the memory excluded).
+Then it times the perf model on whole networks (median of 5) and runs one layer of the bundled ResNet-50 on the
+8×8 RTL (Verilator), reporting simulated cycles per second of the run (loading the memory excluded).
 
-Run from the repository root::
+Run from any folder (paths are relative to it)::
 
-    .venv/bin/python benchmarks/mac_array_workloads.py [--no-rtl] [--out benchmarks/results/mac_array_workloads.json]
+    python benchmarks/mac_array_workloads.py [--no-rtl] [--workloads CSV_OR_FOLDER ...] [--out FILE.json]
 """
 
 import argparse
@@ -31,18 +31,18 @@ import numpy as np
 from accel.compiler.mac_array import ConvShape, Layout, lower, plan, schedule, steady_cycles
 from accel.isa.mac_array import Conv, LoadFeatures, LoadWeights
 from accel.nn.random_layers import random_layer
-from accel.nn.topology import load_topology
+from accel.nn.topology import ConvLayerShape, bundled
 from accel.spec import MacArraySpec
 from sim.perf.mac_array import counters
+from workloads import add_argument, load, sources
 
-WORKLOADS = Path(__file__).resolve().parents[2] / "shared" / "workloads"
-NETWORKS = {"resnet50": "Resnet50.csv", "mobilenet": "mobilenet.csv"}
+NETWORKS = {"resnet50": "Resnet50", "mobilenet": "mobilenet"}  # default: report name -> bundled topology
 CONFIGS = {"8x8": MacArraySpec.preset("nv_small"), "32x32": MacArraySpec(atomic_c=32, atomic_k=32, banks=128, bank_kib=4)}
 RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
 
 
-def conv_shapes(path: Path) -> list[tuple[str, ConvShape]]:
-    return [(layer.name, ConvShape.of_topology(layer, same=True)) for layer in load_topology(path)]
+def conv_shapes(layers: list[ConvLayerShape]) -> list[tuple[str, ConvShape]]:
+    return [(layer.name, ConvShape.of_topology(layer, same=True)) for layer in layers]
 
 
 def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:
@@ -98,13 +98,15 @@ def rtl_speed(shapes) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation-speed run")
+    add_argument(parser, "the bundled Resnet50 and mobilenet")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "mac_array_workloads.json")
     args = parser.parse_args()
+    topologies = load(parser, args.workloads, NETWORKS)
 
     report = {"date": datetime.date.today().isoformat(), "configs": {k: s.to_dict() for k, s in CONFIGS.items()},
-              "networks": {}}
-    for network, file in NETWORKS.items():
-        shapes = conv_shapes(WORKLOADS / file)
+              "workloads": sources(args.workloads), "networks": {}}
+    for network, layers in topologies.items():
+        shapes = conv_shapes(layers)
         for config, spec in CONFIGS.items():
             rows = [evaluate(spec, name, shape) for name, shape in shapes]
             compile_seconds, seconds = perf_seconds(spec, shapes)
@@ -137,7 +139,7 @@ def main():
                 print(f"lowest utilization of compute-bound layers with C, K multiples of the atomic sizes: "
                       f"{summary['min_utilization_compute_bound_aligned']:.1%}")
     if not args.no_rtl:
-        speed = rtl_speed(conv_shapes(WORKLOADS / NETWORKS["resnet50"]))
+        speed = rtl_speed(conv_shapes(bundled("Resnet50")))
         report["rtl"] = speed
         print(f"\nRTL (Verilator) on ResNet-50 {speed['layer']}, 8x8: {speed['cycles']:,} cycles in "
               f"{speed['run_seconds']:.2f} s = {speed['cycles_per_second'] / 1e3:.0f}k cycles/s "

@@ -1,27 +1,25 @@
 """Size of the workloads: layers, conv and fc MACs and parameters of every zoo network and SCALE-Sim CSV.
 
 A zoo network (:mod:`accel.nn.zoo`) counts its Conv2d and Dense layers, their MACs for one image, and its
-learned parameters (:func:`accel.nn.param_count`). A topology CSV (:func:`accel.nn.load_topology`, IFMAPs read
-as already padded) counts its rows, their MACs and weights (the format has no biases). A last line compares
-ResNet-50 built-in with ``Resnet50.csv``, read both as SCALE-Sim defines it and as unpadded "same"-padded
-IFMAPs (:meth:`ConvLayerShape.same_padded`). The table goes to stdout, the same rows as JSON to a file.
+learned parameters (:func:`accel.nn.param_count`). A topology CSV (the ones bundled with accel, or those given
+with --workloads; :func:`accel.nn.load_topology`, IFMAPs read as already padded) counts its rows, their MACs
+and weights (the format has no biases). A last line compares ResNet-50 built-in with the bundled
+``Resnet50.csv``, read both as SCALE-Sim defines it and as unpadded "same"-padded IFMAPs
+(:meth:`ConvLayerShape.same_padded`). The table goes to stdout, the same rows as JSON to a file.
 
-Run it from the repository root::
+Run it from any folder (paths are relative to it)::
 
-    .venv/bin/python benchmarks/workload_macs.py
-    .venv/bin/python benchmarks/workload_macs.py --workloads ../shared/workloads --out /tmp/macs.json
+    python benchmarks/workload_macs.py
+    python benchmarks/workload_macs.py --workloads my_topologies/ net.csv --out /tmp/macs.json
 """
 
 import argparse
-import os
 from pathlib import Path
 
-from accel.errors import UserError
-from accel.nn import ZOO, Conv2d, Dense, build, load_topology, param_count
+from accel.nn import ZOO, ConvLayerShape, Conv2d, Dense, build, bundled, bundled_names, param_count
 from report import table, write_json
+from workloads import add_argument, load, sources
 
-DEFAULT_WORKLOADS = Path(os.environ.get("ACCEL_WORKLOADS")
-                         or Path(__file__).resolve().parents[2] / "shared" / "workloads")
 DEFAULT_OUT = Path(__file__).parent / "results" / "workload_macs.json"
 
 COLUMNS = [  # (JSON key, table heading, format)
@@ -43,28 +41,21 @@ def zoo_row(name: str) -> dict:
             "conv_macs": macs[Conv2d], "fc_macs": macs[Dense], "macs": g.macs(), "params": param_count(g)}
 
 
-def csv_row(path: Path) -> dict:
-    layers = load_topology(path)
+def csv_row(name: str, layers: list[ConvLayerShape]) -> dict:
     conv, fc = (sum(x.macs for x in layers if x.is_fc == is_fc) for is_fc in (False, True))
-    return {"source": "csv", "name": path.name, "layers": len(layers), "conv_macs": conv, "fc_macs": fc,
+    return {"source": "csv", "name": f"{name}.csv", "layers": len(layers), "conv_macs": conv, "fc_macs": fc,
             "macs": conv + fc, "params": sum(x.weights for x in layers)}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", type=Path, default=DEFAULT_WORKLOADS,
-                        help="folder of SCALE-Sim CSVs (default: $ACCEL_WORKLOADS or ../shared/workloads)")
+    add_argument(parser, "all bundled topologies")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON output file (default: benchmarks/results/workload_macs.json)")
     args = parser.parse_args(argv)
-    csvs = sorted(args.workloads.glob("*.csv"))
-    if not csvs:
-        parser.error(f"--workloads: no *.csv in '{args.workloads}'")
-    try:
-        rows = [zoo_row(name) for name in ZOO] + [csv_row(path) for path in csvs]
-        resnet50_csv = load_topology(args.workloads / "Resnet50.csv")
-    except UserError as error:
-        parser.error(str(error))
+    topologies = load(parser, args.workloads, {name: name for name in bundled_names()})
+    rows = [zoo_row(name) for name in ZOO] + [csv_row(name, layers) for name, layers in topologies.items()]
+    resnet50_csv = bundled("Resnet50")
     print(table(rows, COLUMNS))
 
     comparison = {"zoo": build("resnet50").macs(),
@@ -74,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{comparison['csv_same_padded'] / 1e9:.3f} G with 'same' padding, "
           f"{comparison['csv_as_padded'] / 1e9:.3f} G with IFMAPs read as already padded (SCALE-Sim)")
 
-    write_json(args.out, "workload_macs", workloads=str(args.workloads), rows=rows, resnet50_macs=comparison)
+    write_json(args.out, "workload_macs", workloads=sources(args.workloads), rows=rows, resnet50_macs=comparison)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from .graph import INPUT, Graph, Node
 from .layers import (Add, ArgMax, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, GlobalAvgPool, Layer, MaxPool2d,
                      ReLU, ReLU6, Softmax)
 from .passes import fold_batchnorm
-from .topology import ConvLayerShape, load_topology
+from .topology import ConvLayerShape, bundled, bundled_names, load_topology
 from .zoo import ZOO, build, param_count
 
 __all__ = ["INPUT", "Graph", "Node", "Layer", "Add", "ArgMax", "AvgPool2d", "BatchNorm", "Conv2d", "Dense",
            "Flatten", "GlobalAvgPool", "MaxPool2d", "ReLU", "ReLU6", "Softmax", "fold_batchnorm", "ConvLayerShape",
-           "load_topology", "ZOO", "build", "param_count"]
+           "bundled", "bundled_names", "load_topology", "ZOO", "build", "param_count"]

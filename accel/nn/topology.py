@@ -26,9 +26,13 @@ How :func:`load_topology` reads what real files contain:
 Anything else that cannot be read (missing or non-integer fields, values outside 1..:data:`MAX_VALUE`, a filter
 or a stride larger than the IFMAP, a repeated layer name) raises :class:`UserError` naming the file, the line
 and the field.
+
+Real networks' files ship with the package (``topologies/``, from SCALE-Sim; provenance in its README):
+:func:`bundled_names` lists them, :func:`bundled` loads one by name.
 """
 
 from dataclasses import dataclass, replace
+from importlib.resources import as_file, files
 from pathlib import Path
 
 from ..errors import UserError
@@ -146,3 +150,20 @@ def load_topology(path: str | Path) -> list[ConvLayerShape]:
     if not layers:
         raise UserError(f"topology file '{path}': no layers")
     return list(layers.values())
+
+
+BUNDLED = files(__package__) / "topologies"  # the package data folder of SCALE-Sim CSVs
+
+
+def bundled_names() -> list[str]:
+    """The names of the topology files shipped with accel (file names without ``.csv``), sorted."""
+    return sorted(entry.name.removesuffix(".csv") for entry in BUNDLED.iterdir() if entry.name.endswith(".csv"))
+
+
+def bundled(name: str) -> list[ConvLayerShape]:
+    """The layers of the bundled topology ``name`` (one of :func:`bundled_names`), read by :func:`load_topology`."""
+    names = bundled_names()
+    if name not in names:
+        raise UserError(f"topology '{name}' is not bundled; bundled: {', '.join(names)}")
+    with as_file(BUNDLED / f"{name}.csv") as path:
+        return load_topology(path)

@@ -20,7 +20,7 @@ def mlp_report():
 def test_pruned_and_shared_mlp_is_within_one_point_of_float(mlp_report):
     float_step, pruned, shared = mlp_report.steps
     assert [step.name for step in mlp_report.steps] == ["float", "pruned", "pruned+shared"]
-    assert float_step.accuracy >= 0.97
+    assert float_step.accuracy >= 0.96  # digits-mlp's target, a margin for other CPUs (tests/accel/nn/test_digits.py)
     assert shared.accuracy >= float_step.accuracy - 0.01 and pruned.accuracy >= float_step.accuracy - 0.01
     assert pruned.density == shared.density == pytest.approx(0.1)
 

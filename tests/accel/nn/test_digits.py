@@ -27,7 +27,11 @@ def test_pixels_are_integers_and_inputs_are_scaled_to_unit_range():
     np.testing.assert_array_equal(train.inputs((64,)) * 16, train.pixels.reshape(-1, 64))
 
 
-@pytest.mark.parametrize("name,target", [("digits-mlp", 0.97), ("digits-cnn", 0.96)])
+# Trained here, both get 349 of the 359 test images right (97.2 %); other seeds give 348-350 (mlp, seeds 0-5) and
+# 348-351 (cnn, seeds 0-4). Another CPU trains other weights, as another seed does: numpy's float32 matmul rounds
+# differently per instruction set (its AVX2 and AVX-512 kernels differ in the last bit), so the targets leave
+# a margin of a few images (0.96: 345 images).
+@pytest.mark.parametrize("name,target", [("digits-mlp", 0.96), ("digits-cnn", 0.96)])
 def test_float_models_reach_their_accuracy(name, target):
     graph = models.model(name)
     _, test = digits.load()

@@ -1,17 +1,18 @@
-"""SCALE-Sim topology CSVs: the real workloads load, each quirk is read as documented, bad rows name file:line."""
+"""SCALE-Sim topology CSVs: the bundled real networks load, each quirk is read as documented, bad rows name
+file:line."""
 
 from pathlib import Path
 
 import pytest
 
 from accel.errors import UserError
-from accel.nn import ConvLayerShape, load_topology
-from accel.nn.topology import MAX_VALUE
+from accel.nn import ConvLayerShape, bundled, bundled_names, load_topology
 from accel.nn.layers import Conv2d, Dense, Flatten
+from accel.nn.topology import BUNDLED, MAX_VALUE
 
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
-# Layer count of each file the workloads README lists.
-WORKLOADS = {"Resnet18.csv": 21, "Resnet50.csv": 54, "mobilenet.csv": 27, "alexnet.csv": 5, "yolo_tiny.csv": 9}
+# Layer count of each bundled file (accel/nn/topologies/README.md).
+LAYERS = {"Resnet18": 21, "Resnet50": 54, "alexnet": 5, "mobilenet": 27, "yolo_tiny": 9}
 
 
 def write(tmp_path, text: str) -> Path:
@@ -20,30 +21,40 @@ def write(tmp_path, text: str) -> Path:
     return path
 
 
-def test_every_workload_loads(workloads):
-    counts = {path.name: len(load_topology(path)) for path in sorted(workloads.glob("*.csv"))}
-    assert counts.items() >= WORKLOADS.items(), f"{workloads}: layer counts {counts}, expected {WORKLOADS}"
-    for path in workloads.glob("*.csv"):
-        for layer in load_topology(path):
+def test_every_bundled_topology_loads():
+    assert {name: len(bundled(name)) for name in bundled_names()} == LAYERS
+    for name in LAYERS:
+        for layer in bundled(name):
             # Each layer is a valid graph whose inferred output and MACs agree with the record.
             g = layer.graph()
             assert g[g.output].shape == ((layer.k,) if layer.is_fc else (layer.k, layer.out_h, layer.out_w))
             assert g.macs() == layer.macs > 0
 
 
-def test_workload_quirks_are_read_as_documented(workloads):
-    resnet50 = load_topology(workloads / "Resnet50.csv")  # comma-only line 2, extra columns Eh, Ew, e2
+def test_bundled_quirks_are_read_as_documented():
+    text = {name: (BUNDLED / f"{name}.csv").read_text() for name in LAYERS}  # the quirks are still in the files
+    resnet50 = bundled("Resnet50")  # comma-only line 2, extra columns Eh, Ew, e2
+    assert text["Resnet50"].splitlines()[:2] == [HEADER[:-2] + ",,,Eh,Ew,e2", ",,,,,,,,,,,,"]
     assert resnet50[0] == ConvLayerShape("Conv1", 224, 224, 7, 7, 3, 64, 2)
     assert (resnet50[0].out_h, resnet50[0].out_w) == (109, 109)  # IFMAP taken as already padded
     assert resnet50[-1] == ConvLayerShape("FC6", 1, 1, 1, 1, 2048, 1000, 1) and resnet50[-1].is_fc
-    mobilenet = load_topology(workloads / "mobilenet.csv")  # spaces, depthwise rows
+    mobilenet = bundled("mobilenet")  # spaces, depthwise rows
+    assert text["mobilenet"].splitlines()[2] == "Conv2,  112, 112,    3, 3,      32,      1,     1,"
     assert mobilenet[1] == ConvLayerShape("Conv2", 112, 112, 3, 3, 32, 32, 1, groups=32)
     assert mobilenet[1].macs == 32 * 110 * 110 * 9
     assert sum(layer.groups > 1 for layer in mobilenet) == 13
-    alexnet = load_topology(workloads / "alexnet.csv")  # padded with spaces before the commas
+    alexnet = bundled("alexnet")  # padded with spaces before the commas
+    assert text["alexnet"].splitlines()[1].startswith("Conv1     ,224         ,")
     assert [layer.name for layer in alexnet] == ["Conv1", "Conv2", "Conv3", "Conv4", "Conv5"]
-    yolo = load_topology(workloads / "yolo_tiny.csv")  # "1, " and a blank last line
+    yolo = bundled("yolo_tiny")  # "1, " and a blank last line
+    assert "1024,   1, \n" in text["yolo_tiny"] and text["yolo_tiny"].endswith(",\n\n")
     assert yolo[6] == ConvLayerShape("Conv7", 11, 11, 3, 3, 512, 1024, 1)
+
+
+def test_unknown_bundled_topology_is_named():
+    with pytest.raises(UserError, match=r"^topology 'resnet50' is not bundled; bundled: Resnet18, Resnet50, "
+                                        r"alexnet, mobilenet, yolo_tiny$"):
+        bundled("resnet50")
 
 
 def test_spaces_trailing_commas_blank_lines_and_extra_columns(tmp_path):

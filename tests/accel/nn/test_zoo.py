@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accel.errors import UserError
-from accel.nn import ZOO, BatchNorm, Conv2d, Dense, build, load_topology, param_count
+from accel.nn import ZOO, BatchNorm, Conv2d, Dense, build, bundled, param_count
 
 # name: (MACs, learned parameters) for one 224×224 (227 for AlexNet, 28 for LeNets) image. Published figures:
 TOTALS = {
@@ -57,7 +57,7 @@ def test_lenet_300_100_weights():
     assert sum(np.prod(g[n].op.param_shapes(g.in_shapes(g[n]))["weight"]) for n in ("fc1", "fc2", "fc3")) == 266_200
 
 
-def test_resnet50_zoo_and_scale_sim_csv_agree(workloads):
+def test_resnet50_zoo_and_scale_sim_csv_agree():
     """The zoo and Resnet50.csv list the same 53 convolutions and fc: same input size, filter, channels, filters
     and stride. The CSV gives the unpadded IFMAP of "same"-padded layers (56×56 into a 3×3) and is read as
     already padded, so its output sizes and MACs are smaller (54×54); read as unpadded with "same" padding, the
@@ -74,7 +74,7 @@ def test_resnet50_zoo_and_scale_sim_csv_agree(workloads):
             zoo_in[fc] += 1
             zoo_out[fc] += 1
 
-    layers = load_topology(workloads / "Resnet50.csv")
+    layers = bundled("Resnet50")
     csv_in = Counter((x.h, x.w, x.r, x.s, x.c, x.k, x.stride) for x in layers)
     padded = [x.same_padded() for x in layers]
     csv_out = Counter((x.out_h, x.out_w, x.r, x.s, x.c, x.k, x.stride) for x in padded)
