@@ -3,6 +3,7 @@
 Works for every engine behind the shell (rtl_gen.shell) whose spec has ``port_bits`` and ``mem_latency``.
 """
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -40,12 +41,22 @@ def harness_words(programs: list[Program]) -> int:
     return max(4096, 1 << (need - 1).bit_length())
 
 
-def build(spec: Spec, words: int) -> runner.Build:
-    """The Verilator model of the harness around ``spec``'s engine with ``words`` memory beats (cached)."""
+@functools.lru_cache(maxsize=8)
+def harness_verilog(spec: Spec, words: int) -> tuple[str, str]:
+    """The Verilog of the harness around ``spec``'s engine with ``words`` memory beats, and its top module.
+
+    Converted once per process: elaborating and converting a harness takes 30-60 s for the larger engines,
+    far longer than running a small Program on its cached model.
+    """
     inner = f"harness_{module_name(spec)}_{words}"
     harness = Harness(build_engine(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
     top = f"{inner}_clocked"
-    text = clock_wrapper(harness, verilog.convert(harness, name=inner, emit_src=False), inner, top)
+    return clock_wrapper(harness, verilog.convert(harness, name=inner, emit_src=False), inner, top), top
+
+
+def build(spec: Spec, words: int) -> runner.Build:
+    """The Verilator model of the harness around ``spec``'s engine with ``words`` memory beats (cached)."""
+    text, top = harness_verilog(spec, words)
     return runner.build_verilog(spec, text, top, timing=True)
 
 
