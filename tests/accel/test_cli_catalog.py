@@ -42,9 +42,14 @@ SPEC_FILES = {  # name: contents, written into every case's folder
     "repeated_key.json": b'{"spec": "dot_product", "lanes": 4, "lanes": 8}',
     "bad_choice.json": b'{"spec": "xnor", "port_bits": 48}',
     "file.txt": b"not a directory\n",
+    "huge.csv": b"Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+                b"c1, 8, 8, 3, 3, 1000000000000000000000000000000, 4, 1,\n",
+    "stride.csv": b"Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+                  b"c1, 8, 8, 3, 3, 4, 4, 9,\n",
 }
 
 GENERATE = ["generate", "dot_product", "--out", "out"]
+EXPLORE = ["explore", "mac_array", "--out", "out"]
 MAC, EIE, XNOR = (["simulate", "--engine", engine] for engine in ("mac_array", "eie", "xnor"))
 
 
@@ -295,6 +300,23 @@ CASES = {  # id: (arguments, complaint in the message)
     "compress-binarize-and-share": (["compress", "digits-mlp", "--binarize", "--share", "4"],
                                     "binarize: cannot be combined with prune or share"),
     "compress-seed-negative": (["compress", "digits-mlp", "--seed", "-5"], "-5 is not in the range x>=0"),
+    # explore: sweeps and workloads, topology rows among them
+    "explore-topology-huge": ([*EXPLORE, "--workload", "huge.csv"],
+                              "huge.csv:2: layer 'c1': Channels is '1000000000000000000000000000000', expected at most"),
+    "explore-topology-stride": ([*EXPLORE, "--workload", "stride.csv"],
+                                "stride.csv:2: layer 'c1': Strides is 9, larger than the IFMAP 8x8"),
+    "explore-topology-missing": ([*EXPLORE, "--workload", "nosuch.csv"], "nosuch.csv"),
+    "explore-unknown-workload": ([*EXPLORE, "--workload", "nosuch"], "--workload 'nosuch': expected a zoo network"),
+    "explore-unknown-key": ([*EXPLORE, "--workload", "resnet18", "--sweep", "lanes=1,2"],
+                            "--sweep: 'lanes' is neither a mac_array parameter nor a compiler choice"),
+    "explore-bad-value": ([*EXPLORE, "--workload", "resnet18", "--sweep", "atomic_c=3"],
+                          "mac_array.atomic_c: 3 is not allowed"),
+    "explore-bad-objective": ([*EXPLORE, "--workload", "resnet18", "--objectives", "speed"],
+                              "--objectives: 'speed' is not allowed"),
+    "explore-bad-search": ([*EXPLORE, "--workload", "resnet18", "--search", "random:0"],
+                           "--search: 'random:0' is not allowed"),
+    "explore-out-is-a-file": (["explore", "mac_array", "--workload", "resnet18", "--out", "file.txt"],
+                              "--out: 'file.txt' exists and is not a directory"),
 }
 
 
