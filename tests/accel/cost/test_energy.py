@@ -93,15 +93,16 @@ def test_xnor_dense():
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("spec,layer", [
-    (MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1), "conv:h=6,w=6,c=9,k=5,r=3,pad=1"),
-    (EieSpec(n_pe=4, act_regs=128, ptr_entries=512, spmat_lines=256), "dense:in=40,out=24"),
-    (XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, max_reduction=2048), "conv:h=6,w=6,c=16,k=16,r=3"),
+@pytest.mark.parametrize("spec,layer,words", [  # the specs and harness sizes of tests/sim: their builds are reused
+    (MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1), "conv:h=6,w=6,c=9,k=5,r=3,pad=1", 1 << 12),
+    (EieSpec(n_pe=4, act_regs=128, ptr_entries=512, spmat_lines=256), "dense:in=40,out=24", 1 << 14),
+    (XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, max_reduction=2048), "conv:h=6,w=6,c=16,k=16,r=3",
+     1 << 14),
 ], ids=["mac_array", "eie", "xnor"])
-def test_counts_from_the_rtl_equal_the_perf_model(spec, layer):
+def test_counts_from_the_rtl_equal_the_perf_model(spec, layer, words):
     """The counts behind the energy come from counters the RTL counts as the perf model predicts them."""
     from sim.rtl.execute import run as rtl
 
     program, _, predicted = run(spec, layer)
-    measured = energy(program, rtl([program])[0].counters)
+    measured = energy(program, rtl([program], words=words)[0].counters)
     assert measured == predicted
