@@ -1,8 +1,8 @@
 """Random int8 layers for tests, benchmarks and ``accel simulate``: real arithmetic on random data.
 
-Weights are uniform int8 in [-127, 127] (symmetric), inputs uniform int8 with a random zero point,
-biases random int32 of realistic size, and the requantization scale chosen so outputs spread over the
-int8 range instead of saturating.
+Weights are int8 in [-127, 127] (symmetric: uniform over [-128, 127] with -128 folded to -127), inputs
+uniform int8 with a random zero point, biases random int32 of realistic size, and the requantization scale
+chosen so outputs spread over the int8 range instead of saturating.
 """
 
 import numpy as np
@@ -24,7 +24,9 @@ def random_layer(rng: np.random.Generator, *, c: int, h: int = 1, w: int = 1, k:
         weight = rng.choice(np.array([-127, 127], np.int8), (k, c // groups, r, s))
     else:
         x = rng.integers(-128, 128, (c, h, w), dtype=np.int8)  # drawn as int8: no int64 copy of a large layer
-        weight = rng.integers(-127, 128, (k, c // groups, r, s), dtype=np.int8)
+        # Drawn over the whole int8 range (2.6x faster than a range of 255 values: no rejection sampling; VGG-16's
+        # fc6 0.18 s instead of 0.47), then -128 folded to -127, so -127 comes up twice as often as another value.
+        weight = np.maximum(rng.integers(-128, 128, (k, c // groups, r, s), dtype=np.int8), -127)
     x_zp = int(rng.integers(-128, 128))
     bias = rng.integers(-(2**16), 2**16, k).astype(np.int32)
     reduction = c // groups * r * s
