@@ -7,7 +7,6 @@ when a command needs them.
 """
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -66,8 +65,6 @@ def _out_dir(text: str) -> Path:
                             f"for {str(out_dir)!r}")
         with tempfile.TemporaryFile(dir=existing):  # an unnamed file on Linux: nothing shows
             pass
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"--out: cannot write {str(out_dir)!r} ({error.strerror})") from None
@@ -79,6 +76,10 @@ _spec_file = click.option("--spec", "spec_file", type=click.Path(path_type=Path)
                           help="JSON spec file to start from (as `generate` writes it).")
 _preset = click.option("--preset", default=None, metavar="NAME",
                        help="Start from a named reference configuration (`accel params NAME` lists them).")
+_energy_table = click.option("--energy-table", "energy_table", default="45nm", show_default=True,
+                             metavar="NAME_OR_FILE",
+                             help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file "
+                                  "(accel.cost.tables).")
 _set = click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
                     help="Set a spec parameter; repeatable. `accel params NAME` lists them.")
 
@@ -164,8 +165,7 @@ _seed = click.IntRange(min=0)
 @click.option("--seed", type=_seed, default=0, show_default=True,
               help="Seed of the random data (any integer >= 0).")
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
-@click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
-              help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
+@_energy_table
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def simulate(engine, layer, model, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
              as_json):
@@ -268,8 +268,7 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
 @click.option("--seed", type=_seed, default=0, show_default=True, help="Seed of --search random:N.")
 @click.option("--objectives", default="cycles,energy,area", show_default=True,
               help="Metrics the Pareto front minimizes: a list of cycles, energy, area.")
-@click.option("--energy-table", "energy_table", default="45nm", show_default=True, metavar="NAME_OR_FILE",
-              help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file (accel.cost.tables).")
+@_energy_table
 @click.option("--synth", is_flag=True,
               help="Also synthesize each point's spec for ECP5 (LUT4, FF, DSP, BRAM, Fmax; minutes to an hour "
                    "each, cached by Verilog hash).")
