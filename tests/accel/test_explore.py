@@ -69,6 +69,8 @@ def test_compiler_choices_are_taken(tmp_path):
     for r in records:
         (layer,) = r["per_layer"]
         assert layer["mode"] == r["point"]["mode"] and layer["double"] == (r["point"]["double"] == "on")
+        assert layer["energy_breakdown"]["dram"] == r["metrics"]["energy_dram_pj"] > 0
+        assert sum(layer["energy_breakdown"].values()) == pytest.approx(layer["energy_pj"])
     assert len({r["metrics"]["cycles"] for r in records}) > 1
 
 
