@@ -245,10 +245,11 @@ MARKERS = {"eie": "o", "mac_array": "s", "xnor": "^"}
 
 
 def plot(records: list[dict], axes) -> None:
-    """One Pareto plot on matplotlib ``axes``: energy per inference (x, log) against test error (y), the
+    """One Pareto plot on matplotlib ``axes``: energy per inference (x, log) against test error (y, log), the
     marker by engine, the colour by cycles per inference (log), the size by area; the points of the
     four-objective :func:`front` ringed in black and labelled with their model and compression."""
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     best = {id(r) for r in front(records)}
     norm = LogNorm(min(r["cycles"] for r in records), max(r["cycles"] for r in records))
@@ -259,15 +260,23 @@ def plot(records: list[dict], axes) -> None:
             continue
         scatter = axes.scatter([r["energy_pj"] for r in mine], [100 * r["error"] for r in mine],
                                c=[r["cycles"] for r in mine], norm=norm, cmap="viridis", marker=marker,
-                               s=[30 + 220 * r["area_mm2"] / biggest for r in mine], label=engine,
-                               edgecolors=["black" if id(r) in best else "none" for r in mine], linewidths=1.2)
-    for r in records:
-        if id(r) in best:
-            axes.annotate(f"{r['model'].removeprefix('digits-')}: {r['compression']}",
-                          (r["energy_pj"], 100 * r["error"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
+                               s=[20 + 120 * r["area_mm2"] / biggest for r in mine], label=engine, alpha=0.8)
+        ringed = [r for r in mine if id(r) in best]
+        axes.scatter([r["energy_pj"] for r in ringed], [100 * r["error"] for r in ringed], marker=marker,
+                     s=[90 + 120 * r["area_mm2"] / biggest for r in ringed], facecolors="none", edgecolors="black",
+                     linewidths=1.5)
+    for n, r in enumerate(sorted((r for r in records if id(r) in best), key=lambda r: r["energy_pj"])):
+        axes.annotate(f"{r['model'].removeprefix('digits-')} on {r['engine']}: {r['compression']}",
+                      (r["energy_pj"], 100 * r["error"]), fontsize=7, xytext=(40, -14 - 11 * n),
+                      textcoords="offset points", arrowprops=dict(arrowstyle="-", lw=0.5))
     axes.figure.colorbar(scatter, ax=axes, label="cycles per inference")
     axes.set_xscale("log")
-    axes.set(xlabel="energy per inference (pJ)", ylabel="test error (%)",
+    axes.set_yscale("log")
+    errors = [100 * r["error"] for r in records]
+    axes.set_yticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100) if min(errors) / 2 <= t <= 2 * max(errors)])
+    axes.yaxis.set_major_formatter(ScalarFormatter())
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.set(xlabel="energy per inference (pJ)", ylabel="test error (%, log)",
              title="digits: compression × engine (ringed: Pareto front over error, cycles, energy, area;"
                    " size: area)")
     axes.title.set_fontsize(8)

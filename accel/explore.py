@@ -413,9 +413,7 @@ def _plot(records: list[dict], keys: list[str], x: str, y: str, path: Path) -> N
     """Each workload's feasible points in a colour of its own, and its front over ``x`` and ``y`` as a
     staircase labelled with the swept values."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's) is left alone
 
     figure = Figure(figsize=(5, 3.6), dpi=100)
     axes = figure.subplots()

@@ -39,9 +39,6 @@ def main():
     write_json(args.out, "codesign", seed=args.seed, table="45nm", objectives=list(codesign.OBJECTIVES),
                specs={engine: spec.to_dict() for engine, spec in codesign.SPECS.items()}, points=records)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8, 5.5), dpi=110)

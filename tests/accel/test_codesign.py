@@ -32,6 +32,16 @@ def test_front_compares_points_of_every_engine():
     assert codesign.front(records) == [records[0], records[2]]
     assert codesign.front(records, ("area_mm2",)) == records[2:]
 
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots()
+    for r in records:
+        r.update(model="digits-mlp", compression="x")
+    codesign.plot(records, axes)
+    ringed = [c for c in axes.collections if len(c.get_facecolors()) == 0]
+    assert sum(len(c.get_offsets()) for c in ringed) == 2  # the two front points, ringed
+    assert len(axes.texts) == 2 and axes.get_yscale() == axes.get_xscale() == "log"
+
 
 @pytest.fixture(scope="module")
 def points():
