@@ -5,7 +5,7 @@ A *point* is a model, a compression and an engine:
 
 - ``eie``: ``digits-mlp`` pruned to ``1 − prune`` of its weights (iterative, with fine-tuning) and
   weight-shared with ``2**share``-entry codebooks (``share`` at most 4: the engine's 4-bit indices); the whole
-  test set as one Program with the weights resident (:func:`accel.compiler.eie.mlp_case`). Accuracy: the
+  test set as one Program with the weights resident (:func:`accel.compiler.eie.lower_mlp_batch`). Accuracy: the
   engine's fixed-point arithmetic on every test image (what golden and RTL compute, bit for bit).
 - ``mac_array``: ``digits-mlp`` or ``digits-cnn``, optionally pruned and shared the same way, then quantized
   to int8 (:func:`accel.compress.quantize.quantize`, calibrated on the training images); every Conv, Dense
@@ -136,16 +136,18 @@ def _priced(program, counters: dict, per: int, table) -> dict:
 def _eie(spec: EieSpec, model: str, c: Compression, seed: int, table) -> dict:
     from sim import perf
 
-    from .compiler.eie import DigitsMlp, mlp_case, shared_layers
+    from .compiler.eie import DigitsMlp, lower_mlp_batch, reference, shared_layers
     from .nn import digits
 
     graph, shared, float_accuracy = _compressed(model, c.prune, c.share, seed)
     _, test = digits.load()
     mlp = DigitsMlp(shared_layers(spec, graph, shared), test.pixels.reshape(len(test.labels), -1), test.labels,
                     float_accuracy)
-    case = mlp_case(spec, mlp, model)
-    return dict(accuracy=case.info["test_accuracy"], float_accuracy=float_accuracy,
-                **_priced(case.program, perf.run(case.program).counters, case.info["images"], table))
+    xs = mlp.inputs(spec)
+    program = lower_mlp_batch(spec, mlp.layers, xs).program
+    scores = np.stack([reference(spec, mlp.layers, x) for x in xs])  # the engine's arithmetic, bit for bit
+    return dict(accuracy=digits.accuracy(scores, mlp.labels), float_accuracy=float_accuracy,
+                **_priced(program, perf.run(program).counters, len(xs), table))
 
 
 def int8_layers(spec: MacArraySpec, qgraph, image: np.ndarray) -> dict:

@@ -542,18 +542,14 @@ MODELS = ("digits-mlp",)
 
 def model_case(spec: EieSpec, name: str, seed: int = 0):
     """The whole test set of trained model ``name`` (pruned to 10 %, 4-bit weight sharing) as one Program
-    with the weights resident on chip (:func:`mlp_case`)."""
-    if name not in MODELS:
-        raise UserError(f"--model: {name!r} is not a model the eie engine runs; known: {', '.join(MODELS)}")
-    return mlp_case(spec, digits_mlp(spec, seed=seed), name)
-
-
-def mlp_case(spec: EieSpec, mlp: DigitsMlp, name: str):
-    """The test images of ``mlp`` as one Program with the weights resident on chip, its reference scores and,
-    in ``info``, the test accuracy of the engine's arithmetic (equal to the golden and RTL results whenever
-    they are bit exact) and of the compressed float model."""
+    with the weights resident on chip, its reference scores and, in ``info``, the test accuracy of the
+    engine's arithmetic (equal to the golden and RTL results whenever they are bit exact) and of the
+    compressed float model."""
     from . import Case
 
+    if name not in MODELS:
+        raise UserError(f"--model: {name!r} is not a model the eie engine runs; known: {', '.join(MODELS)}")
+    mlp = digits_mlp(spec, seed=seed)
     xs = mlp.inputs(spec)
     lowered = lower_mlp_batch(spec, mlp.layers, xs)
     expected = np.stack([reference(spec, mlp.layers, x) for x in xs])  # its accuracy is reported
