@@ -206,7 +206,7 @@ def _mac_array_layers(spec: MacArraySpec, shapes, choices: dict[str, str], table
         counts = counters(spec, commands)
         spent = energy(Program(spec, commands, MemoryImage()), counts, table)
         rows.append(dict(layer=name, macs=shape.macs, cycles=counts["cycles"], energy_pj=spent.total_pj,
-                         breakdown=spent.breakdown, bytes_read=counts["bytes_read"],
+                         energy_breakdown=spent.breakdown, bytes_read=counts["bytes_read"],
                          bytes_written=counts["bytes_written"], mode=mapping.mode, double=mapping.double))
     return rows
 
@@ -226,7 +226,7 @@ def _case_layer(spec, engine: str, workload, table) -> tuple[object, dict]:
     counts = perf.run(case.program).counters
     spent = energy(case.program, counts, table)
     return case.program.spec, dict(layer=workload[1], macs=case.macs, cycles=counts["cycles"],
-                                   energy_pj=spent.total_pj, breakdown=spent.breakdown,
+                                   energy_pj=spent.total_pj, energy_breakdown=spent.breakdown,
                                    bytes_read=counts["bytes_read"], bytes_written=counts["bytes_written"])
 
 
@@ -234,7 +234,8 @@ def evaluate(engine: str, point: dict[str, str], table: str = "45nm", synth: boo
     """The metrics of ``point`` (its ``workload`` and swept values) on ``engine``, priced by energy
     ``table``: ``feasible`` and ``reason`` (the one-line refusal of an infeasible point), and for a feasible
     one ``metrics`` (:data:`COLUMNS`, the FPGA ones with ``synth`` only, and ``left_out``) and ``per_layer``
-    (cycles, energy, MACs, traffic and the mapping's mode and buffering per layer). ``synth`` runs Yosys and
+    (cycles, energy and its ``energy_breakdown`` by level, MACs, traffic and the mapping's mode and buffering
+    per layer). ``synth`` runs Yosys and
     nextpnr on the point's spec (minutes to an hour; cached by Verilog hash)."""
     from .cost import area, load_table
 
@@ -254,8 +255,8 @@ def evaluate(engine: str, point: dict[str, str], table: str = "45nm", synth: boo
         return record | {"feasible": False, "reason": str(error)}
     cycles, macs = sum(r["cycles"] for r in layers), sum(r["macs"] for r in layers)
     metrics = dict(cycles=cycles, energy_pj=sum(r["energy_pj"] for r in layers),
-                   **{f"energy_{level}_pj": sum(r["breakdown"][level] for r in layers)
-                      for level in layers[0]["breakdown"]},
+                   **{f"energy_{level}_pj": sum(r["energy_breakdown"][level] for r in layers)
+                      for level in layers[0]["energy_breakdown"]},
                    area_mm2=area(spec, priced)["total_mm2"], utilization=macs / (cycles * spec.macs_per_cycle),
                    macs=macs, bytes_read=sum(r["bytes_read"] for r in layers),
                    bytes_written=sum(r["bytes_written"] for r in layers), layers=len(layers),
@@ -267,7 +268,7 @@ def evaluate(engine: str, point: dict[str, str], table: str = "45nm", synth: boo
         report = synthesize(verilog_for(spec), module_name(spec)).to_dict()
         metrics |= {column: report[column] for column in FPGA_COLUMNS}
     return record | {"feasible": True, "reason": None, "spec": spec.to_dict(), "metrics": metrics,
-                     "per_layer": [{k: v for k, v in r.items() if k != "breakdown"} for r in layers]}
+                     "per_layer": layers}
 
 
 def pareto(rows: list[dict], objectives: list[str]) -> list[int]:
@@ -412,9 +413,7 @@ def _plot(records: list[dict], keys: list[str], x: str, y: str, path: Path) -> N
     """Each workload's feasible points in a colour of its own, and its front over ``x`` and ``y`` as a
     staircase labelled with the swept values."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (a notebook's) is left alone
 
     figure = Figure(figsize=(5, 3.6), dpi=100)
     axes = figure.subplots()

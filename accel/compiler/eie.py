@@ -457,8 +457,13 @@ def case_info(lowered: Lowered) -> dict:
 
 def engine_codebook(codebook: np.ndarray, frac_bits: int, spec: EieSpec, name: str) -> np.ndarray:
     """A fixed-point codebook with ``frac_bits`` fraction bits in the engine's format (``weight_frac``),
-    rounded to nearest (ties away from zero); a :class:`UserError` if a value leaves int16."""
-    scaled = np.round(np.asarray(codebook, np.float64) * 2.0 ** (spec.weight_frac - frac_bits))
+    rounded to nearest (ties away from zero), a shorter one (fewer sharing bits) padded with unused zero
+    entries to the engine's 16; a :class:`UserError` if a value leaves int16 or there are more entries."""
+    if len(codebook) > spec.CODEBOOK_ENTRIES:
+        raise UserError(f"layer '{name}': a codebook of {len(codebook)} entries is not allowed; expected at most "
+                        f"{spec.CODEBOOK_ENTRIES} (4-bit indices)")
+    scaled = np.zeros(spec.CODEBOOK_ENTRIES)
+    scaled[:len(codebook)] = np.round(np.asarray(codebook, np.float64) * 2.0 ** (spec.weight_frac - frac_bits))
     if scaled.min() < INT16[0] or scaled.max() > INT16[1]:
         raise UserError(f"layer '{name}': codebook value {np.abs(codebook).max() / 2.0**frac_bits:.4g} does not fit "
                         f"int16 with eie.weight_frac = {spec.weight_frac}; expected a smaller weight_frac")

@@ -35,6 +35,9 @@ from ..nn.qgraph import QAdd, QConv, QDense, QFlatten, QGraph, QPool
 from .report import LayerSize, Report, Step
 
 METHODS = ("minmax", "percentile")
+BIAS_LIMIT = 2**30
+"""int32 biases stay below this in magnitude, so the bias folded with the input zero point (x_zp · Σw, at
+most 128 · 127 · 65,536 < 2**30 over the largest reduction the engines allow) still fits int32."""
 ACTIVATION_NAMES = {ReLU: "relu", ReLU6: "relu6"}
 
 
@@ -54,11 +57,13 @@ def choose_qparams(lo: float, hi: float) -> QuantParams:
     return QuantParams(scale, int(np.clip(round_half_away(zero_point), -128, 127)))
 
 
-def quantize_weights(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantize_weights(weight: np.ndarray, min_scales: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-output-channel int8 weights in [-127, 127] and their scales ``max|w_k| / 127``
-    (an all-zero channel gets scale 1)."""
+    (an all-zero channel gets scale 1), raised to ``min_scales`` where given."""
     peak = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1).astype(np.float64)
     scales = np.where(peak > 0, peak / 127, 1.0)
+    if min_scales is not None:
+        scales = np.maximum(scales, min_scales)
     q = np.clip(np.round(weight / scales.reshape(-1, *[1] * (weight.ndim - 1))), -127, 127)
     return q.astype(np.int8), scales
 
@@ -131,8 +136,12 @@ def _arithmetic_op(node: Node, qin: list[QuantParams], inputs: list[str], out: Q
         return QAdd(node.name, *inputs, AddRequant.from_params(*qin, out, activation))
     if isinstance(op, Conv2d) and op.dilation != (1, 1):
         raise UserError(f"layer '{node.name}' (Conv2d): dilation {op.dilation} cannot be quantized; allowed is (1, 1)")
-    weight, scales = quantize_weights(node.params["weight"])
-    bias = quantize_bias(node.params.get("bias"), qin[0].scale, scales)
+    # A channel whose weights are tiny next to its bias (most of them pruned) gets a coarser weight scale, so
+    # that its bias stays within BIAS_LIMIT.
+    bias = node.params.get("bias")
+    least = None if bias is None else np.abs(bias) / (qin[0].scale * BIAS_LIMIT)
+    weight, scales = quantize_weights(node.params["weight"], least)
+    bias = quantize_bias(bias, qin[0].scale, scales)
     requant = Requant.from_scales(qin[0].scale, scales, out, activation)
     if isinstance(op, Dense):
         return QDense(node.name, inputs[0], weight, bias, requant)

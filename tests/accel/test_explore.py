@@ -46,8 +46,16 @@ def test_front_is_per_workload():
 
 
 def test_infeasible_points_are_recorded_with_their_reason(tmp_path):
+    import matplotlib
+
     grid = dse.parse_sweeps("mac_array", ["atomic_c=8,16", "banks=16,32"])
-    records, front = dse.explore("mac_array", [CONV], grid, tmp_path, workers=1, progress=False)
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # a caller's backend (a notebook's inline one) ...
+    try:
+        records, front = dse.explore("mac_array", [CONV], grid, tmp_path, workers=1, progress=False)
+        assert matplotlib.get_backend() == "svg"  # ... is left alone by the plots explore writes
+    finally:
+        matplotlib.use(backend)
     by_point = {(r["point"]["atomic_c"], r["point"]["banks"]): r for r in records}
     assert [k for k, r in by_point.items() if r["feasible"]] == [("8", "16"), ("8", "32"), ("16", "32")]
     assert by_point["16", "16"]["reason"].startswith("mac_array.banks: 16 is not allowed")
@@ -69,6 +77,8 @@ def test_compiler_choices_are_taken(tmp_path):
     for r in records:
         (layer,) = r["per_layer"]
         assert layer["mode"] == r["point"]["mode"] and layer["double"] == (r["point"]["double"] == "on")
+        assert layer["energy_breakdown"]["dram"] == r["metrics"]["energy_dram_pj"] > 0
+        assert sum(layer["energy_breakdown"].values()) == pytest.approx(layer["energy_pj"])
     assert len({r["metrics"]["cycles"] for r in records}) > 1
 
 

@@ -69,6 +69,30 @@ def test_weights_are_symmetric_per_channel():
     assert np.all(np.abs(q * scales[:, None, None, None] - w) <= scales[:, None, None, None] / 2 + 1e-12)
 
 
+def test_a_channel_with_tiny_weights_keeps_its_folded_bias_in_int32():
+    """A mostly pruned channel (one weight of 1e-9) with a bias of 1: at scale max|w|/127 its int32 bias would
+    saturate; the coarser scale keeps it, folded with the input zero point, in int32, and the output exact."""
+    from accel.compiler.mac_array import lower
+    from accel.compress.quantize import BIAS_LIMIT
+    from accel.spec import MacArraySpec
+
+    rng = np.random.default_rng(4)
+    weight = rng.normal(0, 0.3, (4, 64))
+    weight[1] = 0
+    weight[1, 5] = 1e-9
+    g = Graph("tiny", (64,))
+    g.add("fc", Dense(4), weight=weight, bias=np.array([0.1, 1.0, -0.2, 0.3]))
+    x = rng.uniform(0, 1, (50, 64))
+    qg = quantize(g, x)
+    (op,) = qg.ops
+    assert np.abs(op.bias).max() <= BIAS_LIMIT
+    folded = op.bias.astype(np.int64) - qg.tensors["input"].zero_point * op.weight.sum(axis=1, dtype=np.int64)
+    assert np.abs(folded).max() < 2**31
+    lower(MacArraySpec(), op, qg.quantize_input(x)[0], qg.tensors["input"].zero_point)  # no UserError
+    got = qg.dequantize_output(qg.run(qg.quantize_input(x)))
+    assert np.abs(got[:, 1] - 1.0).max() <= qg.tensors["fc"].scale
+
+
 def test_percentile_calibration_ignores_outliers():
     x = np.concatenate([np.random.default_rng(2).uniform(-1, 1, 100_000), [50.0]])
     assert calibration_range(x, "minmax")[1] == 50.0
