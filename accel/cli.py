@@ -276,8 +276,12 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
               help="Local processes (default: one per CPU).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run on the Ray cluster at ADDRESS (HEAD:6379), or 'local' to start a Ray instance here.")
+@click.option("--pad", type=click.Choice(["none", "same"]), default="none", show_default=True,
+              help="A .csv workload's IFMAP: none = it includes the padding (SCALE-Sim), same = the unpadded input "
+                   "of a 'same'-padded layer.")
 @click.option("--out", "out_dir", required=True, help="Directory for points.csv/json, pareto.csv/json, plots.")
-def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, out_dir):
+def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, pad,
+            out_dir):
     """Sweep ENGINE's parameters and compiler choices over workloads (perf + cost model per point); write
     every point and the Pareto front (CSV, JSON) and plots. A rerun into the same --out resumes."""
     from . import explore as dse
@@ -290,13 +294,14 @@ def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, s
 
     load_table(energy_table)
     for workload in workloads:
-        dse.check_workload(engine, workload)
+        dse.check_workload(engine, workload, pad)
     records, front = dse.explore(engine, list(workloads), grid, _out_dir(out_dir), sample=sample, seed=seed,
                                  objectives=chosen, table=energy_table, synth=synth, workers=workers,
-                                 cluster=cluster)
+                                 cluster=cluster, pad=pad)
     feasible = sum(r["feasible"] for r in records)
+    padding = f" (topology IFMAP padding: {pad})" if any("pad" in r["point"] for r in records) else ""
     click.echo(f"{len(records)} points ({feasible} feasible, {len(records) - feasible} infeasible), "
-               f"{len(front)} on the Pareto front of {', '.join(chosen)}; wrote {out_dir}")
+               f"{len(front)} on the Pareto front of {', '.join(chosen)}{padding}; wrote {out_dir}")
 
 
 def _one_line(message: str) -> str:

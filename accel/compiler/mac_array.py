@@ -23,6 +23,7 @@ kernel's group are zero.
 """
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,15 +75,17 @@ class ConvShape:
         return ConvShape(inputs, 1, 1, outputs, 1, 1, 1, 0, 0, 1)
 
     @staticmethod
-    def of_topology(layer: ConvLayerShape, same: bool = False) -> "ConvShape":
-        """A SCALE-Sim topology row: a fully-connected row as a dense layer of its h·w·c inputs; a convolution
-        without padding (the IFMAP is the padded input, as SCALE-Sim reads it) or, with ``same``, with
-        "same" padding (R - 1) // 2, (S - 1) // 2 (the IFMAP is the unpadded input)."""
-        if layer.is_fc:
-            return ConvShape.dense(layer.h * layer.w * layer.c, layer.k)
-        pad_h, pad_w = ((layer.r - 1) // 2, (layer.s - 1) // 2) if same else (0, 0)
-        return ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride, pad_h, pad_w,
-                         layer.groups)
+    def of_topology(layer: ConvLayerShape) -> "ConvShape":
+        """A topology row (padding as :func:`accel.nn.load_topology` read it): a matrix multiply (``M`` rows of
+        ``K`` inputs to ``N`` outputs, :attr:`ConvLayerShape.gemm`) as a 1×1 convolution of ``K`` channels to
+        ``N`` over ``M`` pixels, laid out as the squarest map of exactly ``M`` pixels (a fully-connected row is
+        the dense layer, ``M = 1``); any other row as the convolution it is."""
+        if layer.gemm is not None:
+            m, n, k = layer.gemm
+            w = next(d for d in range(math.isqrt(m), 0, -1) if m % d == 0)
+            return ConvShape(k, m // w, w, n, 1, 1, 1, 0, 0, 1)
+        return ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride, layer.pad_h,
+                         layer.pad_w, layer.groups)
 
 
 @dataclass(frozen=True)
