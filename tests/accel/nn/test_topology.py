@@ -13,7 +13,9 @@ from accel.nn.topology import BUNDLED, MAX_VALUE
 
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 # Layer count of each bundled file (accel/nn/topologies/README.md).
-LAYERS = {"Resnet18": 21, "Resnet50": 54, "alexnet": 5, "mobilenet": 27, "yolo_tiny": 9}
+LAYERS = {"DLRM": 10, "DeepSpeech2": 6, "NCF_recommendation_short": 6, "Resnet18": 21, "Resnet50": 54,
+          "Sentimental_seqCNN": 4, "Transformer_short": 9, "UNet_2d": 19, "alexnet": 5, "gpt2": 6, "mobilenet": 27,
+          "vit_s": 5, "yolo_tiny": 9}
 
 
 def write(tmp_path, text: str) -> Path:
@@ -28,7 +30,9 @@ def test_every_bundled_topology_loads():
         for layer in bundled(name):
             # Each layer is a valid graph whose inferred output and MACs agree with the record.
             g = layer.graph()
-            assert g[g.output].shape == ((layer.k,) if layer.is_fc else (layer.k, layer.out_h, layer.out_w))
+            shape = (layer.k,) if layer.is_fc else (layer.gemm[1], layer.gemm[0], 1) if layer.gemm else \
+                (layer.k, layer.out_h, layer.out_w)
+            assert g[g.output].shape == shape
             assert g.macs() == layer.macs > 0
 
 
@@ -53,8 +57,8 @@ def test_bundled_quirks_are_read_as_documented():
 
 
 def test_unknown_bundled_topology_is_named():
-    with pytest.raises(UserError, match=r"^topology 'resnet50' is not bundled; bundled: Resnet18, Resnet50, "
-                                        r"alexnet, mobilenet, yolo_tiny$"):
+    with pytest.raises(UserError, match=r"^topology 'resnet50' is not bundled; bundled: DLRM, DeepSpeech2, .*, "
+                                        r"Resnet18, Resnet50, .*, yolo_tiny$"):
         bundled("resnet50")
 
 
