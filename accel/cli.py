@@ -155,6 +155,8 @@ _seed = click.IntRange(min=0)
 @click.option("--layer", "layer", default=None, metavar="KIND:KEY=VALUE,...",
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None, metavar="FILE.npz",
+              help="Your own compressed layer instead of --layer (eie: the .npz format of accel.compiler.layer_files).")
 @_spec_file
 @_preset
 @_set
@@ -167,7 +169,7 @@ _seed = click.IntRange(min=0)
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
 @_energy_table
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, model, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
+def simulate(engine, layer, model, weights, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
              as_json):
     """Run one random layer (or a trained model) on ENGINE: cycles, utilization, traffic, and (golden, rtl,
     perf with --check) the bits against the reference."""
@@ -183,9 +185,14 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
     spec = _spec(engine, spec_file, preset, assignments)
     table = load_table(energy_table)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
-    if (layer is None) == (model is None):
-        raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,... and --model NAME")
-    if model is not None:
+    if [layer, model, weights].count(None) != 2:
+        raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,..., --model NAME and --weights FILE")
+    if weights is not None:
+        if not hasattr(compiler, "file_case"):
+            raise UserError(f"--weights: engine '{engine}' reads no layer files; allowed: --engine eie")
+        kind, params = "file", {"weights": str(weights)}
+        case = compiler.file_case(spec, weights, seed=seed)
+    elif model is not None:
         if not hasattr(compiler, "model_case"):
             raise UserError(f"--model: engine '{engine}' runs single layers only; use --layer")
         kind, params = "model", {"name": model}
@@ -218,6 +225,8 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
     result["counters"] = counters
     result["bytes_read"], result["bytes_written"] = counters["bytes_read"], counters["bytes_written"]
     result |= energy(case.program, counters, table).to_dict()
+    if weights is not None:  # a layer file's cycles apart: computing, loading from DRAM (eie's counters)
+        result["compute_cycles"], result["load_cycles"] = counters["compute_cycles"], counters["memory_cycles"]
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -227,6 +236,8 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
                    f"written={result['bytes_written']} B")
         levels = " ".join(f"{k}={v:.4g}" for k, v in result["energy_breakdown"].items())
         click.echo(f"energy={result['energy_pj']:.4g} pJ ({result['energy_table']}: {levels} pJ)")
+        if weights is not None:
+            click.echo(_file_summary(result))
     return 1 if result["bit_exact"] is False else 0
 
 
@@ -302,6 +313,21 @@ def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, s
     padding = f" (topology IFMAP padding: {pad})" if any("pad" in r["point"] for r in records) else ""
     click.echo(f"{len(records)} points ({feasible} feasible, {len(records) - feasible} infeasible), "
                f"{len(front)} on the Pareto front of {', '.join(chosen)}{padding}; wrote {out_dir}")
+
+
+def _file_summary(result: dict) -> str:
+    """A layer file's run in words: fraction bits, compute and load cycles, and whether the layer was split or
+    loading took most of the cycles."""
+    counters, cycles = result["counters"], result["cycles"]
+    text = (f"weight_frac={result['weight_frac']} act_frac={result['act_frac']} (input: {result['input']}); "
+            f"cycles={cycles} = compute_cycles={result['compute_cycles']} + load_cycles={result['load_cycles']} + "
+            f"writeback_cycles={counters['writeback_cycles']} + command_cycles={counters['commands']}")
+    if result["split"]:
+        text += (f"; the layer was split into {sum(result['column_blocks'])} column blocks (its matrix exceeds the "
+                 f"pointer or sparse-matrix SRAM)")
+    if result["load_cycles"] > cycles / 2:
+        text += f"; {result['load_cycles'] / cycles:.0%} of the cycles load weights and activations from DRAM"
+    return text
 
 
 def _one_line(message: str) -> str:

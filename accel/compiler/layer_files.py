@@ -1,0 +1,179 @@
+"""Your own compressed layers from ``.npz`` files (numpy's ``np.savez``): one documented format per engine,
+read into the layer type that engine's compiler lowers.
+
+eie (:class:`accel.compiler.eie.SparseDense`; EIE, Han et al. ISCA 2016: 4-bit weight sharing, pruning)::
+
+    format    "eie"                 a string (np.savez(..., format="eie"))
+    shape     (2,) int              (out, in)
+    codebook  (16,) float           the shared weights; index 0 is the zero weight, so codebook[0] must be 0
+    indices   (out, in) uint8       the codebook index of every weight (0: pruned), dense, or instead
+    indptr    (in + 1,) int         the same matrix as compressed sparse columns: column j's non-zeros are
+    rows      (nnz,) int              rows[indptr[j]:indptr[j + 1]] (increasing), their indices
+    codes     (nnz,) uint8            codes[...] in 1..15; read into the engine's CSC without a dense copy
+    bias      (out,) uint8          optional: codebook indices of the bias (EIE's bias column, fed 1.0)
+    relu      bool                  optional (default false): ReLU after the layer
+    input     (in,) float           optional: the activations to run (default: random, 35 % non-zero)
+
+Fixed point: the codebook is rounded to int16 with the most fraction bits that fit its largest magnitude
+(``weight_frac`` ≤ 15), the input likewise (``act_frac`` ≤ 14); the run's spec takes those fraction bits, and
+:class:`EieFile` states them. Every field is checked; a bad file raises one :class:`UserError` naming the file
+and the field.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from zipfile import BadZipFile
+
+import numpy as np
+from scipy import sparse
+
+from ..errors import UserError
+from ..spec import EieSpec
+from .eie import SparseDense
+
+INT16_MAX = 2**15 - 1
+MAX_ACT_FRAC = 14
+MAX_WEIGHT_FRAC = 15
+"""The largest fraction bits of eie's 16-bit activations and codebook values (its spec's limits)."""
+
+
+def fraction_bits(values: np.ndarray, most: int) -> int:
+    """The most fraction bits (0..``most``) with which every one of ``values`` rounds into int16."""
+    largest = float(np.abs(values).max(initial=0.0))
+    for bits in range(most, -1, -1):
+        if round(largest * 2.0**bits) <= INT16_MAX:
+            return bits
+    return -1
+
+
+@dataclass(frozen=True)
+class EieFile:
+    """A layer read from an eie ``.npz``: the layer, its int16 input (None: none in the file) and the fraction
+    bits its codebook and input were rounded with."""
+
+    layer: SparseDense
+    x: np.ndarray | None
+    weight_frac: int
+    act_frac: int | None
+
+    def spec(self, spec: EieSpec) -> EieSpec:
+        """``spec`` with this file's fraction bits."""
+        chosen = {"weight_frac": str(self.weight_frac)}
+        if self.act_frac is not None:
+            chosen["act_frac"] = str(self.act_frac)
+        return spec.with_overrides(chosen)
+
+
+KINDS = {"iu": "integers", "iuf": "numbers", "b": "bool", "U": "text"}
+"""The numpy kinds a field may have, in words."""
+
+
+class _Fields:
+    """The arrays of one ``.npz``, each checked on the way out, errors naming the file and the field."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                self.arrays = {name: data[name] for name in data.files}
+        except OSError as error:
+            raise UserError(f"{path}: cannot read it ({error.strerror or error})") from None
+        except (BadZipFile, ValueError) as error:
+            raise UserError(f"{path}: not an .npz file of plain arrays ({error})") from None
+
+    def fail(self, field: str, problem: str):
+        raise UserError(f"{self.path}: field '{field}': {problem}")
+
+    def get(self, field: str, ndim: int, kind: str, required: bool = True) -> np.ndarray | None:
+        """Field ``field`` with ``ndim`` dimensions of numpy kind ``kind`` (``"iu"`` integers, ``"iuf"`` numbers,
+        ``"b"`` bool); None when it is absent and not ``required``."""
+        if field not in self.arrays:
+            if required:
+                raise UserError(f"{self.path}: field '{field}' is missing; fields: {', '.join(self.arrays) or 'none'}")
+            return None
+        value = self.arrays[field]
+        if value.ndim != ndim or value.dtype.kind not in kind:
+            self.fail(field, f"{value.dtype} of shape {value.shape}; expected {ndim} dimension(s) of {KINDS[kind]}")
+        if kind == "iuf" and not np.isfinite(value).all():
+            self.fail(field, "has a NaN or infinite value")
+        return value
+
+    def within(self, field: str, value: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        bad = value[(value < lo) | (value > hi)]
+        if bad.size:
+            self.fail(field, f"value {bad[0]} is outside {lo}..{hi}")
+        return value
+
+
+def load_eie(path: str | Path, name: str | None = None) -> EieFile:
+    """The eie layer in the ``.npz`` at ``path`` (format: module docstring), named ``name`` (default: the file
+    name without ``.npz``)."""
+    path = Path(path)
+    f = _Fields(path)
+    fmt = f.get("format", 0, "U")
+    if str(fmt) != "eie":
+        f.fail("format", f"{str(fmt)!r}; expected 'eie'")
+    shape = f.get("shape", 1, "iu")
+    if shape.shape != (2,) or shape.min() < 1:
+        f.fail("shape", f"{shape.tolist()}; expected (out, in), both >= 1")
+    out, n_in = (int(v) for v in shape)
+    codebook = f.get("codebook", 1, "iuf")
+    if codebook.shape != (16,) or codebook[0] != 0:
+        f.fail("codebook", f"{codebook.shape[0]} entries, first {codebook[0] if codebook.size else None}; expected "
+                           f"16 entries with codebook[0] == 0 (index 0 is the zero weight)")
+    weight_frac = fraction_bits(codebook, MAX_WEIGHT_FRAC)
+    if weight_frac < 0:
+        f.fail("codebook", f"largest magnitude {np.abs(codebook).max():.4g} exceeds int16; expected at most {INT16_MAX}")
+    if "indices" in f.arrays:
+        indices = f.get("indices", 2, "iu")
+        if indices.shape != (out, n_in):
+            f.fail("indices", f"shape {indices.shape}; expected {(out, n_in)} (the field 'shape')")
+        indices = f.within("indices", indices, 0, 15).astype(np.uint8)
+    else:
+        indptr, rows, codes = f.get("indptr", 1, "iu"), f.get("rows", 1, "iu"), f.get("codes", 1, "iu")
+        if len(indptr) != n_in + 1 or indptr[0] != 0 or (np.diff(indptr.astype(np.int64)) < 0).any():
+            f.fail("indptr", f"{len(indptr)} entries; expected in + 1 = {n_in + 1}, non-decreasing from 0")
+        if len(rows) != indptr[-1] or len(codes) != len(rows):
+            f.fail("rows" if len(rows) != indptr[-1] else "codes",
+                   f"{len(rows)} rows and {len(codes)} codes; expected indptr[-1] = {indptr[-1]} of each")
+        f.within("rows", rows, 0, out - 1)
+        f.within("codes", codes, 1, 15)
+        matrix = sparse.csc_array((codes.astype(np.uint8), rows.astype(np.int64), indptr.astype(np.int64)),
+                                  shape=(out, n_in))
+        if not matrix.has_canonical_format:
+            f.fail("rows", "not increasing within a column (or repeated)")
+        indices = sparse.csr_array(matrix)
+    bias = f.get("bias", 1, "iu", required=False)
+    if bias is not None:
+        if bias.shape != (out,):
+            f.fail("bias", f"{bias.shape[0]} entries; expected out = {out}")
+        bias = f.within("bias", bias, 0, 15).astype(np.uint8)
+    relu = f.get("relu", 0, "b", required=False)
+    x = f.get("input", 1, "iuf", required=False)
+    act_frac = None
+    if x is not None:
+        if x.shape != (n_in,):
+            f.fail("input", f"{x.shape[0]} entries; expected in = {n_in}")
+        act_frac = fraction_bits(x, MAX_ACT_FRAC)
+        if act_frac < 0:
+            f.fail("input", f"largest magnitude {np.abs(x).max():.4g} exceeds int16; expected at most {INT16_MAX}")
+        x = np.round(x * 2.0**act_frac).astype(np.int16)
+    fixed = np.round(codebook * 2.0**weight_frac).astype(np.int16)
+    layer = SparseDense(indices, fixed, bias, bool(relu), name or path.stem)
+    return EieFile(layer, x, weight_frac, act_frac)
+
+
+def save_eie(path: str | Path, layer: SparseDense, weight_frac: int, x: np.ndarray | None = None,
+             act_frac: int = 0) -> None:
+    """Write ``layer`` (codebook with ``weight_frac`` fraction bits) and optionally its int16 input ``x``
+    (``act_frac`` fraction bits) as an eie ``.npz`` in the CSC form, the values as floats."""
+    csc = sparse.csc_array(layer.indices)
+    csc.eliminate_zeros()
+    csc.sort_indices()
+    fields = dict(format="eie", shape=np.array(layer.shape), codebook=layer.codebook / 2.0**weight_frac,
+                  indptr=csc.indptr, rows=csc.indices, codes=csc.data.astype(np.uint8), relu=np.bool_(layer.relu))
+    if layer.bias is not None:
+        fields["bias"] = layer.bias
+    if x is not None:
+        fields["input"] = np.asarray(x) / 2.0**act_frac
+    np.savez(path, **fields)

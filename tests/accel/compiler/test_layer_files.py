@@ -1,0 +1,120 @@
+"""Compressed layers from .npz files: the eie format's round trip (CSC and dense forms, never densified), the
+fraction bits chosen to fit, the run from the command line, and bad files as one-line errors naming the field."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from accel.cli import main
+from accel.compiler.eie import file_case, random_dense, reference
+from accel.compiler.layer_files import fraction_bits, load_eie, save_eie
+from accel.errors import UserError
+from accel.spec import EieSpec
+from sim import golden, perf
+
+SPEC = EieSpec(n_pe=4)
+
+
+def small_layer(seed=0, n_in=40, n_out=24):
+    return random_dense(np.random.default_rng(seed), SPEC, n_in, n_out, 0.2, 0.5, bias=True, name="fc")
+
+
+def test_csc_file_round_trip_runs_bit_exact(tmp_path):
+    layer, x = small_layer()
+    save_eie(tmp_path / "fc.npz", layer, SPEC.weight_frac, x, SPEC.act_frac)
+    read = load_eie(tmp_path / "fc.npz")
+    assert sparse.issparse(read.layer.indices)  # straight into CSC, no dense copy
+    assert np.array_equal(read.layer.indices.toarray(), layer.indices)
+    assert np.array_equal(read.layer.bias, layer.bias) and read.layer.relu == layer.relu
+    # The fraction bits chosen to fit keep every value: codebook and input are the same numbers.
+    assert np.array_equal(read.layer.codebook / 2.0**read.weight_frac, layer.codebook / 2.0**SPEC.weight_frac)
+    assert np.array_equal(read.x / 2.0**read.act_frac, x / 2.0**SPEC.act_frac)
+    case = file_case(SPEC, tmp_path / "fc.npz")
+    spec = case.program.spec
+    assert (spec.weight_frac, spec.act_frac) == (read.weight_frac, read.act_frac) == (case.info["weight_frac"],
+                                                                                      case.info["act_frac"])
+    assert np.array_equal(case.output(golden.run(case.program).memory), case.expected)
+    assert np.array_equal(case.expected, reference(spec, [read.layer], read.x))
+    counters = perf.run(case.program).counters
+    assert counters["cycles"] == sum(counters[k] for k in ("commands", "memory_cycles", "compute_cycles",
+                                                           "writeback_cycles"))
+
+
+def test_dense_index_form_and_random_input(tmp_path):
+    layer, _ = small_layer(1)
+    codebook = layer.codebook / 2.0**SPEC.weight_frac
+    np.savez(tmp_path / "d.npz", format="eie", shape=np.array(layer.shape), codebook=codebook, indices=layer.indices)
+    read = load_eie(tmp_path / "d.npz")
+    assert isinstance(read.layer.indices, np.ndarray) and read.layer.bias is None and read.x is None
+    case = file_case(SPEC, tmp_path / "d.npz", seed=3)
+    assert case.info["input"] == "random" and case.program.spec.act_frac == SPEC.act_frac
+    assert np.array_equal(case.output(golden.run(case.program).memory), case.expected)
+
+
+def test_fraction_bits_fit_the_largest_magnitude():
+    assert fraction_bits(np.array([0.0, 3.0, -1.5]), 15) == 13  # 3 · 2**13 = 24,576 <= 32,767 < 3 · 2**14
+    assert fraction_bits(np.array([100.0]), 14) == 8
+    assert fraction_bits(np.array([0.001]), 14) == 14
+    assert fraction_bits(np.array([40000.0]), 14) == -1
+
+
+def test_cli_reports_compute_and_load_cycles(tmp_path, capsys):
+    layer, x = small_layer(2)
+    save_eie(tmp_path / "fc.npz", layer, SPEC.weight_frac, x, SPEC.act_frac)
+    assert main(["simulate", "--engine", "eie", "--preset", "paper", "--weights", str(tmp_path / "fc.npz"),
+                 "--backend", "golden"]) == 0
+    out = capsys.readouterr().out
+    assert "bit_exact=True" in out and "load_cycles=" in out and "compute_cycles=" in out
+    assert "of the cycles load weights and activations from DRAM" in out  # a small layer is all loading
+    assert main(["simulate", "--engine", "eie", "--set", "spmat_lines=2", "--weights", str(tmp_path / "fc.npz")]) == 0
+    assert "the layer was split into" in capsys.readouterr().out
+
+
+def bad(tmp_path, **changes):
+    layer, x = small_layer(4, n_in=6, n_out=5)
+    save_eie(tmp_path / "l.npz", layer, SPEC.weight_frac, x, SPEC.act_frac)
+    with np.load(tmp_path / "l.npz") as data:
+        fields = {name: data[name] for name in data.files}
+    fields.update(changes)
+    for name in [name for name, value in changes.items() if value is None]:
+        del fields[name]
+    np.savez(tmp_path / "bad.npz", **fields)
+    return tmp_path / "bad.npz"
+
+
+BAD = {  # changed fields: what the message says after "bad.npz: "
+    "format": (dict(format="mac_array"), "field 'format': 'mac_array'; expected 'eie'"),
+    "shape": (dict(shape=np.array([5])), "field 'shape': [5]; expected (out, in), both >= 1"),
+    "missing": (dict(codebook=None), "field 'codebook' is missing; fields: "),
+    "codebook0": (dict(codebook=np.arange(16.0) + 1), "field 'codebook': 16 entries, first 1.0; expected 16 entries"),
+    "codebook-big": (dict(codebook=np.array([0.0] * 15 + [1e6])), "field 'codebook': largest magnitude 1e+06 "
+                                                                  "exceeds int16"),
+    "nan": (dict(input=np.full(6, np.nan)), "field 'input': has a NaN or infinite value"),
+    "indptr": (dict(indptr=np.zeros(3, int)), "field 'indptr': 3 entries; expected in + 1 = 7"),
+    "rows": (dict(rows=np.array([9] * 100)), "field 'rows': 100 rows and "),
+    "codes": (dict(codes=np.array([], np.uint8)), "field 'codes': "),
+    "text": (dict(codebook=np.array(["a"] * 16)), "field 'codebook': <U1 of shape (16,); expected 1 dimension(s) "
+                                                 "of numbers"),
+    "indices": (dict(indices=np.full((5, 6), 16)), "field 'indices': value 16 is outside 0..15"),
+    "bias": (dict(bias=np.zeros(3, np.uint8)), "field 'bias': 3 entries; expected out = 5"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_files_name_the_file_and_field(tmp_path, case):
+    changes, message = BAD[case]
+    path = bad(tmp_path, **changes)
+    with pytest.raises(UserError) as error:
+        load_eie(path)
+    assert str(error.value).startswith(f"{path}: {message}") and "\n" not in str(error.value)
+
+
+def test_unreadable_files_are_one_line_cli_errors(tmp_path, capsys):
+    (tmp_path / "text.npz").write_text("not a zip")
+    for path, complaint in ((tmp_path / "text.npz", "text.npz: not an .npz file of plain arrays"),
+                            (tmp_path / "none.npz", "none.npz: cannot read it (No such file or directory)")):
+        assert main(["simulate", "--engine", "eie", "--weights", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("accel: error: ") and complaint in err and err.count("\n") == 1
+    assert main(["simulate", "--engine", "xnor", "--weights", str(tmp_path / "text.npz")]) == 2
+    assert "--weights: engine 'xnor' reads no layer files" in capsys.readouterr().err
