@@ -156,7 +156,8 @@ _seed = click.IntRange(min=0)
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None, metavar="FILE.npz",
-              help="Your own compressed layer instead of --layer (eie: the .npz format of accel.compiler.layer_files).")
+              help="Your own compressed layer instead of --layer (eie, mac_array: the .npz formats of "
+                   "accel.compiler.layer_files).")
 @_spec_file
 @_preset
 @_set
@@ -189,7 +190,7 @@ def simulate(engine, layer, model, weights, spec_file, preset, assignments, back
         raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,..., --model NAME and --weights FILE")
     if weights is not None:
         if not hasattr(compiler, "file_case"):
-            raise UserError(f"--weights: engine '{engine}' reads no layer files; allowed: --engine eie")
+            raise UserError(f"--weights: engine '{engine}' reads no layer files; allowed: --engine eie or mac_array")
         kind, params = "file", {"weights": str(weights)}
         case = compiler.file_case(spec, weights, seed=seed)
     elif model is not None:
@@ -225,8 +226,10 @@ def simulate(engine, layer, model, weights, spec_file, preset, assignments, back
     result["counters"] = counters
     result["bytes_read"], result["bytes_written"] = counters["bytes_read"], counters["bytes_written"]
     result |= energy(case.program, counters, table).to_dict()
-    if weights is not None:  # a layer file's cycles apart: computing, loading from DRAM (eie's counters)
-        result["compute_cycles"], result["load_cycles"] = counters["compute_cycles"], counters["memory_cycles"]
+    if weights is not None:  # a layer file's cycles apart: computing, loading (the engine's classes of cycles)
+        isa = importlib.import_module(f"accel.isa.{engine}")
+        for key, classes in (("compute_cycles", isa.COMPUTE_CYCLES), ("load_cycles", isa.LOAD_CYCLES)):
+            result[key] = sum(counters[c] for c in classes)
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -316,15 +319,15 @@ def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, s
 
 
 def _file_summary(result: dict) -> str:
-    """A layer file's run in words: fraction bits, compute and load cycles, and whether the layer was split or
-    loading took most of the cycles."""
-    counters, cycles = result["counters"], result["cycles"]
-    text = (f"weight_frac={result['weight_frac']} act_frac={result['act_frac']} (input: {result['input']}); "
-            f"cycles={cycles} = compute_cycles={result['compute_cycles']} + load_cycles={result['load_cycles']} + "
-            f"writeback_cycles={counters['writeback_cycles']} + command_cycles={counters['commands']}")
+    """A layer file's run in words: compute and load cycles, fraction bits (eie), and whether the layer was split
+    or loading took most of the cycles."""
+    cycles = result["cycles"]
+    text = (f"cycles={cycles}: compute_cycles={result['compute_cycles']} load_cycles={result['load_cycles']} "
+            f"other={cycles - result['compute_cycles'] - result['load_cycles']} (input: {result['input']})")
+    if "weight_frac" in result:
+        text += f"; weight_frac={result['weight_frac']} act_frac={result['act_frac']}"
     if result["split"]:
-        text += (f"; the layer was split into {sum(result['column_blocks'])} column blocks (its matrix exceeds the "
-                 f"pointer or sparse-matrix SRAM)")
+        text += "; the layer was split (its weights or features exceed the on-chip memories)"
     if result["load_cycles"] > cycles / 2:
         text += f"; {result['load_cycles'] / cycles:.0%} of the cycles load weights and activations from DRAM"
     return text

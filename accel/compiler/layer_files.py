@@ -14,7 +14,23 @@ eie (:class:`accel.compiler.eie.SparseDense`; EIE, Han et al. ISCA 2016: 4-bit w
     relu      bool                  optional (default false): ReLU after the layer
     input     (in,) float           optional: the activations to run (default: random, 35 % non-zero)
 
-Fixed point: the codebook is rounded to int16 with the most fraction bits that fit its largest magnitude
+mac_array (:class:`accel.nn.qgraph.QConv` or ``QDense``; int8 as TFLite, Jacob et al. 2017)::
+
+    format             "mac_array"
+    weight             (K, F) int8 (a dense layer) or (K, C/groups, R, S) int8 (a convolution), symmetric
+    bias               (K,) int32            optional (default 0)
+    input_scale        float                 the requantization: input_scale · weight_scale[k] / output_scale
+    weight_scale       (K,) float              per output channel, in TFLite's (M0, shift) form
+    output_scale       float
+    output_zero_point  int                   optional (default 0)
+    activation         "none"|"relu"|"relu6" optional (default none): the output clamp
+    stride, groups     int                   optional (default 1), a convolution's
+    padding            (2,) int              optional (default 0, 0), a convolution's
+    input              int8 (C, H, W) or (F,) the input, or a float one quantized by input_scale and
+    input_zero_point   int                     optional (default 0), or instead of ``input``
+    input_shape        (3,) int              (C, H, W) or (F, 1, 1) of a random int8 input
+
+For eie, fixed point: the codebook is rounded to int16 with the most fraction bits that fit its largest magnitude
 (``weight_frac`` ≤ 15), the input likewise (``act_frac`` ≤ 14); the run's spec takes those fraction bits, and
 :class:`EieFile` states them. Every field is checked; a bad file raises one :class:`UserError` naming the file
 and the field.
@@ -68,6 +84,9 @@ KINDS = {"iu": "integers", "iuf": "numbers", "b": "bool", "U": "text"}
 """The numpy kinds a field may have, in words."""
 
 
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
 class _Fields:
     """The arrays of one ``.npz``, each checked on the way out, errors naming the file and the field."""
 
@@ -97,6 +116,15 @@ class _Fields:
         if kind == "iuf" and not np.isfinite(value).all():
             self.fail(field, "has a NaN or infinite value")
         return value
+
+    def number(self, field: str, kind: str = "iuf", default=None, positive: bool = False):
+        """A scalar field (``default`` when absent; required when ``default`` is None)."""
+        value = self.get(field, 0, kind, required=default is None)
+        if value is None:
+            return default
+        if positive and not value > 0:
+            self.fail(field, f"{value}; expected > 0")
+        return value.item()
 
     def within(self, field: str, value: np.ndarray, lo: int, hi: int) -> np.ndarray:
         bad = value[(value < lo) | (value > hi)]
@@ -161,6 +189,81 @@ def load_eie(path: str | Path, name: str | None = None) -> EieFile:
     fixed = np.round(codebook * 2.0**weight_frac).astype(np.int16)
     layer = SparseDense(indices, fixed, bias, bool(relu), name or path.stem)
     return EieFile(layer, x, weight_frac, act_frac)
+
+
+@dataclass(frozen=True)
+class MacArrayFile:
+    """A layer read from a mac_array ``.npz``: the int8 op, its input (None: random of ``input_shape``) and
+    input zero point."""
+
+    op: object  # QConv | QDense
+    x: np.ndarray | None
+    x_zero_point: int
+    input_shape: tuple[int, ...]
+
+
+def load_mac_array(path: str | Path, name: str | None = None) -> MacArrayFile:
+    """The int8 layer in the mac_array ``.npz`` at ``path`` (format: module docstring)."""
+    from ..int8 import QuantParams, Requant
+    from ..nn.qgraph import QConv, QDense
+
+    path = Path(path)
+    f = _Fields(path)
+    if str(f.get("format", 0, "U")) != "mac_array":
+        f.fail("format", f"{str(f.arrays['format'])!r}; expected 'mac_array'")
+    if "weight" not in f.arrays:
+        f.get("weight", 2, "iu")  # the message naming the missing field
+    weight = f.arrays["weight"]
+    if weight.ndim not in (2, 4) or weight.dtype != np.int8 or 0 in weight.shape:
+        f.fail("weight", f"{weight.dtype} of shape {weight.shape}; expected int8 (K, F) or (K, C/groups, R, S)")
+    k = weight.shape[0]
+    bias = f.get("bias", 1, "iu", required=False)
+    bias = np.zeros(k, np.int32) if bias is None else bias
+    if bias.shape != (k,):
+        f.fail("bias", f"{bias.shape[0]} entries; expected K = {k}")
+    f.within("bias", bias, -(2**31), 2**31 - 1)
+    weight_scale = f.get("weight_scale", 1, "iuf")
+    if weight_scale.shape != (k,) or not (weight_scale > 0).all():
+        f.fail("weight_scale", f"{weight_scale.shape[0]} entries; expected K = {k}, each > 0")
+    input_scale = f.number("input_scale", positive=True)
+    output = QuantParams(f.number("output_scale", positive=True), f.number("output_zero_point", "iu", 0))
+    f.within("output_zero_point", np.array(output.zero_point), -128, 127)
+    activation = str(f.get("activation", 0, "U", required=False) or "none")
+    if activation not in ACTIVATIONS:
+        f.fail("activation", f"{activation!r}; expected one of {', '.join(ACTIVATIONS)}")
+    requant = Requant.from_scales(input_scale, weight_scale, output, activation)
+    name = name or path.stem
+    if weight.ndim == 2:
+        op, shape = QDense(name, "input", weight, bias.astype(np.int32), requant), (weight.shape[1],)
+    else:
+        stride, groups = f.number("stride", "iu", 1, positive=True), f.number("groups", "iu", 1, positive=True)
+        padding = f.get("padding", 1, "iu", required=False)
+        padding = (0, 0) if padding is None else tuple(int(v) for v in padding)
+        if len(padding) != 2:
+            f.fail("padding", f"{len(padding)} entries; expected 2 (rows, columns)")
+        op = QConv(name, "input", weight, bias.astype(np.int32), requant, (stride, stride), padding, groups)
+        shape = None
+    x_zp = f.number("input_zero_point", "iu", 0)
+    f.within("input_zero_point", np.array(x_zp), -128, 127)
+    x = f.get("input", weight.ndim - 1 if weight.ndim == 2 else 3, "iuf", required=False)
+    if x is not None:
+        if x.dtype.kind == "f":
+            x = QuantParams(input_scale, x_zp).quantize(x)
+        x = f.within("input", x, -128, 127).astype(np.int8)
+        input_shape = x.shape
+    else:
+        given = f.get("input_shape", 1, "iu")
+        input_shape = tuple(int(v) for v in given)
+        if len(input_shape) != 3 or min(input_shape) < 1:
+            f.fail("input_shape", f"{list(input_shape)}; expected (C, H, W), each >= 1")
+        if shape is not None:
+            input_shape = shape
+    channels = input_shape[0]
+    expected = weight.shape[1] if weight.ndim == 2 else weight.shape[1] * op.groups
+    if channels != expected:
+        f.fail("input" if x is not None else "input_shape",
+               f"{channels} channels; expected {expected} (the weight's {'F' if weight.ndim == 2 else 'C'})")
+    return MacArrayFile(op, x, x_zp, input_shape)
 
 
 def save_eie(path: str | Path, layer: SparseDense, weight_frac: int, x: np.ndarray | None = None,

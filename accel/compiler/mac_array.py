@@ -708,6 +708,34 @@ def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
     return shape
 
 
+def file_case(spec: MacArraySpec, path, seed: int = 0) -> "Case":
+    """The int8 layer in the mac_array ``.npz`` at ``path`` (:mod:`accel.compiler.layer_files`) on its input or
+    a random one (``seed``), lowered, with its reference result from :mod:`accel.int8`."""
+    from . import Case
+    from .layer_files import load_mac_array
+
+    read = load_mac_array(path)
+    op, x_zp = read.op, read.x_zero_point
+    x = read.x if read.x is not None else \
+        np.random.default_rng(seed).integers(-128, 128, read.input_shape, dtype=np.int8)
+    lowered = lower(spec, op, x, x_zp)
+    m = lowered.mapping
+    info = dict(weights=str(path), input="file" if read.x is not None else "random", mode=m.mode,
+                feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles, chunks=m.chunks,
+                split=m.bands * m.weight_tiles * m.chunks > 1)
+    return Case(lowered.program, lowered.output, lambda: _reference(op, x, x_zp), lowered.macs, info)
+
+
+def _reference(op: QConv | QDense, x: np.ndarray, x_zp: int) -> np.ndarray:
+    """The int8 result of ``op`` on ``x`` by :mod:`accel.int8` (a dense layer's as a K×1×1 map)."""
+    from .. import int8
+
+    if isinstance(op, QDense):
+        return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
+    return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride, padding=op.padding,
+                       groups=op.groups)[0]
+
+
 def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator) -> "Case":
     """A random int8 layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
     reference result from :mod:`accel.int8` (computed when first asked for); every parameter is checked
@@ -726,13 +754,9 @@ def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator
                                        stride=shape.stride, pad=shape.pad_h, groups=shape.groups,
                                        activation=p["activation"])
         lowered = lower(spec, op, x, x_zp)
-        if isinstance(op, QDense):
-            def reference():
-                return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
-        else:
-            def reference():
-                return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride,
-                                   padding=op.padding, groups=op.groups)[0]
+
+        def reference():
+            return _reference(op, x, x_zp)
     elif kind == "pool":
         x = rng.integers(-128, 128, (shape.c, shape.h, shape.w), dtype=np.int8)
         op = QPool("pool", "input", p["kind"], (shape.r, shape.r), (shape.stride,) * 2, (shape.pad_h,) * 2)

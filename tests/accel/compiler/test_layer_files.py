@@ -67,7 +67,7 @@ def test_cli_reports_compute_and_load_cycles(tmp_path, capsys):
     assert "bit_exact=True" in out and "load_cycles=" in out and "compute_cycles=" in out
     assert "of the cycles load weights and activations from DRAM" in out  # a small layer is all loading
     assert main(["simulate", "--engine", "eie", "--set", "spmat_lines=2", "--weights", str(tmp_path / "fc.npz")]) == 0
-    assert "the layer was split into" in capsys.readouterr().out
+    assert "the layer was split" in capsys.readouterr().out
 
 
 def bad(tmp_path, **changes):
@@ -118,3 +118,65 @@ def test_unreadable_files_are_one_line_cli_errors(tmp_path, capsys):
         assert err.startswith("accel: error: ") and complaint in err and err.count("\n") == 1
     assert main(["simulate", "--engine", "xnor", "--weights", str(tmp_path / "text.npz")]) == 2
     assert "--weights: engine 'xnor' reads no layer files" in capsys.readouterr().err
+
+
+def mac_array_fields(rng, conv=True, **changes):
+    k, c = 6, 5
+    weight = rng.integers(-127, 128, (k, c, 3, 3) if conv else (k, c), dtype=np.int8)
+    fields = dict(format="mac_array", weight=weight, bias=rng.integers(-500, 500, k).astype(np.int32),
+                  input_scale=np.float64(0.05), weight_scale=rng.uniform(0.01, 0.02, k), output_scale=np.float64(0.1),
+                  output_zero_point=np.int64(-3), activation="relu", input_zero_point=np.int64(4))
+    if conv:
+        fields |= dict(stride=np.int64(2), padding=np.array([1, 1]), input_shape=np.array([c, 9, 7]))
+    else:
+        fields |= dict(input=rng.uniform(-6, 6, c))  # float: quantized by input_scale and input_zero_point
+    return {key: value for key, value in (fields | changes).items() if value is not None}
+
+
+@pytest.mark.parametrize("conv", [True, False])
+def test_mac_array_file_runs_bit_exact(tmp_path, capsys, conv):
+    from accel.compiler.layer_files import load_mac_array
+    from accel.compiler.mac_array import file_case
+    from accel.int8 import QuantParams, Requant
+    from accel.spec import MacArraySpec
+
+    fields = mac_array_fields(np.random.default_rng(5), conv)
+    np.savez(tmp_path / "layer.npz", **fields)
+    read = load_mac_array(tmp_path / "layer.npz")
+    assert np.array_equal(read.op.weight, fields["weight"]) and read.x_zero_point == 4
+    expected = Requant.from_scales(0.05, fields["weight_scale"], QuantParams(0.1, -3), "relu")
+    assert all(np.array_equal(getattr(read.op.requant, f), getattr(expected, f))
+               for f in ("m0", "shift", "zero_point", "lo", "hi"))
+    if conv:
+        assert (read.x, read.input_shape, read.op.stride, read.op.padding) == (None, (5, 9, 7), (2, 2), (1, 1))
+    else:
+        assert np.array_equal(read.x, QuantParams(0.05, 4).quantize(fields["input"]))
+    spec = MacArraySpec(atomic_c=4, atomic_k=4)
+    case = file_case(spec, tmp_path / "layer.npz")
+    assert np.array_equal(case.output(golden.run(case.program).memory), case.expected)
+    assert case.expected.min() >= -3  # the ReLU clamp at the output zero point
+    assert main(["simulate", "--engine", "mac_array", "--set", "atomic_c=4", "--weights", str(tmp_path / "layer.npz"),
+                 "--backend", "golden"]) == 0
+    out = capsys.readouterr().out
+    assert "bit_exact=True" in out and "compute_cycles=" in out and "load_cycles=" in out
+
+
+BAD_MAC_ARRAY = {
+    "weight": (dict(weight=np.zeros((2, 5), np.float32)), "field 'weight': float32 of shape (2, 5); expected int8"),
+    "scale": (dict(input_scale=None), "field 'input_scale' is missing"),
+    "negative": (dict(output_scale=np.float64(-1)), "field 'output_scale': -1.0; expected > 0"),
+    "activation": (dict(activation="gelu"), "field 'activation': 'gelu'; expected one of none, relu, relu6"),
+    "channels": (dict(input_shape=np.array([4, 9, 7])), "field 'input_shape': 4 channels; expected 5"),
+    "weight_scale": (dict(weight_scale=np.ones(2)), "field 'weight_scale': 2 entries; expected K = 6"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MAC_ARRAY)
+def test_bad_mac_array_files_name_the_field(tmp_path, case):
+    from accel.compiler.layer_files import load_mac_array
+
+    changes, message = BAD_MAC_ARRAY[case]
+    np.savez(tmp_path / "bad.npz", **mac_array_fields(np.random.default_rng(0), True, **changes))
+    with pytest.raises(UserError) as error:
+        load_mac_array(tmp_path / "bad.npz")
+    assert str(error.value).startswith(f"{tmp_path / 'bad.npz'}: {message}")
