@@ -156,7 +156,7 @@ _seed = click.IntRange(min=0)
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None, metavar="FILE.npz",
-              help="Your own compressed layer instead of --layer (eie, mac_array: the .npz formats of "
+              help="Your own compressed layer instead of --layer (the .npz format of each engine: "
                    "accel.compiler.layer_files).")
 @_spec_file
 @_preset
@@ -189,8 +189,6 @@ def simulate(engine, layer, model, weights, spec_file, preset, assignments, back
     if [layer, model, weights].count(None) != 2:
         raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,..., --model NAME and --weights FILE")
     if weights is not None:
-        if not hasattr(compiler, "file_case"):
-            raise UserError(f"--weights: engine '{engine}' reads no layer files; allowed: --engine eie or mac_array")
         kind, params = "file", {"weights": str(weights)}
         case = compiler.file_case(spec, weights, seed=seed)
     elif model is not None:

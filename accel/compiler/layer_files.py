@@ -30,6 +30,17 @@ mac_array (:class:`accel.nn.qgraph.QConv` or ``QDense``; int8 as TFLite, Jacob e
     input_zero_point   int                     optional (default 0), or instead of ``input``
     input_shape        (3,) int              (C, H, W) or (F, 1, 1) of a random int8 input
 
+xnor (:class:`accel.compiler.xnor.BinaryLayer`; FINN's MVTU, Umuroglu et al. 2017)::
+
+    format        "xnor"
+    weight_shape  (4,) int               (K, C, R, R): K filters over C channels, square R × R (1 × 1: dense)
+    weight_bits   (K, ceil(C·R·R / 8)) uint8   np.packbits of each filter's (C, R, R) bits, 1 for +1, 0 for −1
+    threshold     (K,) int               optional: output +1 iff dot >= threshold (absent: the integer dots)
+    threshold_up  (K,) bool              optional (default true): false for +1 iff dot <= threshold
+    stride, pad, pool                    optional ints (default 1, 0, 1); pad_value +1 or −1 (default −1)
+    input         (C, H, W) bool         the input bits (true for +1), or instead
+    input_shape   (3,) int               (C, H, W) of a random binary input
+
 For eie, fixed point: the codebook is rounded to int16 with the most fraction bits that fit its largest magnitude
 (``weight_frac`` ≤ 15), the input likewise (``act_frac`` ≤ 14); the run's spec takes those fraction bits, and
 :class:`EieFile` states them. Every field is checked; a bad file raises one :class:`UserError` naming the file
@@ -264,6 +275,55 @@ def load_mac_array(path: str | Path, name: str | None = None) -> MacArrayFile:
         f.fail("input" if x is not None else "input_shape",
                f"{channels} channels; expected {expected} (the weight's {'F' if weight.ndim == 2 else 'C'})")
     return MacArrayFile(op, x, x_zp, input_shape)
+
+
+@dataclass(frozen=True)
+class XnorFile:
+    """A layer read from an xnor ``.npz``: the layer and its input bits (None: random of ``input_shape``)."""
+
+    layer: object  # BinaryLayer
+    x: np.ndarray | None
+    input_shape: tuple[int, int, int]
+
+
+def load_xnor(path: str | Path, name: str | None = None) -> XnorFile:
+    """The binary layer in the xnor ``.npz`` at ``path`` (format: module docstring)."""
+    from ..compress.binarize import Threshold
+    from .xnor import BinaryLayer
+
+    path = Path(path)
+    f = _Fields(path)
+    if str(f.get("format", 0, "U")) != "xnor":
+        f.fail("format", f"{str(f.arrays['format'])!r}; expected 'xnor'")
+    shape = f.get("weight_shape", 1, "iu")
+    if len(shape) != 4 or shape.min() < 1 or shape[2] != shape[3]:
+        f.fail("weight_shape", f"{shape.tolist()}; expected (K, C, R, R), each >= 1")
+    k, c, r, _ = (int(v) for v in shape)
+    bits = f.get("weight_bits", 2, "iu")
+    if bits.shape != (k, -(-c * r * r // 8)) or bits.dtype != np.uint8:
+        f.fail("weight_bits", f"{bits.dtype} of shape {bits.shape}; expected uint8 of shape {(k, -(-c * r * r // 8))}")
+    weight = np.where(np.unpackbits(bits, axis=1, count=c * r * r), 1, -1).astype(np.int8).reshape(k, c, r, r)
+    threshold = f.get("threshold", 1, "iu", required=False)
+    if threshold is not None:
+        if threshold.shape != (k,):
+            f.fail("threshold", f"{threshold.shape[0]} entries; expected K = {k}")
+        up = f.get("threshold_up", 1, "b", required=False)
+        up = np.ones(k, bool) if up is None else up
+        if up.shape != (k,):
+            f.fail("threshold_up", f"{up.shape[0]} entries; expected K = {k}")
+        threshold = Threshold(threshold.astype(np.int64), up)
+    stride, pool = f.number("stride", "iu", 1, positive=True), f.number("pool", "iu", 1, positive=True)
+    pad = f.number("pad", "iu", 0)
+    pad_value = f.number("pad_value", "iu", -1)
+    if pad_value not in (-1, 1):
+        f.fail("pad_value", f"{pad_value}; expected +1 or -1")
+    layer = BinaryLayer(name or path.stem, weight, threshold, stride=stride, pad=pad, pad_value=pad_value, pool=pool)
+    x = f.get("input", 3, "b", required=False)
+    input_shape = x.shape if x is not None else tuple(int(v) for v in f.get("input_shape", 1, "iu"))
+    if len(input_shape) != 3 or min(input_shape) < 1 or input_shape[0] != c:
+        f.fail("input" if x is not None else "input_shape",
+               f"{list(input_shape)}; expected (C, H, W) with C = {c} (weight_shape), each >= 1")
+    return XnorFile(layer, x, input_shape)
 
 
 def save_eie(path: str | Path, layer: SparseDense, weight_frac: int, x: np.ndarray | None = None,

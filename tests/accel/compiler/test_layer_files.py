@@ -9,7 +9,7 @@ from accel.cli import main
 from accel.compiler.eie import file_case, random_dense, reference
 from accel.compiler.layer_files import fraction_bits, load_eie, save_eie
 from accel.errors import UserError
-from accel.spec import EieSpec
+from accel.spec import EieSpec, XnorSpec
 from sim import golden, perf
 
 SPEC = EieSpec(n_pe=4)
@@ -116,8 +116,8 @@ def test_unreadable_files_are_one_line_cli_errors(tmp_path, capsys):
         assert main(["simulate", "--engine", "eie", "--weights", str(path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("accel: error: ") and complaint in err and err.count("\n") == 1
-    assert main(["simulate", "--engine", "xnor", "--weights", str(tmp_path / "text.npz")]) == 2
-    assert "--weights: engine 'xnor' reads no layer files" in capsys.readouterr().err
+    assert main(["simulate", "--engine", "xnor", "--weights", str(tmp_path / "none.npz")]) == 2
+    assert "none.npz: cannot read it" in capsys.readouterr().err
 
 
 def mac_array_fields(rng, conv=True, **changes):
@@ -180,3 +180,35 @@ def test_bad_mac_array_files_name_the_field(tmp_path, case):
     with pytest.raises(UserError) as error:
         load_mac_array(tmp_path / "bad.npz")
     assert str(error.value).startswith(f"{tmp_path / 'bad.npz'}: {message}")
+
+
+def xnor_fields(rng, **changes):
+    k, c, r = 5, 3, 3
+    weight = rng.choice(np.array([-1, 1], np.int8), (k, c, r, r))
+    fields = dict(format="xnor", weight_shape=np.array(weight.shape),
+                  weight_bits=np.packbits(weight.reshape(k, -1) > 0, axis=1), threshold=rng.integers(-6, 7, k),
+                  threshold_up=rng.random(k) < 0.7, stride=np.int64(1), pad=np.int64(1), pad_value=np.int64(1),
+                  input=rng.random((c, 6, 5)) < 0.5)
+    return weight, {key: value for key, value in (fields | changes).items() if value is not None}
+
+
+def test_xnor_file_runs_bit_exact(tmp_path, capsys):
+    from accel.compiler.layer_files import load_xnor
+    from accel.compiler.xnor import file_case
+
+    weight, fields = xnor_fields(np.random.default_rng(6))
+    np.savez(tmp_path / "b.npz", **fields)
+    read = load_xnor(tmp_path / "b.npz")
+    assert np.array_equal(read.layer.weight, weight) and np.array_equal(read.x, fields["input"])
+    assert np.array_equal(read.layer.threshold.t, fields["threshold"]) and read.layer.pad_value == 1
+    case = file_case(XnorSpec(), tmp_path / "b.npz")
+    assert np.array_equal(case.output(golden.run(case.program).memory), case.expected)
+    assert main(["simulate", "--engine", "xnor", "--weights", str(tmp_path / "b.npz"), "--backend", "golden"]) == 0
+    assert "bit_exact=True" in capsys.readouterr().out
+    np.savez(tmp_path / "bad.npz", **xnor_fields(np.random.default_rng(6), weight_bits=np.zeros((5, 3), np.uint8))[1])
+    with pytest.raises(UserError, match=r"bad.npz: field 'weight_bits': uint8 of shape \(5, 3\); expected uint8 of "
+                                        r"shape \(5, 4\)$"):
+        load_xnor(tmp_path / "bad.npz")
+    np.savez(tmp_path / "bad.npz", **xnor_fields(np.random.default_rng(6), input=None, input_shape=np.array([2, 6, 6]))[1])
+    with pytest.raises(UserError, match=r"bad.npz: field 'input_shape': \[2, 6, 6\]; expected \(C, H, W\) with C = 3"):
+        load_xnor(tmp_path / "bad.npz")
