@@ -505,6 +505,12 @@ def engine_codebook(codebook: np.ndarray, frac_bits: int, spec: EieSpec, name: s
     return scaled.astype(np.int16)
 
 
+def nearest_entries(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """uint8 indices of the ``codebook`` entries nearest to each of ``values`` (how a float bias becomes EIE's
+    bias column, which shares the layer's codebook)."""
+    return np.abs(np.asarray(values)[:, None] - codebook[None, :]).argmin(axis=1).astype(np.uint8)
+
+
 def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
     """The Dense layers of a pruned, weight-shared MLP ``graph`` (accel.compress.share's ``shared``) as eie
     layers: its codebooks in the engine's format, each bias rounded to the nearest entry of its layer's
@@ -520,8 +526,7 @@ def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
         codebook = engine_codebook(weight.codebook, weight.frac_bits, spec, node.name)
         bias = None
         if node.op.bias:
-            values = codebook / 2.0**spec.weight_frac
-            bias = np.abs(node.params["bias"][:, None] - values[None, :]).argmin(axis=1).astype(np.uint8)
+            bias = nearest_entries(node.params["bias"], codebook / 2.0**spec.weight_frac)
         layers.append(SparseDense(weight.indices.astype(np.uint8), codebook, bias, node.name in relu_after,
                                   node.name))
     return layers

@@ -41,6 +41,16 @@ xnor (:class:`accel.compiler.xnor.BinaryLayer`; FINN's MVTU, Umuroglu et al. 201
     input         (C, H, W) bool         the input bits (true for +1), or instead
     input_shape   (3,) int               (C, H, W) of a random binary input
 
+The EIE authors' compressed AlexNet (:func:`load_deep_compression`): Deep Compression's binary
+``AlexNet_compressed.net`` (github.com/songhan/Deep-Compression-AlexNet, its ``decode.py`` defines the layout):
+a header of uint32 entry counts, one per layer (conv1–5, fc6–8), then per layer a float32 codebook (256
+entries for a convolution, 16 for a fully-connected layer), the float32 biases, the codes (4-bit, two per byte,
+low nibble first, for fc layers; a byte each for conv layers) and 4-bit relative indices (two per byte): each
+entry stands ``index + 1`` places after the previous one in the row-major (out, in) weight array, a code of 0
+being a padding entry. Published per-PE pointer and sparse-matrix files of the EIE hardware were not found;
+this is the authors' released data. A fully-connected layer is read straight into CSC; its float biases become
+the nearest codebook entries (EIE's bias column shares the codebook), so they are approximate.
+
 For eie, fixed point: the codebook is rounded to int16 with the most fraction bits that fit its largest magnitude
 (``weight_frac`` ≤ 15), the input likewise (``act_frac`` ≤ 14); the run's spec takes those fraction bits, and
 :class:`EieFile` states them. Every field is checked; a bad file raises one :class:`UserError` naming the file
@@ -146,7 +156,12 @@ class _Fields:
 
 def load_eie(path: str | Path, name: str | None = None) -> EieFile:
     """The eie layer in the ``.npz`` at ``path`` (format: module docstring), named ``name`` (default: the file
-    name without ``.npz``)."""
+    name without ``.npz``); ``FILE.net:fc8`` names a layer of the EIE authors' compressed AlexNet
+    (:func:`load_deep_compression`)."""
+    text = str(path)
+    file, _, layer = text.rpartition(":")
+    if file.endswith(".net"):
+        return load_deep_compression(file, layer)
     path = Path(path)
     f = _Fields(path)
     fmt = f.get("format", 0, "U")
@@ -324,6 +339,65 @@ def load_xnor(path: str | Path, name: str | None = None) -> XnorFile:
         f.fail("input" if x is not None else "input_shape",
                f"{list(input_shape)}; expected (C, H, W) with C = {c} (weight_shape), each >= 1")
     return XnorFile(layer, x, input_shape)
+
+
+ALEXNET = {"conv1": (96, 3 * 11 * 11), "conv2": (256, 48 * 5 * 5), "conv3": (384, 256 * 3 * 3),
+           "conv4": (384, 192 * 3 * 3), "conv5": (256, 192 * 3 * 3), "fc6": (4096, 9216), "fc7": (4096, 4096),
+           "fc8": (1000, 4096)}
+"""AlexNet's layers in ``AlexNet_compressed.net`` order, (outputs, inputs per output) each (BVLC AlexNet's
+deploy.prototxt, as Deep-Compression-AlexNet's decode.py reads it; conv2, 4, 5 in two groups)."""
+
+
+def load_deep_compression(path: str | Path, layer: str) -> EieFile:
+    """Fully-connected layer ``layer`` (fc6, fc7, fc8) of the EIE authors' ``AlexNet_compressed.net`` at ``path``
+    (format: module docstring) as an eie layer, its codebook rounded with the fraction bits that fit."""
+    path = Path(path)
+    if layer not in ALEXNET or not layer.startswith("fc"):
+        raise UserError(f"{path}: layer {layer!r} is not allowed; expected one of fc6, fc7, fc8")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"{path}: cannot read it ({error.strerror})") from None
+    offset = 4 * len(ALEXNET)
+    if len(data) < offset:
+        raise UserError(f"{path}: {len(data)} bytes; expected a header of {len(ALEXNET)} uint32 entry counts")
+    counts = np.frombuffer(data, "<u4", len(ALEXNET))
+
+    def take(what: str, dtype: str, count: int) -> np.ndarray:
+        nonlocal offset
+        size = np.dtype(dtype).itemsize * count
+        if offset + size > len(data):
+            raise UserError(f"{path}: layer '{name}': the file ({len(data)} bytes) ends inside its {what}")
+        offset += size
+        return np.frombuffer(data, dtype, count, offset - size)
+
+    for name, (out, n_in), nz in zip(ALEXNET, ALEXNET.values(), counts.tolist()):
+        bits = 4 if name.startswith("fc") else 8
+        codebook = take("codebook", "<f4", 2**bits).astype(np.float64)
+        bias = take("bias", "<f4", out).astype(np.float64)
+        codes = take("codes", "u1", (nz - 1) // (8 // bits) + 1 if nz else 0)
+        steps = take("indices", "u1", (nz - 1) // 2 + 1 if nz else 0)
+        if name == layer:
+            break
+    code = np.stack([codes & 15, codes >> 4], axis=1).reshape(-1)[:nz]
+    position = np.cumsum(np.stack([steps & 15, steps >> 4], axis=1).reshape(-1)[:nz].astype(np.int64) + 1) - 1
+    if nz and position[-1] >= out * n_in:
+        raise UserError(f"{path}: layer '{layer}': entry {nz - 1} lands at {position[-1]}, beyond its "
+                        f"{out} × {n_in} weights")
+    real = code != 0  # padding entries stand on a zero
+    rows, cols = np.divmod(position[real], n_in)
+    indices = sparse.csr_array((code[real].astype(np.uint8), (rows, cols)), shape=(out, n_in))
+    if codebook[0] != 0:
+        raise UserError(f"{path}: layer '{layer}': codebook[0] is {codebook[0]:.4g}; expected 0 (the pruned "
+                        f"weights decode to it)")
+    weight_frac = fraction_bits(codebook, MAX_WEIGHT_FRAC)
+    if weight_frac < 0:
+        raise UserError(f"{path}: layer '{layer}': codebook value {np.abs(codebook).max():.4g} exceeds int16")
+    from .eie import nearest_entries
+
+    fixed = np.round(codebook * 2.0**weight_frac).astype(np.int16)
+    dense = SparseDense(indices, fixed, nearest_entries(bias, codebook), layer != "fc8", layer)
+    return EieFile(dense, None, weight_frac, None)
 
 
 def save_eie(path: str | Path, layer: SparseDense, weight_frac: int, x: np.ndarray | None = None,

@@ -7,7 +7,7 @@ from scipy import sparse
 
 from accel.cli import main
 from accel.compiler.eie import file_case, random_dense, reference
-from accel.compiler.layer_files import fraction_bits, load_eie, save_eie
+from accel.compiler.layer_files import ALEXNET, fraction_bits, load_eie, save_eie
 from accel.errors import UserError
 from accel.spec import EieSpec, XnorSpec
 from sim import golden, perf
@@ -212,3 +212,50 @@ def test_xnor_file_runs_bit_exact(tmp_path, capsys):
     np.savez(tmp_path / "bad.npz", **xnor_fields(np.random.default_rng(6), input=None, input_shape=np.array([2, 6, 6]))[1])
     with pytest.raises(UserError, match=r"bad.npz: field 'input_shape': \[2, 6, 6\]; expected \(C, H, W\) with C = 3"):
         load_xnor(tmp_path / "bad.npz")
+
+
+def write_deep_compression(path, layers: dict) -> None:
+    """A file in the layout of Deep-Compression-AlexNet's decode.py: for each AlexNet layer the codebook, the
+    biases, the codes and 4-bit relative indices (a padding entry of code 0 after 15 zeros) of the non-zero
+    codes of ``layers[name]`` = (codebook, bias, (out, in) codes), the other layers empty."""
+    header, body = [], []
+    for name, (out, n_in) in ALEXNET.items():
+        bits = 4 if name.startswith("fc") else 8
+        codebook, bias, codes = layers.get(name, (np.zeros(2**bits), np.zeros(out), None))
+        flat = np.zeros(0, np.uint8) if codes is None else codes.reshape(-1)
+        positions = np.flatnonzero(flat)
+        gap = np.diff(positions, prepend=-1) - 1
+        padding = gap // 16  # entries of code 0 standing on every 16th zero of a long run
+        at = np.cumsum(padding + 1) - 1
+        entries, gaps = np.zeros(int(at[-1]) + 1 if len(at) else 0, np.uint8), np.full(len(at) and at[-1] + 1, 15)
+        entries[at], gaps[at] = flat[positions], gap % 16
+        entries, gaps = entries.tolist(), gaps.tolist()
+        header.append(len(entries))
+        pairs = [np.array(v + [0] * (len(v) % 2), np.uint8) for v in (entries, gaps)]
+        packed = [p[0::2] | (p[1::2] << 4) for p in pairs]
+        body += [np.asarray(codebook, "<f4").tobytes(), np.asarray(bias, "<f4").tobytes(),
+                 (packed[0] if bits == 4 else np.array(entries, np.uint8)).tobytes(), packed[1].tobytes()]
+    path.write_bytes(np.array(header, "<u4").tobytes() + b"".join(body))
+
+
+def test_the_eie_authors_alexnet_file_reads_into_csc(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    fc8 = (np.concatenate([[0.0], rng.uniform(-0.1, 0.1, 15)]), rng.uniform(-0.05, 0.05, 1000),
+           np.where(rng.random((1000, 4096)) < 0.01, rng.integers(1, 16, (1000, 4096)), 0).astype(np.uint8))
+    conv1 = (rng.uniform(-1, 1, 256), np.zeros(96), rng.integers(0, 256, (96, 363)).astype(np.uint8))
+    write_deep_compression(tmp_path / "AlexNet_compressed.net", {"conv1": conv1, "fc8": fc8})
+    read = load_eie(f"{tmp_path / 'AlexNet_compressed.net'}:fc8")
+    assert sparse.issparse(read.layer.indices) and np.array_equal(read.layer.indices.toarray(), fc8[2])
+    assert read.weight_frac == 15 and not read.layer.relu
+    assert np.abs(read.layer.codebook / 2.0**15 - fc8[0].astype(np.float32)).max() <= 2.0**-16
+    stored = [v.astype(np.float32).astype(np.float64) for v in fc8[:2]]  # the file holds float32
+    assert np.array_equal(read.layer.bias, np.abs(stored[1][:, None] - stored[0][None]).argmin(axis=1))
+    assert main(["simulate", "--engine", "eie", "--preset", "paper", "--weights",
+                 f"{tmp_path / 'AlexNet_compressed.net'}:fc8", "--backend", "golden"]) == 0
+    out = capsys.readouterr().out
+    assert "bit_exact=True" in out and "load_cycles=" in out
+    with pytest.raises(UserError, match=r"AlexNet_compressed.net: layer 'conv1' is not allowed; expected one of fc6"):
+        load_eie(f"{tmp_path / 'AlexNet_compressed.net'}:conv1")
+    (tmp_path / "cut.net").write_bytes((tmp_path / "AlexNet_compressed.net").read_bytes()[:5000])
+    with pytest.raises(UserError, match=r"cut.net: layer 'conv1': the file \(5000 bytes\) ends inside its codes$"):
+        load_eie(f"{tmp_path / 'cut.net'}:fc8")
