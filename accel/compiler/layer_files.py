@@ -57,6 +57,7 @@ For eie, fixed point: the codebook is rounded to int16 with the most fraction bi
 and the field.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from zipfile import BadZipFile
@@ -69,9 +70,9 @@ from ..spec import EieSpec
 from .eie import SparseDense
 
 INT16_MAX = 2**15 - 1
-MAX_ACT_FRAC = 14
-MAX_WEIGHT_FRAC = 15
-"""The largest fraction bits of eie's 16-bit activations and codebook values (its spec's limits)."""
+_LIMITS = {f.name: f.metadata["hi"] for f in dataclasses.fields(EieSpec)}
+MAX_ACT_FRAC, MAX_WEIGHT_FRAC = _LIMITS["act_frac"], _LIMITS["weight_frac"]
+"""The largest fraction bits of eie's 16-bit activations and codebook values (the spec's own limits)."""
 
 
 def fraction_bits(values: np.ndarray, most: int) -> int:
