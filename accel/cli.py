@@ -155,6 +155,9 @@ _seed = click.IntRange(min=0)
 @click.option("--layer", "layer", default=None, metavar="KIND:KEY=VALUE,...",
               help="A random layer, e.g. conv:h=56,w=56,c=64,k=64,r=3,stride=1,pad=1.")
 @click.option("--model", default=None, metavar="NAME", help="A trained network instead of --layer, e.g. digits-bnn-mlp.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None, metavar="FILE.npz",
+              help="Your own compressed layer instead of --layer (the .npz format of each engine: "
+                   "accel.compiler.layer_files).")
 @_spec_file
 @_preset
 @_set
@@ -167,7 +170,7 @@ _seed = click.IntRange(min=0)
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
 @_energy_table
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def simulate(engine, layer, model, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
+def simulate(engine, layer, model, weights, spec_file, preset, assignments, backend, check, seed, stall, energy_table,
              as_json):
     """Run one random layer (or a trained model) on ENGINE: cycles, utilization, traffic, and (golden, rtl,
     perf with --check) the bits against the reference."""
@@ -183,9 +186,12 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
     spec = _spec(engine, spec_file, preset, assignments)
     table = load_table(energy_table)
     compiler = importlib.import_module(f"accel.compiler.{engine}")
-    if (layer is None) == (model is None):
-        raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,... and --model NAME")
-    if model is not None:
+    if [layer, model, weights].count(None) != 2:
+        raise UserError("simulate: give exactly one of --layer KIND:KEY=VALUE,..., --model NAME and --weights FILE")
+    if weights is not None:
+        kind, params = "file", {"weights": str(weights)}
+        case = compiler.file_case(spec, weights, seed=seed)
+    elif model is not None:
         if not hasattr(compiler, "model_case"):
             raise UserError(f"--model: engine '{engine}' runs single layers only; use --layer")
         kind, params = "model", {"name": model}
@@ -218,6 +224,10 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
     result["counters"] = counters
     result["bytes_read"], result["bytes_written"] = counters["bytes_read"], counters["bytes_written"]
     result |= energy(case.program, counters, table).to_dict()
+    if weights is not None:  # a layer file's cycles apart: computing, loading (the engine's classes of cycles)
+        isa = importlib.import_module(f"accel.isa.{engine}")
+        for key, classes in (("compute_cycles", isa.COMPUTE_CYCLES), ("load_cycles", isa.LOAD_CYCLES)):
+            result[key] = sum(counters[c] for c in classes)
     if as_json:
         click.echo(json.dumps(result))
     else:
@@ -227,6 +237,8 @@ def simulate(engine, layer, model, spec_file, preset, assignments, backend, chec
                    f"written={result['bytes_written']} B")
         levels = " ".join(f"{k}={v:.4g}" for k, v in result["energy_breakdown"].items())
         click.echo(f"energy={result['energy_pj']:.4g} pJ ({result['energy_table']}: {levels} pJ)")
+        if weights is not None:
+            click.echo(_file_summary(result))
     return 1 if result["bit_exact"] is False else 0
 
 
@@ -276,8 +288,12 @@ def compress(model, removed, bits, binarize, quantize, seed, as_json):
               help="Local processes (default: one per CPU).")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run on the Ray cluster at ADDRESS (HEAD:6379), or 'local' to start a Ray instance here.")
+@click.option("--pad", type=click.Choice(["none", "same"]), default="none", show_default=True,
+              help="A .csv workload's IFMAP: none = it includes the padding (SCALE-Sim), same = the unpadded input "
+                   "of a 'same'-padded layer.")
 @click.option("--out", "out_dir", required=True, help="Directory for points.csv/json, pareto.csv/json, plots.")
-def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, out_dir):
+def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, synth, workers, cluster, pad,
+            out_dir):
     """Sweep ENGINE's parameters and compiler choices over workloads (perf + cost model per point); write
     every point and the Pareto front (CSV, JSON) and plots. A rerun into the same --out resumes."""
     from . import explore as dse
@@ -290,13 +306,29 @@ def explore(engine, workloads, sweeps, search, seed, objectives, energy_table, s
 
     load_table(energy_table)
     for workload in workloads:
-        dse.check_workload(engine, workload)
+        dse.check_workload(engine, workload, pad)
     records, front = dse.explore(engine, list(workloads), grid, _out_dir(out_dir), sample=sample, seed=seed,
                                  objectives=chosen, table=energy_table, synth=synth, workers=workers,
-                                 cluster=cluster)
+                                 cluster=cluster, pad=pad)
     feasible = sum(r["feasible"] for r in records)
+    padding = f" (topology IFMAP padding: {pad})" if any("pad" in r["point"] for r in records) else ""
     click.echo(f"{len(records)} points ({feasible} feasible, {len(records) - feasible} infeasible), "
-               f"{len(front)} on the Pareto front of {', '.join(chosen)}; wrote {out_dir}")
+               f"{len(front)} on the Pareto front of {', '.join(chosen)}{padding}; wrote {out_dir}")
+
+
+def _file_summary(result: dict) -> str:
+    """A layer file's run in words: compute and load cycles, fraction bits (eie), and whether the layer was split
+    or loading took most of the cycles."""
+    cycles = result["cycles"]
+    text = (f"cycles={cycles}: compute_cycles={result['compute_cycles']} load_cycles={result['load_cycles']} "
+            f"other={cycles - result['compute_cycles'] - result['load_cycles']} (input: {result['input']})")
+    if "weight_frac" in result:
+        text += f"; weight_frac={result['weight_frac']} act_frac={result['act_frac']}"
+    if result["split"]:
+        text += "; the layer was split (its weights or features exceed the on-chip memories)"
+    if result["load_cycles"] > cycles / 2:
+        text += f"; {result['load_cycles'] / cycles:.0%} of the cycles load weights and activations from DRAM"
+    return text
 
 
 def _one_line(message: str) -> str:

@@ -10,8 +10,8 @@ defaults, derived ones (the mac_array's ``atomic_k`` and ``banks``) from the swe
 
 Workloads: a zoo network (:data:`accel.nn.zoo.ZOO`; mac_array: its Conv2d and Dense layers, each planned,
 scheduled and counted by the perf model without data; pooling and element-wise layers are left out and
-listed under ``left_out``), a SCALE-Sim topology CSV (mac_array; its IFMAP is the padded input, as
-:mod:`accel.nn.topology` reads it), a trained model the engine's compiler runs (``digits-mlp`` on eie,
+listed under ``left_out``), a SCALE-Sim topology CSV (mac_array; read by :func:`accel.nn.load_topology`, its
+IFMAPs as ``pad`` says: ``none``, already padded, or ``same``; the point records the ``pad``), a trained model the engine's compiler runs (``digits-mlp`` on eie,
 ``digits-bnn-mlp`` on xnor…), or one random layer in ``accel simulate --layer`` syntax
 (``dense:in=256,out=64``).
 
@@ -108,10 +108,11 @@ def parse_objectives(text: str) -> list[str]:
 
 
 def points(workloads: list[str], grid: dict[str, list[str]], sample: int | None = None,
-           seed: int = 0) -> list[dict[str, str]]:
+           seed: int = 0, pad: str = "none") -> list[dict[str, str]]:
     """Every combination of a workload and one value per key (grid order), or ``sample`` of them drawn
-    without repetition by ``seed`` (all of them if there are no more), in grid order."""
-    everything = [{"workload": w, **dict(zip(grid, values))}
+    without repetition by ``seed`` (all of them if there are no more), in grid order; a topology workload's
+    points also hold its ``pad``."""
+    everything = [{"workload": w, **({"pad": pad} if _is_topology(w) else {}), **dict(zip(grid, values))}
                   for w in workloads for values in itertools.product(*grid.values())]
     if sample is None or sample >= len(everything):
         return everything
@@ -126,14 +127,18 @@ def point_key(engine: str, point: dict[str, str], table: str, synth: bool = Fals
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def check_workload(engine: str, workload: str) -> None:
+def check_workload(engine: str, workload: str, pad: str = "none") -> None:
     """A :class:`UserError` for a workload that is not one of the module docstring's forms for ``engine``
     (every check that needs no spec; a layer that does not fit a swept spec is an infeasible point)."""
-    _workload(engine, workload)
+    _workload(engine, workload, pad)
+
+
+def _is_topology(workload: str) -> bool:
+    return workload.lower().endswith(".csv")
 
 
 @functools.lru_cache(maxsize=None)
-def _workload(engine: str, workload: str):
+def _workload(engine: str, workload: str, pad: str = "none"):
     """(``"shapes"``, [(name, ConvShape)], left_out) for a mac_array network or convolution/dense layer;
     (``"model"``, name) or (``"layer"``, kind, params) for the engine's compiler to build a case from."""
     from .compiler import ENGINES, parse_layer
@@ -154,8 +159,8 @@ def _workload(engine: str, workload: str):
                         f"with KIND one of {', '.join(compiler.LAYER_KINDS)}")
     if workload in ZOO:
         return ("shapes", *_graph_shapes(workload))
-    if workload.lower().endswith(".csv"):
-        return ("shapes", _topology_shapes(workload), ())
+    if _is_topology(workload):
+        return ("shapes", _topology_shapes(workload, pad), ())
     raise UserError(f"--workload {shown(workload)}: expected a zoo network ({', '.join(ZOO)}), a SCALE-Sim .csv "
                     f"file, a model or a layer KIND:KEY=VALUE,... with KIND one of {', '.join(compiler.LAYER_KINDS)}")
 
@@ -179,11 +184,11 @@ def _graph_shapes(name: str):
     return tuple(shapes), tuple(left_out)
 
 
-def _topology_shapes(path: str):
+def _topology_shapes(path: str, pad: str):
     from .compiler.mac_array import ConvShape
     from .nn.topology import load_topology
 
-    return tuple((layer.name, ConvShape.of_topology(layer)) for layer in load_topology(path))
+    return tuple((layer.name, ConvShape.of_topology(layer)) for layer in load_topology(path, pad))
 
 
 def _spec(engine: str, values: dict[str, str]):
@@ -239,10 +244,10 @@ def evaluate(engine: str, point: dict[str, str], table: str = "45nm", synth: boo
     nextpnr on the point's spec (minutes to an hour; cached by Verilog hash)."""
     from .cost import area, load_table
 
-    values = {k: v for k, v in point.items() if k != "workload"}
+    values = {k: v for k, v in point.items() if k not in ("workload", "pad")}
     choices = {k: values.pop(k) for k in CHOICES.get(engine, {}) if k in values}
     record = {"key": point_key(engine, point, table, synth), "engine": engine, "point": point, "table": table}
-    workload = _workload(engine, point["workload"])
+    workload = _workload(engine, point["workload"], point.get("pad", "none"))
     priced = load_table(table)
     try:
         spec = _spec(engine, values)
@@ -338,17 +343,18 @@ def _read_log(path: Path) -> dict[str, dict]:
 def explore(engine: str, workloads: list[str], grid: dict[str, list[str]], out_dir: Path, *,
             sample: int | None = None, seed: int = 0, objectives: tuple[str, ...] = tuple(OBJECTIVES.values()),
             table: str = "45nm", synth: bool = False, workers: int | None = None, cluster: str | None = None,
-            limit: int | None = None, progress: bool = True) -> tuple[list[dict], list[dict]]:
+            limit: int | None = None, progress: bool = True, pad: str = "none") -> tuple[list[dict], list[dict]]:
     """Evaluate every point of the sweep not yet in ``out_dir``'s :data:`POINTS_LOG` (at most ``limit`` of
     them; with ``synth`` each also synthesized, see :func:`evaluate`), locally on ``workers`` processes
     (default: one per CPU) or on the Ray cluster at ``cluster`` (``local``: a Ray instance started here), then write the outputs (:func:`write_outputs`); the records
-    of the sweep's points in grid order (only those finished if ``limit`` stopped it) and of its front."""
+    of the sweep's points in grid order (only those finished if ``limit`` stopped it) and of its front.
+    ``pad`` is how topology workloads' IFMAPs are read (:func:`accel.nn.load_topology`)."""
     for workload in workloads:
-        check_workload(engine, workload)
+        check_workload(engine, workload, pad)
     from .cost import load_table
 
     load_table(table)
-    todo = points(workloads, grid, sample, seed)
+    todo = points(workloads, grid, sample, seed, pad)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     log = Path(out_dir) / POINTS_LOG
     done = _read_log(log)
@@ -372,14 +378,15 @@ def explore(engine: str, workloads: list[str], grid: dict[str, list[str]], out_d
 
 def _row(record: dict, keys: list[str]) -> dict:
     metrics = record.get("metrics", {})
-    return {"workload": record["point"]["workload"], **{k: record["point"][k] for k in keys},
+    return {"workload": record["point"]["workload"], "pad": record["point"].get("pad", ""),
+            **{k: record["point"][k] for k in keys},
             "feasible": record["feasible"], "reason": record["reason"] or "",
             **{c: metrics.get(c, "") for c in COLUMNS}, "key": record["key"]}
 
 
 def _write(path: Path, rows: list[dict], header: list[str]) -> None:
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, header)
+        writer = csv.DictWriter(f, header, extrasaction="ignore")  # "pad" only when a column
         writer.writeheader()
         writer.writerows(rows)
 
@@ -400,7 +407,8 @@ def write_outputs(records: list[dict], keys: list[str], objectives: list[str], o
     of :func:`front`) and one PNG per pair of objectives (``OBJ1_vs_OBJ2.png``: each workload's points and
     its front over that pair); the front's records."""
     best = front(records, objectives)
-    header = ["workload", *keys, "feasible", "reason", *COLUMNS, "key"]
+    padded = ["pad"] if any("pad" in r["point"] for r in records) else []  # a column when a topology is swept
+    header = ["workload", *padded, *keys, "feasible", "reason", *COLUMNS, "key"]
     for name, chosen in (("points", records), ("pareto", best)):
         _write(out_dir / f"{name}.csv", [_row(r, keys) for r in chosen], header)
         (out_dir / f"{name}.json").write_text(json.dumps({"objectives": objectives, "points": chosen}, indent=1))

@@ -2,8 +2,8 @@
 model's own speed, and the RTL simulation speed.
 
 For every layer of ResNet-50 and MobileNet-v1 (the SCALE-Sim topology files bundled with accel, or those given
-with --workloads; read with 'same' zero padding so the shapes are the real networks'; the fully connected row
-as a 1×1 convolution of a 1×1 map) on an 8×8 configuration (the preset nv_small: 32 × 4 KiB buffer) and a 32×32 one
+with --workloads; read with --pad same by default, 'same' zero padding, so the shapes are the real networks';
+the fully connected row as a 1×1 convolution of a 1×1 map) on an 8×8 configuration (the preset nv_small: 32 × 4 KiB buffer) and a 32×32 one
 (nv_full-like 512 KiB, as 128 × 4 KiB banks so the feature/weight split can be 1:3 as well as 1:1 and 3:1),
 the compiler plans the layer and the perf model counts its cycles — the same numbers the RTL produces, cycle
 for cycle (tests/sim/test_mac_array.py). A layer is *memory-bound* when its DRAM traffic in the busier
@@ -42,7 +42,7 @@ RTL_LAYER = "CB2a_1"  # ResNet-50 conv2_x 1×1, 56×56×64 → 64
 
 
 def conv_shapes(layers: list[ConvLayerShape]) -> list[tuple[str, ConvShape]]:
-    return [(layer.name, ConvShape.of_topology(layer, same=True)) for layer in layers]
+    return [(layer.name, ConvShape.of_topology(layer)) for layer in layers]
 
 
 def evaluate(spec: MacArraySpec, name: str, shape: ConvShape) -> dict:
@@ -98,13 +98,13 @@ def rtl_speed(shapes) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation-speed run")
-    add_argument(parser, "the bundled Resnet50 and mobilenet")
+    add_argument(parser, "the bundled Resnet50 and mobilenet", pad="same")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "mac_array_workloads.json")
     args = parser.parse_args()
-    topologies = load(parser, args.workloads, NETWORKS)
+    topologies = load(parser, args.workloads, NETWORKS, args.pad)
 
     report = {"date": datetime.date.today().isoformat(), "configs": {k: s.to_dict() for k, s in CONFIGS.items()},
-              "workloads": sources(args.workloads), "networks": {}}
+              "workloads": sources(args.workloads), "pad": args.pad, "networks": {}}
     for network, layers in topologies.items():
         shapes = conv_shapes(layers)
         for config, spec in CONFIGS.items():
@@ -123,7 +123,7 @@ def main():
                 min_utilization_compute_bound_aligned=min((r["utilization"] for r in compute_bound), default=None),
                 memory_bound=[r["layer"] for r in rows if r["memory_bound"]])
             report["networks"][f"{network}/{config}"] = {"summary": summary, "layers": rows}
-            print(f"\n{network} on {config}: {len(rows)} layers, {total_macs / 1e9:.2f} GMAC, {total_cycles:,} cycles, "
+            print(f"\n{network} on {config} (IFMAP padding: {args.pad}): {len(rows)} layers, {total_macs / 1e9:.2f} GMAC, {total_cycles:,} cycles, "
                   f"utilization {summary['utilization']:.1%}, DRAM {summary['bytes_read'] / 1e6:.1f} MB read "
                   f"{summary['bytes_written'] / 1e6:.1f} MB written; {summary['commands']:,} commands: compiler "
                   f"{compile_seconds * 1e3:.0f} ms, perf model {seconds * 1e3:.0f} ms")
@@ -139,7 +139,7 @@ def main():
                 print(f"lowest utilization of compute-bound layers with C, K multiples of the atomic sizes: "
                       f"{summary['min_utilization_compute_bound_aligned']:.1%}")
     if not args.no_rtl:
-        speed = rtl_speed(conv_shapes(bundled("Resnet50")))
+        speed = rtl_speed(conv_shapes(bundled("Resnet50", "same")))
         report["rtl"] = speed
         print(f"\nRTL (Verilator) on ResNet-50 {speed['layer']}, 8x8: {speed['cycles']:,} cycles in "
               f"{speed['run_seconds']:.2f} s = {speed['cycles_per_second'] / 1e3:.0f}k cycles/s "

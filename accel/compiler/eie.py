@@ -22,6 +22,7 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from ..compress.encode import EieCsc, encode_csc
 from ..errors import UserError
@@ -36,8 +37,9 @@ INT16 = (-(2**15), 2**15 - 1)
 
 @dataclass(frozen=True)
 class SparseDense:
-    """A compressed Dense layer: ``indices`` (out, in) uint8 in 0..15, ``codebook`` (16,) int16 with
-    ``weight_frac`` fraction bits of the spec, ``bias`` (out,) uint8 codebook indices or None, ``relu``."""
+    """A compressed Dense layer: ``indices`` (out, in) uint8 in 0..15 (a numpy array, or a scipy.sparse matrix
+    that is never made dense), ``codebook`` (16,) int16 with ``weight_frac`` fraction bits of the spec,
+    ``bias`` (out,) uint8 codebook indices or None, ``relu``."""
 
     indices: np.ndarray
     codebook: np.ndarray
@@ -53,7 +55,14 @@ class SparseDense:
         """The index matrix the engine stores: the bias column appended when there is a bias."""
         if self.bias is None:
             return self.indices
+        if sparse.issparse(self.indices):
+            return sparse.hstack([self.indices, sparse.csr_array(self.bias[:, None])], format="csr")
         return np.concatenate([self.indices, self.bias[:, None]], axis=1)
+
+    def nonzeros(self, columns=slice(None)) -> int:
+        """Non-zero weights (of ``columns``; the bias not counted)."""
+        chosen = self.indices[:, columns]
+        return int(chosen.count_nonzero() if sparse.issparse(chosen) else np.count_nonzero(chosen))
 
 
 @dataclass
@@ -103,7 +112,8 @@ def check_layer(spec: EieSpec, layer: SparseDense) -> None:
     if n_in > spec.max_cols:
         raise UserError(f"layer '{layer.name}': {n_in} inputs exceed eie.max_cols = {spec.max_cols} (which sets "
                         f"the accumulator width); expected in <= max_cols")
-    if layer.indices.min() < 0 or layer.indices.max() > 15:
+    values = layer.indices.data if sparse.issparse(layer.indices) else layer.indices
+    if values.size and (values.min() < 0 or values.max() > 15):
         raise UserError(f"layer '{layer.name}': codebook indices must be in 0..15")
     if len(layer.codebook) != spec.CODEBOOK_ENTRIES or layer.codebook[0] != 0:
         raise UserError(f"layer '{layer.name}': the codebook must have 16 int16 entries with entry 0 == 0")
@@ -168,7 +178,7 @@ class _Builder:
             csc = encode_csc(rows, spec.n_pe)
             plan.entries += csc.entries
             plan.padding_entries += csc.padding_entries
-            local_rows = -(-len(rows) // spec.n_pe)
+            local_rows = -(-rows.shape[0] // spec.n_pe)
             for chunk in range(plan.input_chunks):
                 lo, hi = chunk * cap, min(n_in, (chunk + 1) * cap)
                 last_chunk = chunk == plan.input_chunks - 1
@@ -186,7 +196,7 @@ class _Builder:
                                       bias=int(b > hi), first=int(first), last=int(last), relu=int(layer.relu))
                     emitted.append(("block", len(pointer_blobs) - 1, b - a + 1, count, compute))
             if store is not None:
-                emitted.append(("store", rb * cap, len(rows)))
+                emitted.append(("store", rb * cap, rows.shape[0]))
         pointer_offsets = self._concat(f"pointers{index}", pointer_blobs, 2)
         matrix_offsets = self._concat(f"matrix{index}", matrix_blobs, 1)
         for item in emitted:
@@ -323,7 +333,12 @@ def reference(spec: EieSpec, layers: list[SparseDense], x: np.ndarray) -> np.nda
     for layer in layers:
         codebook = np.asarray(layer.codebook, np.int64).copy()
         codebook[0] = 0
-        acc = codebook[layer.indices] @ y
+        if sparse.issparse(layer.indices):
+            weights = sparse.csr_array(layer.indices, dtype=np.int64)
+            weights.data = codebook[weights.data]
+            acc = weights @ y
+        else:
+            acc = codebook[layer.indices] @ y
         if layer.bias is not None:
             acc = acc + codebook[layer.bias] * (1 << spec.act_frac)
         scale = 1 << spec.weight_frac
@@ -352,24 +367,29 @@ def random_dense(rng: np.random.Generator, spec: EieSpec, n_in: int, n_out: int,
     """A random compressed Dense layer and input: weights non-zero with ``weight_density``, activations
     with ``act_density``; codebook values scaled so outputs mostly stay in range (times ``gain``)."""
     indices = random_indices(rng, n_out, n_in, weight_density)
-    x_mask = rng.random(n_in) < act_density
-    amplitude = 1 << (spec.act_frac + 2)
-    x = rng.integers(-amplitude, amplitude + 1, n_in)
-    x = np.where(x == 0, 1, x) * x_mask
+    x = random_activations(rng, spec, n_in, act_density)
     terms = max(1.0, weight_density * act_density * n_in)
     limit = min(2**15 - 1, max(1, int(gain * 4 * (1 << spec.weight_frac) / np.sqrt(terms))))
     codebook = rng.integers(-limit, limit + 1, 16)
     codebook[0] = 0
     bias_indices = rng.integers(0, 16, n_out).astype(np.uint8) if bias else None
     layer = SparseDense(indices, codebook.astype(np.int16), bias_indices, relu, name)
-    return layer, x.astype(np.int16)
+    return layer, x
+
+
+def random_activations(rng: np.random.Generator, spec: EieSpec, n: int, density: float) -> np.ndarray:
+    """``n`` int16 activations, non-zero with ``density``, of magnitude up to 4.0 (``act_frac`` fraction bits)."""
+    mask = rng.random(n) < density
+    amplitude = 1 << (spec.act_frac + 2)
+    x = rng.integers(-amplitude, amplitude + 1, n)
+    return (np.where(x == 0, 1, x) * mask).astype(np.int16)
 
 
 def useful_macs(layers: list[SparseDense], x: np.ndarray, spec: EieSpec) -> int:
     """Products of a non-zero weight and a non-zero activation (bias column included)."""
     macs, y = 0, np.asarray(x)
     for number, layer in enumerate(layers, 1):
-        macs += int(np.count_nonzero(layer.indices[:, y != 0]))
+        macs += layer.nonzeros(y != 0)
         if layer.bias is not None:
             macs += int(np.count_nonzero(layer.bias))
         if number < len(layers):  # the next layer's input
@@ -436,6 +456,26 @@ def random_case(spec: EieSpec, kind: str, p: dict, rng: np.random.Generator):
                 case_info(lowered))
 
 
+def file_case(spec: EieSpec, path, seed: int = 0):
+    """The layer in the eie ``.npz`` at ``path`` (:mod:`accel.compiler.layer_files`) on ``spec`` with the file's
+    fraction bits, on its input or random activations (``act_density`` of :data:`LAYER_KINDS`, ``seed``),
+    lowered; ``info`` adds the file, the fraction bits and where the input came from."""
+    from . import Case
+    from .layer_files import load_eie
+
+    read = load_eie(path)
+    spec = read.spec(spec)
+    layer, x = read.layer, read.x
+    if x is None:
+        x = random_activations(np.random.default_rng(seed), spec, layer.shape[1], LAYER_KINDS["dense"]["act_density"])
+    lowered = lower_dense(spec, layer, x)
+    info = case_info(lowered) | dict(weights=str(path), shape=list(layer.shape), nonzeros=layer.nonzeros(),
+                                     weight_frac=spec.weight_frac, act_frac=spec.act_frac,
+                                     input="file" if read.x is not None else "random")
+    return Case(lowered.program, lowered.output, lambda: reference(spec, [layer], x), useful_macs([layer], x, spec),
+                info)
+
+
 def case_info(lowered: Lowered) -> dict:
     """Mapping facts and the performance model's load efficiency and padding entries of ``lowered``."""
     from sim.perf import run as perf  # lazily, for the CLI: accel never imports sim at load time
@@ -470,6 +510,12 @@ def engine_codebook(codebook: np.ndarray, frac_bits: int, spec: EieSpec, name: s
     return scaled.astype(np.int16)
 
 
+def nearest_entries(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """uint8 indices of the ``codebook`` entries nearest to each of ``values`` (how a float bias becomes EIE's
+    bias column, which shares the layer's codebook)."""
+    return np.abs(np.asarray(values)[:, None] - codebook[None, :]).argmin(axis=1).astype(np.uint8)
+
+
 def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
     """The Dense layers of a pruned, weight-shared MLP ``graph`` (accel.compress.share's ``shared``) as eie
     layers: its codebooks in the engine's format, each bias rounded to the nearest entry of its layer's
@@ -485,8 +531,7 @@ def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
         codebook = engine_codebook(weight.codebook, weight.frac_bits, spec, node.name)
         bias = None
         if node.op.bias:
-            values = codebook / 2.0**spec.weight_frac
-            bias = np.abs(node.params["bias"][:, None] - values[None, :]).argmin(axis=1).astype(np.uint8)
+            bias = nearest_entries(node.params["bias"], codebook / 2.0**spec.weight_frac)
         layers.append(SparseDense(weight.indices.astype(np.uint8), codebook, bias, node.name in relu_after,
                                   node.name))
     return layers
@@ -556,7 +601,7 @@ def model_case(spec: EieSpec, name: str, seed: int = 0):
     info = case_info(lowered)
     info.update(model=name, images=len(xs), test_accuracy=float(np.mean(expected.argmax(axis=1) == mlp.labels)),
                 float_accuracy=mlp.float_accuracy, layers=[list(layer.shape) for layer in mlp.layers],
-                weight_density=[float(np.count_nonzero(layer.indices)) / layer.indices.size for layer in mlp.layers])
+                weight_density=[layer.nonzeros() / layer.indices.size for layer in mlp.layers])
     return Case(lowered.program, lowered.output, lambda: expected, useful_macs_batch(mlp.layers, xs, spec), info)
 
 

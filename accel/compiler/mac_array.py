@@ -23,6 +23,7 @@ kernel's group are zero.
 """
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,15 +75,17 @@ class ConvShape:
         return ConvShape(inputs, 1, 1, outputs, 1, 1, 1, 0, 0, 1)
 
     @staticmethod
-    def of_topology(layer: ConvLayerShape, same: bool = False) -> "ConvShape":
-        """A SCALE-Sim topology row: a fully-connected row as a dense layer of its h·w·c inputs; a convolution
-        without padding (the IFMAP is the padded input, as SCALE-Sim reads it) or, with ``same``, with
-        "same" padding (R - 1) // 2, (S - 1) // 2 (the IFMAP is the unpadded input)."""
-        if layer.is_fc:
-            return ConvShape.dense(layer.h * layer.w * layer.c, layer.k)
-        pad_h, pad_w = ((layer.r - 1) // 2, (layer.s - 1) // 2) if same else (0, 0)
-        return ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride, pad_h, pad_w,
-                         layer.groups)
+    def of_topology(layer: ConvLayerShape) -> "ConvShape":
+        """A topology row (padding as :func:`accel.nn.load_topology` read it): a matrix multiply (``M`` rows of
+        ``K`` inputs to ``N`` outputs, :attr:`ConvLayerShape.gemm`) as a 1×1 convolution of ``K`` channels to
+        ``N`` over ``M`` pixels, laid out as the squarest map of exactly ``M`` pixels (a fully-connected row is
+        the dense layer, ``M = 1``); any other row as the convolution it is."""
+        if layer.gemm is not None:
+            m, n, k = layer.gemm
+            w = next(d for d in range(math.isqrt(m), 0, -1) if m % d == 0)
+            return ConvShape(k, m // w, w, n, 1, 1, 1, 0, 0, 1)
+        return ConvShape(layer.c, layer.h, layer.w, layer.k, layer.r, layer.s, layer.stride, layer.pad_h,
+                         layer.pad_w, layer.groups)
 
 
 @dataclass(frozen=True)
@@ -705,6 +708,34 @@ def check_case(spec: MacArraySpec, kind: str, p: dict) -> ConvShape:
     return shape
 
 
+def file_case(spec: MacArraySpec, path, seed: int = 0) -> "Case":
+    """The int8 layer in the mac_array ``.npz`` at ``path`` (:mod:`accel.compiler.layer_files`) on its input or
+    a random one (``seed``), lowered, with its reference result from :mod:`accel.int8`."""
+    from . import Case
+    from .layer_files import load_mac_array
+
+    read = load_mac_array(path)
+    op, x_zp = read.op, read.x_zero_point
+    x = read.x if read.x is not None else \
+        np.random.default_rng(seed).integers(-128, 128, read.input_shape, dtype=np.int8)
+    lowered = lower(spec, op, x, x_zp)
+    m = lowered.mapping
+    info = dict(weights=str(path), input="file" if read.x is not None else "random", mode=m.mode,
+                feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles, chunks=m.chunks,
+                split=m.bands * m.weight_tiles * m.chunks > 1)
+    return Case(lowered.program, lowered.output, lambda: _reference(op, x, x_zp), lowered.macs, info)
+
+
+def _reference(op: QConv | QDense, x: np.ndarray, x_zp: int) -> np.ndarray:
+    """The int8 result of ``op`` on ``x`` by :mod:`accel.int8` (a dense layer's as a K×1×1 map)."""
+    from .. import int8
+
+    if isinstance(op, QDense):
+        return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
+    return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride, padding=op.padding,
+                       groups=op.groups)[0]
+
+
 def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator) -> "Case":
     """A random int8 layer of ``kind`` with sizes ``p`` (see :data:`LAYER_KINDS`), lowered, with its
     reference result from :mod:`accel.int8` (computed when first asked for); every parameter is checked
@@ -723,13 +754,9 @@ def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator
                                        stride=shape.stride, pad=shape.pad_h, groups=shape.groups,
                                        activation=p["activation"])
         lowered = lower(spec, op, x, x_zp)
-        if isinstance(op, QDense):
-            def reference():
-                return int8.dense(x[None], x_zp, op.weight, op.bias, op.requant)[0][:, None, None]
-        else:
-            def reference():
-                return int8.conv2d(x[None], x_zp, op.weight, op.bias, op.requant, stride=op.stride,
-                                   padding=op.padding, groups=op.groups)[0]
+
+        def reference():
+            return _reference(op, x, x_zp)
     elif kind == "pool":
         x = rng.integers(-128, 128, (shape.c, shape.h, shape.w), dtype=np.int8)
         op = QPool("pool", "input", p["kind"], (shape.r, shape.r), (shape.stride,) * 2, (shape.pad_h,) * 2)

@@ -642,6 +642,23 @@ def random_case(spec: XnorSpec, kind: str, p: dict, rng: np.random.Generator):
     return Case(lowered.program, lowered.output, lambda: reference([layer], x, planes), macs, info)
 
 
+def file_case(spec: XnorSpec, path, seed: int = 0):
+    """The binary layer in the xnor ``.npz`` at ``path`` (:mod:`accel.compiler.layer_files`) on its input bits
+    or random ones (``seed``), lowered, with its reference result from :func:`reference`."""
+    from . import Case
+    from .layer_files import load_xnor
+
+    read = load_xnor(path)
+    layer = read.layer
+    x = read.x if read.x is not None else np.random.default_rng(seed).random(read.input_shape) < 0.5
+    lowered = lower(spec, [layer], [x], 1)
+    f = lowered.plans[0].folding
+    macs = layer.k * layer.r * layer.r * layer.c * f.conv_h * f.conv_w
+    info = dict(weights=str(path), input="file" if read.x is not None else "random", nf=f.nf, sf=f.sf,
+                finn_ideal_cycles=lowered.ideal_cycles, split=False)
+    return Case(lowered.program, lowered.output, lambda: reference([layer], x, 1), macs, info)
+
+
 MODELS = {"digits-bnn-mlp": (64, 1, 1), "digits-bnn-cnn": (1, 8, 8)}
 """Trained binarized networks ``accel simulate --model`` runs (accel.nn.models), with their input shapes."""
 

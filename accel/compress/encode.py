@@ -14,6 +14,7 @@ Every encoding has an exact inverse; round trips are the tests.
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import UserError
 
@@ -66,16 +67,34 @@ class EieCsc:
         return dense
 
 
-def encode_csc(indices: np.ndarray, n_pe: int) -> EieCsc:
-    """Encode a (rows × cols) matrix of 4-bit codebook indices (0 is zero) for ``n_pe`` EIE PEs.
+def _nonzeros(local) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(column, row, value) of the non-zeros of a dense or scipy.sparse matrix, by column, then row."""
+    if sparse.issparse(local):
+        local = sparse.csc_array(local)
+        local.eliminate_zeros()
+        local.sort_indices()
+        column = np.repeat(np.arange(local.shape[1]), np.diff(local.indptr))
+        return column, local.indices.astype(np.int64), local.data
+    column, row = np.nonzero(local.T)  # column-major order: by column, then row
+    return column, row, local[row, column]
+
+
+def encode_csc(indices, n_pe: int) -> EieCsc:
+    """Encode a (rows × cols) matrix of 4-bit codebook indices (0 is zero) for ``n_pe`` EIE PEs: a numpy array
+    or a scipy.sparse matrix (encoded from its non-zeros, never made dense).
 
     EIE, Section III-B: each PE stores its rows (``i mod n_pe``) column by column as (v, z) pairs and a
     column pointer array; Fig. 3 shows PE0 of Fig. 2's 16×8 matrix on 4 PEs.
     """
-    indices = np.asarray(indices)
+    if sparse.issparse(indices):
+        indices = sparse.csr_array(indices)
+        values = indices.data
+    else:
+        indices = np.asarray(indices)
+        values = indices
     if indices.ndim != 2 or not np.issubdtype(indices.dtype, np.integer):
         raise UserError(f"encode_csc: indices must be a 2-D integer matrix, got {indices.dtype} {indices.shape}")
-    bad = indices[(indices < 0) | (indices > MAX_RUN)]
+    bad = values[(values < 0) | (values > MAX_RUN)]
     if bad.size:
         raise UserError(f"encode_csc: codebook index {int(bad[0])} is outside 0..{MAX_RUN} (4-bit)")
     if n_pe < 1:
@@ -83,8 +102,7 @@ def encode_csc(indices: np.ndarray, n_pe: int) -> EieCsc:
     cols = indices.shape[1]
     v_all, z_all, ptr_all = [], [], []
     for pe in range(n_pe):
-        local = indices[pe::n_pe]
-        column, row = np.nonzero(local.T)  # column-major order: by column, then row
+        column, row, value = _nonzeros(indices[pe::n_pe])
         first = np.concatenate(([True], column[1:] != column[:-1]))
         previous = np.where(first, -1, np.concatenate(([-1], row[:-1])))
         gap = row - previous - 1
@@ -92,7 +110,7 @@ def encode_csc(indices: np.ndarray, n_pe: int) -> EieCsc:
         at = np.cumsum(count) - 1
         v = np.zeros(int(count.sum()), dtype=np.uint8)
         z = np.full(len(v), MAX_RUN, dtype=np.uint8)
-        v[at] = local[row, column]
+        v[at] = value
         z[at] = gap % (MAX_RUN + 1)
         per_column = np.bincount(column, weights=count, minlength=cols).astype(np.int64)
         v_all.append(v)

@@ -124,3 +124,6 @@ broadcast (bias included). ``ptr_reads``, ``spmat_reads``: reads of pointer bank
 lines, summed over PEs. ``bytes_read``, ``bytes_written``: memory-port traffic."""
 WORK = ("commands", "memory_cycles", "compute_cycles", "writeback_cycles")
 """The classes that partition ``cycles``."""
+COMPUTE_CYCLES = ("compute_cycles",)
+LOAD_CYCLES = ("memory_cycles",)
+"""The classes of :data:`WORK` a run reports as computing and as loading (``accel simulate --weights``)."""

@@ -109,6 +109,9 @@ last step (``stall_buffer``); drain their pipelines after it (``stall_postproc``
 commands are being issued (``stall_issue``). ``cycles`` is their sum."""
 WORK = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "stall_issue")
 """The classes that partition ``cycles``."""
+COMPUTE_CYCLES = ("mac_active", "pp_active")
+LOAD_CYCLES = ("stall_memory",)
+"""The classes of :data:`WORK` a run reports as computing and as waiting on loads (``accel simulate --weights``)."""
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,6 @@ packer has not yet emptied (``stall_output``), or starting the window unit, fill
 (``stall_pipeline``). ``cycles`` is their sum."""
 WORK = COUNTERS[1:6]
 """The classes that partition ``cycles``."""
+COMPUTE_CYCLES = ("active",)
+LOAD_CYCLES = ("stall_memory",)
+"""The classes of :data:`WORK` a run reports as computing and as waiting on loads (``accel simulate --weights``)."""

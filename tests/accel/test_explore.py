@@ -129,6 +129,23 @@ def test_cli_writes_points_front_and_plots_of_a_resnet18_sweep(tmp_path, capsys)
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_topology_workload_records_its_padding(tmp_path, capsys):
+    net = tmp_path / "net.csv"
+    net.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides\n"
+                   "c,16,16,3,3,8,8,1\n")
+    macs = {}
+    for pad in ("none", "same"):
+        out = tmp_path / pad
+        assert main(["explore", "mac_array", "--workload", str(net), "--pad", pad, "--workers", "1",
+                     "--out", str(out)]) == 0
+        assert f"(topology IFMAP padding: {pad})" in capsys.readouterr().out
+        with (out / "points.csv").open() as f:
+            (row,) = csv.DictReader(f)
+        assert list(row)[:3] == ["workload", "pad", "feasible"] and row["pad"] == pad
+        macs[pad] = int(row["macs"])
+    assert macs == {"none": 8 * 8 * 9 * 14 * 14, "same": 8 * 8 * 9 * 16 * 16}
+
+
 @pytest.mark.fpga
 def test_synth_adds_the_fpga_report(tmp_path, capsys):
     tiny = ["--sweep", "pe=1", "--sweep", "simd=2", "--sweep", "weight_depth=16", "--sweep", "threshold_depth=4",

@@ -1,6 +1,7 @@
 """Storage encodings: EIE's interleaved CSC (checked against the paper's Fig. 3), blocked int8, packed bits."""
 
 import numpy as np
+from scipy import sparse
 import pytest
 
 from accel.compress.encode import (block_features, block_weights, encode_csc, pack_bits, unblock_features,
@@ -42,6 +43,9 @@ def test_round_trip_random_sparse(rows, cols, n_pe, density):
     csc = encode_csc(w, n_pe)
     assert np.array_equal(csc.decode(), w)
     assert csc.entries - csc.padding_entries == np.count_nonzero(w)
+    from_sparse = encode_csc(sparse.csr_array(w), n_pe)  # the same entries from the non-zeros alone
+    assert all(np.array_equal(a, b) for field in ("v", "z", "ptr")
+               for a, b in zip(getattr(csc, field), getattr(from_sparse, field)))
     for pe in range(n_pe):
         assert len(csc.ptr[pe]) == cols + 1 and csc.ptr[pe][-1] == len(csc.v[pe]) == len(csc.z[pe])
         assert csc.z[pe].max(initial=0) <= 15
