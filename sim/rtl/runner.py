@@ -62,7 +62,8 @@ STAMP = "build.ok"
 LOCK_TIMEOUT = 30 * 60
 """Seconds a run waits for another process's build of the same model before it gives up."""
 COMPILE = ["OPT_FAST=-O3", "OPT_GLOBAL=-O3"]
-"""Optimisation of the C++ per kind of file (make variables of Verilator's ``verilated.mk``; see :func:`build_verilog`)."""
+"""The C++ optimisation per kind of file: make variables of Verilator's ``verilated.mk`` (see
+:func:`build_verilog`)."""
 MIN_FREE = 512 << 20
 """Bytes a build needs free in the cache (a harness model takes about 200 MB, most of it make's objects)."""
 
@@ -122,8 +123,8 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
     if waves:
         options += ["--trace-fst", "--trace-structs"]
     libs = cocotb_tools.config.libs_dir  # linked by absolute path (rpath): a build belongs to one cocotb install
-    key = content_hash(verilog, WAIVERS.read_text(), json.dumps([options, COMPILE]), verilator_version(), version("cocotb"),
-                       str(libs))
+    key = content_hash(verilog, WAIVERS.read_text(), json.dumps([options, COMPILE]), verilator_version(),
+                       version("cocotb"), str(libs))
     root = cache_dir("verilator")
     if " " in str(root):
         raise unusable(root, "has a space in its path, where GNU make cannot build Verilator's models")
