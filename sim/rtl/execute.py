@@ -8,18 +8,19 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 
+from accel.cache import cached_text, content_hash
 from accel.errors import UserError
 from accel.isa import counters
 from accel.program import Program
+from accel.progress import step
 from accel.spec import Spec
 from rtl_gen.blocks import build as build_engine
-from rtl_gen.export import module_name
+from rtl_gen.export import convert, generator_hash, module_name
 
 from .. import perf
 from ..result import RunResult
-from . import runner
+from . import harness, runner
 from .harness import Harness, clock_wrapper
 
 TESTBENCH = "sim.rtl.testbenches.engine"
@@ -34,24 +35,38 @@ SLOWEST = 20
 :data:`QUIET`); one not done by then counts as hung even if it kept moving data."""
 
 
+HARNESS_WORDS = 1 << 21
+"""Memory beats of the harness unless a Program needs more: 16 MiB, so the Programs of a spec share one
+Verilator model up to that size."""
+
+
 def harness_words(programs: list[Program]) -> int:
-    """Memory beats for the harness: a power of two that holds every program's image (at least 4096)."""
+    """Memory beats for the harness: :data:`HARNESS_WORDS`, or the power of two that holds the largest
+    program's image if that is more."""
     beat = programs[0].spec.port_bits // 8
     need = max(-(-p.memory.size // beat) for p in programs)
-    return max(4096, 1 << (need - 1).bit_length())
+    return max(HARNESS_WORDS, 1 << (need - 1).bit_length())
 
 
 @functools.lru_cache(maxsize=8)
 def harness_verilog(spec: Spec, words: int) -> tuple[str, str]:
     """The Verilog of the harness around ``spec``'s engine with ``words`` memory beats, and its top module.
 
-    Converted once per process: elaborating and converting a harness takes 30-60 s for the larger engines,
-    far longer than running a small Program on its cached model.
+    Generated once (elaborating and converting a harness takes a minute for the 64-PE eie) and kept in
+    ``cache_dir("verilog")`` under a hash of the spec, the harness's parameters and the generator's sources
+    (:func:`rtl_gen.export.generator_hash` with ``sim/rtl/harness.py``), so a later run on the same spec reads
+    the file instead.
     """
     inner = f"harness_{module_name(spec)}_{words}"
-    harness = Harness(build_engine(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
     top = f"{inner}_clocked"
-    return clock_wrapper(harness, verilog.convert(harness, name=inner, emit_src=False), inner, top), top
+
+    def generate() -> str:
+        with step(f"Verilog of {top} (cached afterwards)"):
+            design = Harness(build_engine(spec), spec.port_bits, words, COMMANDS, spec.mem_latency)
+            return clock_wrapper(design, convert(design, inner), inner, top)
+
+    key = content_hash(spec.to_json(), str(words), str(COMMANDS), generator_hash(Path(harness.__file__)))
+    return cached_text("verilog", f"{top}-{key}.v", generate), top
 
 
 def build(spec: Spec, words: int) -> runner.Build:

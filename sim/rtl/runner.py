@@ -50,17 +50,20 @@ import cocotb_tools.config
 import find_libpython
 from cocotb_tools.check_results import get_results
 
-from accel.cache import cache_dir, content_hash, private, unusable
+from accel.cache import cache_dir, cached_text, content_hash, private, unusable
 from accel.errors import UserError
 from accel.progress import step
 from accel.spec import Spec
-from rtl_gen.export import WAIVERS, module_name, verilog_for
+from rtl_gen.export import WAIVERS, generator_hash, module_name, verilog_for
 from rtl_gen.toolchain import verilator_env, verilator_executable, verilator_version
 
 _PARAMS_VAR = "ACCEL_TB_PARAMS"
 STAMP = "build.ok"
 LOCK_TIMEOUT = 30 * 60
 """Seconds a run waits for another process's build of the same model before it gives up."""
+COMPILE = ["OPT_FAST=-O3", "OPT_GLOBAL=-O3"]
+"""The C++ optimisation per kind of file: make variables of Verilator's ``verilated.mk`` (see
+:func:`build_verilog`)."""
 MIN_FREE = 512 << 20
 """Bytes a build needs free in the cache (a harness model takes about 200 MB, most of it make's objects)."""
 
@@ -93,8 +96,11 @@ class Build:
 
 
 def build(spec: Spec) -> Build:
-    """The Verilator model of ``spec``, built once per (Verilog, options, tool versions) and reused."""
-    return build_verilog(spec, verilog_for(spec), module_name(spec))
+    """The Verilator model of ``spec``, built once per (Verilog, options, tool versions) and reused; its Verilog
+    is generated once per spec and generator (kept in ``cache_dir("verilog")``)."""
+    top = module_name(spec)
+    key = content_hash(spec.to_json(), generator_hash())
+    return build_verilog(spec, cached_text("verilog", f"{top}-{key}.v", lambda: verilog_for(spec)), top)
 
 
 def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -> Build:
@@ -103,20 +109,22 @@ def build_verilog(spec: Spec, verilog: str, top: str, *, timing: bool = False) -
     Built like cocotb's runner does it, with one difference: only the top module's ports and signals are
     public (a generated control file) instead of every signal (``--public-flat-rw``), so Verilator can
     optimise the inside of the design; testbenches reach the design through the top's ports only. The C++
-    is compiled with ``-O3`` (every file, not only Verilator's "fast" ones: the mac_array's ResNet-50 layer
-    ran at 530k instead of 470k cycles/s, for about 8 s more build). With ``timing``, delays in the Verilog
+    that runs every cycle (Verilator's "fast" files) and Verilator's runtime are compiled with ``-O3`` instead
+    of ``-Os`` (the mac_array's ResNet-50 layer ran at 530k instead of 470k cycles/s); the "slow" files, run
+    once to construct and settle the model and a third of the C++, keep Verilator's ``-O0`` (on the 64-PE
+    eie, 3.6 instead of 7.3 CPU-seconds per 1.7 MB file). With ``timing``, delays in the Verilog
     run (``--timing``), for a clock generated inside the design. A cache path with a space is refused at
     once (Verilator's makefiles stop there).
     """
     waves = waves_requested()
-    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3", "-CFLAGS", "-O3"]
+    options = ["-Wall", "--x-assign", "unique", "--x-initial", "unique", "-O3"]
     if timing:
         options += ["--timing", "-CFLAGS", "-std=c++20"]
     if waves:
         options += ["--trace-fst", "--trace-structs"]
     libs = cocotb_tools.config.libs_dir  # linked by absolute path (rpath): a build belongs to one cocotb install
-    key = content_hash(verilog, WAIVERS.read_text(), json.dumps(options), verilator_version(), version("cocotb"),
-                       str(libs))
+    key = content_hash(verilog, WAIVERS.read_text(), json.dumps([options, COMPILE]), verilator_version(),
+                       version("cocotb"), str(libs))
     root = cache_dir("verilator")
     if " " in str(root):
         raise unusable(root, "has a space in its path, where GNU make cannot build Verilator's models")
@@ -147,7 +155,7 @@ def _compile(work: Path, verilog: str, top: str, options: list[str], libs: Path,
          "--prefix", "Vtop", "-o", top, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
          *options, str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp"), f"{top}.v",
          str(WAIVERS), "public.vlt"],
-        ["make", "-j", str(os.cpu_count() or 1), "-f", "Vtop.mk", f"VM_TRACE={int(waves)}"],
+        ["make", "-j", str(os.cpu_count() or 1), "-f", "Vtop.mk", f"VM_TRACE={int(waves)}", *COMPILE],
     ]
     log = work / "build.log"
     with step(f"Verilator build of {top} (cached afterwards in {work.parent})"), open(log, "w") as output:

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from accel.cache import cache_dir
+from accel.cache import cache_dir, cached_text
 from accel.errors import UserError
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown to another user, mount a filesystem)")
@@ -97,3 +97,34 @@ def test_full(monkeypatch, mounted):
             filler.write(bytes(4096))
     with pytest.raises(UserError, match=f"cache: {folder}/verilator cannot be written \\(No space left on device\\)"):
         cache_dir("verilator")
+
+
+def test_cached_text_is_made_once_and_kept_private(cache):
+    made = []
+
+    def make():
+        made.append(1)
+        return "module m; endmodule\n"
+
+    assert cached_text("verilog", "m-0123.v", make) == "module m; endmodule\n"
+    assert cached_text("verilog", "m-0123.v", make) == "module m; endmodule\n"
+    path = cache / "verilog" / "m-0123.v"
+    assert (len(made), path.stat().st_mode & 0o777) == (1, 0o600)
+    assert [p.name for p in path.parent.iterdir()] == ["m-0123.v"]  # no temporary file left behind
+
+
+def test_cached_text_others_may_write_is_made_again(cache):
+    cached_text("verilog", "m.v", lambda: "old")
+    path = cache / "verilog" / "m.v"
+    path.chmod(0o666)
+    assert cached_text("verilog", "m.v", lambda: "new") == "new"
+    assert (path.read_text(), path.stat().st_mode & 0o777) == ("new", 0o600)
+
+
+def test_cached_text_a_failed_make_leaves_nothing(cache):
+    def fail():
+        raise RuntimeError("generator failed")
+
+    with pytest.raises(RuntimeError, match="generator failed"):
+        cached_text("verilog", "m.v", fail)
+    assert list((cache / "verilog").iterdir()) == []

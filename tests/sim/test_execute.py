@@ -1,15 +1,16 @@
 """The RTL executor: a Program longer than the harness's command store streams in (bits == golden, cycles ==
-perf), any seed runs, and a hung engine stops at the watchdog, which says where it is stuck."""
+perf), any seed runs, a hung engine stops at the watchdog, which says where it is stuck, and a spec's harness
+is generated once and shared by its Programs."""
 
 import numpy as np
 import pytest
 
 from accel.compiler import xnor
 from accel.errors import UserError
-from accel.program import Program
+from accel.program import MemoryImage, Program
 from accel.spec import XnorSpec
 from sim import golden, perf
-from sim.rtl.execute import COMMANDS, QUIET, run
+from sim.rtl.execute import COMMANDS, HARNESS_WORDS, QUIET, harness_verilog, harness_words, run
 from sim.rtl.runner import SimulationFailed
 
 # The small spec and harness size of tests/sim/test_xnor.py: the same Verilator build.
@@ -53,3 +54,24 @@ def test_a_hung_engine_stops_at_the_watchdog_saying_where(program, tmp_path):
     assert f"no command issued and no memory-port transfer for {perf.run(program).cycles + QUIET} cycles" in line
     assert f"last command issued: #0 {program.commands[0]!r} of 5; engine busy=1 done=0" in line
     assert "streams: cmd valid, not ready; rd_req valid, not ready; rd_data ready, not valid;" in line
+
+
+def test_the_harness_verilog_is_generated_once_and_then_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCEL_CACHE_DIR", str(tmp_path / "cache"))
+    harness_verilog.cache_clear()
+    text, top = harness_verilog(SPEC, WORDS)
+    path, = (tmp_path / "cache" / "verilog").glob(f"{top}-*.v")
+    assert path.read_text() == text and f"module {top}(" in text
+    path.write_text(text + "// read from the cache\n")
+    harness_verilog.cache_clear()
+    assert harness_verilog(SPEC, WORDS) == (text + "// read from the cache\n", top)
+    harness_verilog.cache_clear()
+
+
+def test_programs_share_one_harness_up_to_its_memory(program):
+    """Every Program up to 16 MiB runs on one model of its spec; a larger one gets a larger memory."""
+    beat = SPEC.port_bits // 8
+    assert harness_words([program]) == HARNESS_WORDS
+    big = MemoryImage()
+    big.reserve("out", HARNESS_WORDS * beat + 1)
+    assert harness_words([program, Program(SPEC, program.commands, big)]) == 2 * HARNESS_WORDS
