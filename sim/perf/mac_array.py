@@ -80,45 +80,74 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
     raise TypeError(f"not a mac_array command: {command!r}")
 
 
-def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
-    """Cycles common to two sorted lists of disjoint [start, end) intervals."""
-    total, j = 0, 0
-    for start, end in a:
-        while j < len(b) and b[j][1] <= start:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            total += min(end, b[k][1]) - max(start, b[k][0])
-            k += 1
-    return total
-
-
-def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
-    """Total counters of a command sequence, from the timeline of the load and compute units."""
+def _timeline(spec: MacArraySpec, commands: list[Command]):
+    """The two-unit timeline: each command's row of :func:`command_counters`, the cycle its unit starts it
+    and the cycle it has completed (``Config`` and empty commands: the cycle after their issue), whether it
+    is a computation, and the cycle the last command completes."""
     issue = 0  # earliest cycle the next command can be issued
     load_free = compute_free = 0  # first cycle each unit is free again
-    loads, computes, rows = [], [], []
+    rows, starts, ends, compute = [], [], [], []
     for command in commands:
         row = command_counters(spec, command)
         rows.append(row)
         if isinstance(command, (LoadFeatures, LoadWeights)):
             issue = max(issue, load_free, compute_free if command.wait else 0)
             load_free = issue + 1 + row[0]
-            loads.append((issue + 1, load_free))
+            ends.append(load_free)
         elif isinstance(command, Config):
             issue = max(issue, load_free, compute_free)
+            ends.append(issue + 1)
         else:
             issue = max(issue, compute_free, load_free if command.wait else 0)
             compute_free = issue + 1 + row[0]
-            computes.append((issue + 1, compute_free))
+            ends.append(compute_free)
+        starts.append(issue + 1)
+        compute.append(isinstance(command, (Conv, Pool, Eltwise)))
         issue += 1
-    totals = dict(zip(_PER_COMMAND, np.array(rows, np.int64).reshape(-1, 8)[:, 1:].sum(axis=0).tolist()))
     end = max(issue, load_free, compute_free)
-    idle = end - sum(e - s for s, e in computes)
-    waiting = sum(e - s for s, e in loads) - _overlap(loads, computes)
-    totals["stall_memory"] += waiting
-    totals |= {"cycles": end, "commands": len(commands), "stall_issue": idle - waiting}
-    return {name: totals[name] for name in COUNTERS}
+    return (np.array(rows, np.int64).reshape(-1, 8), np.array(starts, np.int64), np.array(ends, np.int64),
+            np.array(compute, bool), end)
+
+
+def command_profile(program: Program) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The cycle by which each command of ``program`` has completed and each command's share of the
+    counters (see :mod:`sim.perf`): its own :func:`command_counters`, and the cycles the compute units
+    are idle before it starts (for the first computation: from cycle 0; for the last command: also
+    those after the last computation) as ``stall_memory`` while a load runs, else ``stall_issue``."""
+    return _profile(program.spec, program.commands)[:2]
+
+
+def _profile(spec: MacArraySpec, commands: list[Command]):
+    rows, starts, ends, compute, end = _timeline(spec, commands)
+    counts = dict(zip(_PER_COMMAND, rows[:, 1:].T.copy()))
+    counts["commands"] = np.ones(len(commands), np.int64)
+    loads = ~compute & (ends > starts) & (rows[:, 0] > 0)
+    load_start, load_end = starts[loads], ends[loads]  # disjoint and in order: one load unit
+    done = np.concatenate([[0], np.cumsum(load_end - load_start)])
+
+    def loading(t):  # load-unit busy cycles before cycle t
+        i = np.searchsorted(load_end, t, side="right")
+        partial = np.where(i < len(load_start), np.clip(t - load_start[np.minimum(i, len(load_start) - 1)], 0, None), 0)
+        return done[i] + partial
+
+    # Idle gaps of the compute units: before each computation (since the previous one ended) and at the end.
+    index = np.flatnonzero(compute & (ends > starts))
+    gap_start = np.concatenate([[0], ends[index]])
+    gap_end = np.concatenate([starts[index], [end]])
+    owner = np.concatenate([index, [len(commands) - 1]])
+    waiting, idle = loading(gap_end) - loading(gap_start), gap_end - gap_start
+    counts["stall_memory"] = counts["stall_memory"] + np.bincount(owner, waiting, len(commands)).astype(np.int64)
+    counts["stall_issue"] = np.bincount(owner, idle - waiting, len(commands)).astype(np.int64)
+    return ends, counts, end
+
+
+def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
+    """Total counters of a command sequence, from the timeline of the load and compute units."""
+    if not commands:
+        return dict.fromkeys(COUNTERS, 0)
+    _, counts, end = _profile(spec, commands)
+    totals = {name: int(values.sum()) for name, values in counts.items()}
+    return {name: end if name == "cycles" else totals[name] for name in COUNTERS}
 
 
 def run(program: Program) -> RunResult:
