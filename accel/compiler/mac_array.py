@@ -582,18 +582,24 @@ def _feature_only_config(spec: MacArraySpec) -> Config:
     return Config(spec.banks - spec.atomic_k)
 
 
-def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config, int, bool, int]:
-    """A pooling's buffer split, half of its feature space, whether it is double-buffered and its output rows
-    per band; a :class:`UserError` if the layer is not allowed or cannot be tiled."""
+def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config, int, bool, int, int]:
+    """A pooling's buffer split, half of its feature space, whether it is double-buffered, its output rows
+    per band and the channel groups each band loads: all of them if their rows fit, else (pooling treats
+    channel groups independently) as many as fit half the space; a :class:`UserError` if the layer is not
+    allowed or cannot be tiled."""
     _check(shape, spec, name)
     cgs = -(-shape.c // spec.atomic_c)
     config = _feature_only_config(spec)
-    half = _capacities(spec, config.feature_banks, True)[0]
+    half, whole = _capacities(spec, config.feature_banks, True)[0], _capacities(spec, config.feature_banks, False)[0]
     double = _band_rows(shape, half, cgs) > 0
-    rows = _band_rows(shape, _capacities(spec, config.feature_banks, double)[0], cgs)
+    rows = _band_rows(shape, half if double else whole, cgs)
+    groups = cgs
     if rows == 0:
-        _untileable(spec, shape, name)
-    return config, half, double, rows
+        double, groups = True, half // (min(shape.h, shape.r) * shape.w)
+        if groups == 0:
+            _untileable(spec, shape, name)
+        rows = _band_rows(shape, half, groups)
+    return config, half, double, rows, min(groups, cgs)
 
 
 def pool_shape(op: QPool, in_shape: tuple[int, int, int]) -> ConvShape:
@@ -613,17 +619,21 @@ def schedule_pool(spec: MacArraySpec, op: QPool, shape: ConvShape, input_address
     """The commands of pooling ``op`` (geometry ``shape``) from the blocked input at ``input_address`` to the
     output at ``output_address``: row bands (double-buffered when two fit), one Pool command per channel
     group; with the mapping."""
-    config, half, double, rows = _pool_plan(spec, shape, op.name)
+    config, half, double, rows, per_load = _pool_plan(spec, shape, op.name)
     ac, w, stride = spec.atomic_c, shape.w, shape.stride
     cgs = -(-shape.c // ac)
     phases = []
-    for n, (a, b) in enumerate(_bands(shape, rows)):
-        load, band_lo, band_rows = _load_band(shape, cgs, ac, input_address, n % 2 * half if double else 0, a, b)
-        phases.append(([load], [Pool(
-            fbase=load.entry + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=shape.r, kernel_w=shape.s,
-            stride=stride, y_off=a * stride - shape.pad_h - band_lo, x_off=-shape.pad_w, out_h=b - a,
-            out_w=shape.out_w, average=int(op.kind == "avg"),
-            out_address=output_address + ((g * shape.out_h + a) * shape.out_w) * ac, wait=0) for g in range(cgs)]))
+    for g0 in range(0, cgs, per_load):
+        groups = range(g0, min(cgs, g0 + per_load))
+        for a, b in _bands(shape, rows):
+            base = len(phases) % 2 * half if double else 0
+            load, band_lo, band_rows = _load_band(shape, len(groups), ac, input_address + g0 * shape.h * w * ac,
+                                                  base, a, b)
+            phases.append(([load], [Pool(
+                fbase=load.entry + (g - g0) * band_rows * w, in_h=band_rows, in_w=w, kernel_h=shape.r,
+                kernel_w=shape.s, stride=stride, y_off=a * stride - shape.pad_h - band_lo, x_off=-shape.pad_w,
+                out_h=b - a, out_w=shape.out_w, average=int(op.kind == "avg"),
+                out_address=output_address + ((g * shape.out_h + a) * shape.out_w) * ac, wait=0) for g in groups]))
     commands = _emit(spec, config, phases, double)
     mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
                       sum(c.count * c.groups * ac for c in commands if isinstance(c, LoadFeatures)),

@@ -177,7 +177,7 @@ def _pass_through_op(graph: Graph, node: Node, inputs: list[str]):
         return QFlatten(node.name, inputs[0])
     raise UserError(f"layer '{node.name}' ({type(op).__name__}) cannot be quantized; allowed are Conv2d, Dense, Add, "
                     f"a ReLU/ReLU6 as the only consumer of one of them, MaxPool2d, AvgPool2d, GlobalAvgPool, "
-                    f"Flatten, and Softmax/ArgMax at the end")
+                    f"Flatten, Concat, and Softmax/ArgMax at the end")
 
 
 def int8_report(name: str, seed: int = 0, method: str = "minmax") -> Report:
