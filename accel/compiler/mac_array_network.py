@@ -164,9 +164,9 @@ def _lower(spec: MacArraySpec, qgraph: QGraph, tensors: dict[str, Tensor]) -> li
         text = f"{'x'.join(map(str, source.shape))} -> {'x'.join(map(str, out.shape))}"
         if isinstance(op, (QConv, QDense)):
             physical = _physical_weights(op, source, ac)
-            weight, shape = conv_geometry(physical, (source.groups * ac if not source.is_dense else source.shape[0],
-                                                     source.h, source.w) if isinstance(op, QConv) else
-                                          (len(physical.weight[0]),))
+            lanes = source.shape[0] if source.is_dense else source.groups * ac
+            weight, shape = conv_geometry(physical, (lanes, source.h, source.w) if isinstance(op, QConv) else
+                                          physical.weight.shape[1:])
             mapping = plan(spec, shape, op.name)
             layout = Layout.of(spec, shape, mapping)
             x_zp = qgraph.tensors[op.input].zero_point
@@ -181,8 +181,8 @@ def _lower(spec: MacArraySpec, qgraph: QGraph, tensors: dict[str, Tensor]) -> li
                 (shape.r, shape.s)
             if gap and max(shape.r, shape.s) > spec.MAX_KERNEL:
                 raise UserError(f"layer '{op.name}': a global average pool over {shape.h}×{shape.w} needs a "
-                                f"{shape.r}×{shape.s} window; the Pool command's kernel fields allow 1..{spec.MAX_KERNEL}"
-                                f" (mac_array MAX_KERNEL)")
+                                f"{shape.r}×{shape.s} window; the Pool command's kernel fields allow "
+                                f"1..{spec.MAX_KERNEL} (mac_array MAX_KERNEL)")
             _, mapping = schedule_pool(spec, op, shape, 0, 0)  # checks the layer and gives its mapping
             layers.append(_Layer(op, "gap" if gap else "pool", text + f" {op.kind} k{shape.r} s{shape.stride}", 0,
                                  _mapping_text(spec, mapping), shape))
@@ -316,7 +316,8 @@ def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray) -> N
             elif layer.kind in ("pool", "gap"):
                 commands += schedule_pool(spec, op, layer.shape, address(op.input, n), address(op.name, n))[0]
             elif layer.kind == "add":
-                commands += schedule_add(spec, op, layer.shape, address(op.a, n), address(op.b, n), address(op.name, n))[0]
+                commands += schedule_add(spec, op, layer.shape, address(op.a, n), address(op.b, n),
+                                         address(op.name, n))[0]
             if len(commands) > start:
                 spans.append((start, len(commands)))
     records = [LayerRecord(layer.op.name, layer.kind, layer.text, layer.mapping, layer.macs * len(inputs),

@@ -14,8 +14,8 @@ BatchNorm is folded first (:func:`accel.nn.passes.fold_batchnorm`). A ReLU or Re
 consumer of a Conv2d, Dense or Add becomes that operation's int8 clamp; its tensor's range is the one after
 the activation. A Concat is a copy: its inputs and output share one scale and zero point, those of the union
 of their calibrated ranges (so an input must be computed by a Conv2d, Dense, Add or Concat, whose output
-quantization the quantizer chooses). Max/average pools and Flatten keep their input's scale and zero point; GlobalAvgPool is an
-average pool over the whole H×W. Softmax and ArgMax at the end of the graph are not quantized: the QGraph
+quantization the quantizer chooses). Max/average pools and Flatten keep their input's scale and zero point;
+GlobalAvgPool is an average pool over the whole H×W. Softmax and ArgMax at the end of the graph are not quantized: the QGraph
 stops at the logits (argmax of int8 logits is argmax of their dequantized values, the scale being positive).
 Anything else is a :class:`UserError` naming the layer.
 
