@@ -5,7 +5,8 @@ configurations of mac_array_workloads.py (nv_small; 32×32 MACs with 128 × 4 Ki
 For each: cycles, utilization (useful MACs / (cycles · MACs per cycle)) over the whole network and over its
 convolution and dense layers alone (their cycles from the command profile, :func:`sim.perf.layers`), DRAM
 bytes read and written, the network Program's cycles against the sum of its layers as separate Programs
-(the same commands, each layer from an idle engine), compile time and perf-model time (median of 5: the
+(compiled with ``overlap=False``: each layer from an idle engine, no weights prefetched across layers),
+compile time and perf-model time (median of 5: the
 timeline of :func:`sim.perf.mac_array.counters` on the command list, and ``sim.perf.run`` which also copies
 the memory image), and the layers that hold utilization back: the most cycles not spent on useful MACs.
 
@@ -55,8 +56,8 @@ def evaluate(name: str, config: str, seed: int) -> dict:
     model_seconds = median_seconds(lambda: counters(spec, program.commands))
     run_seconds = median_seconds(lambda: perf.run(program))
     rows = perf.layers(program, network.layers)
-    per_layer = sum(counters(spec, program.commands[a:b])["cycles"] for layer in network.layers
-                    for a, b in layer.commands)
+    separate = compile_network(spec, qgraph, images, overlap=False).program.commands  # layer by layer
+    per_layer = counters(spec, separate)
     peak = spec.macs_per_cycle
     layers = []
     for layer, row in zip(network.layers, rows):
@@ -77,7 +78,8 @@ def evaluate(name: str, config: str, seed: int) -> dict:
         utilization=network.macs / (totals["cycles"] * peak),
         conv_utilization=sum(r["macs"] for r in mac_layers) / (sum(r["cycles"] for r in mac_layers) * peak),
         goal=GOALS.get(f"{name}/{config}"), bytes_read=totals["bytes_read"], bytes_written=totals["bytes_written"],
-        per_layer_cycles=per_layer, gain=per_layer / totals["cycles"], compile_seconds=compile_seconds,
+        per_layer_cycles=per_layer["cycles"], gain=per_layer["cycles"] / totals["cycles"],
+        per_layer_bytes_read=per_layer["bytes_read"], compile_seconds=compile_seconds,
         perf_model_seconds=model_seconds, perf_run_seconds=run_seconds, memory_bytes=program.memory.size,
         activation_bytes=network.info["activation_bytes"], weight_bytes=network.info["weight_bytes"],
         lost_cycles_by_op={op: round(cycles / lost_total, 4) for op, cycles in by_op.items()},

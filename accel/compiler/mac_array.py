@@ -408,9 +408,9 @@ class Layout:
 
 
 def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, *, pad_value: int = 0,
-             out_zp: int = 0, lo: int = -128, hi: int = 127) -> list:
+             out_zp: int = 0, lo: int = -128, hi: int = 127, weights_half: int = 0) -> list:
     """The commands of a convolution in the mapping's loop order (no data needed: the perf model and the
-    benchmarks use this directly)."""
+    benchmarks use this directly); with double buffering the first weights go to half ``weights_half``."""
     ac, ak, w = spec.atomic_c, spec.atomic_k, shape.w
     cgs = -(-shape.c // ac)
     pieces, piece_blocks = layout.pieces, layout.piece_blocks
@@ -422,7 +422,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         capacity = _capacities(spec, mapping.feature_banks, mapping.double)[1]
         tiles = _weight_tiles(_kernel_group_blocks(spec, shape), capacity)  # one piece per kernel group
     bands = _bands(shape, mapping.band_rows, ramp_growth(spec, shape) if mapping.ramp else 0)
-    loaded = {"features": 0, "weights": 0}  # loads so far: their parity picks the half with double buffering
+    loaded = {"features": 0, "weights": weights_half}  # loads so far: their parity picks the half (double buffering)
 
     def base(kind, size):
         return (loaded[kind] - 1) % 2 * size if mapping.double else 0

@@ -10,8 +10,12 @@ Every operation of a :class:`~accel.nn.qgraph.QGraph` is lowered by the per-laye
   writes a buffer it reads;
 - ``output.<n>``: image n's result.
 
-Images run one after another, layer by layer; each layer starts with its ``Config``, which waits until
-the previous layer has finished (its last write acknowledged), so a layer reads DRAM its producers wrote.
+Images run one after another, layer by layer. A layer starts with its ``Config``, which waits until the
+previous layer has finished (its last write acknowledged), so a layer reads DRAM its producers wrote; a
+convolution or dense layer whose buffer split is already set instead starts with its first weight loads,
+which run while the previous layer's last computation does (NVDLA's CDMA prefetch across layers), into
+the weight blocks that computation does not read; its feature loads still wait for it. Outputs always go
+to DRAM: none stays in the convolution buffer as the next layer's input.
 
 Tensors live in DRAM as *physical* channel groups: a tensor's logical channel c is lane ``channels[c]`` of
 its blocked layout. Convolution and dense outputs are dense (channel c in lane c; the lanes past K of the
@@ -34,7 +38,7 @@ import numpy as np
 
 from ..compress.encode import block_features
 from ..errors import UserError
-from ..isa.mac_array import ADDR
+from ..isa.mac_array import ADDR, PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
 from ..nn.qgraph import QAdd, QConcat, QConv, QDense, QFlatten, QGraph, QPool, sources
 from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
@@ -263,10 +267,37 @@ def _allocate(qgraph: QGraph, place: dict[str, tuple[str, int]], sizes: dict[str
     return slot_of, slot_sizes
 
 
-def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray) -> Network:
+def _prefetching(before: list, make, double: bool) -> list:
+    """A convolution's commands (``make(weights_half)``, each starting with its ``Config``) to follow the
+    commands ``before``, its first weights loading while the computation before it runs (NVDLA's CDMA
+    prefetch across layers): if the buffer split is the one already set and the first weight loads
+    (trying either half) miss the weight blocks the last computation reads, the ``Config`` is dropped and
+    those loads go first, without ``wait``; the feature loads after them still wait for the computation
+    (they read its output from DRAM). Otherwise the commands as they are."""
+    commands = make(0)
+    configs = (c for c in reversed(before) if isinstance(c, Config))
+    if not before or next(configs, None) != commands[0]:
+        return commands
+    last = before[-1]
+    reads = range(last.wbase, last.wbase + PARAM_BLOCKS + last.ncg * last.kernel_h * last.kernel_w) \
+        if isinstance(last, Conv) else range(0)
+    for half in (0, 1) if double else (0,):
+        commands = make(half) if half else commands
+        lead = next(i for i, c in enumerate(commands) if not isinstance(c, (Config, LoadFeatures, LoadWeights)))
+        weights = [c for c in commands[1:lead] if isinstance(c, LoadWeights)]
+        if weights and all(w.block >= reads.stop or w.block + w.count <= reads.start for w in weights):
+            features = [replace(c, wait=1) for c in commands[1:lead] if isinstance(c, LoadFeatures)]
+            return [replace(w, wait=0) for w in weights] + features + commands[lead:]
+    return make(0)
+
+
+def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray, *, overlap: bool = True) -> Network:
     """``qgraph`` on the mac_array for the int8 images ``inputs`` (N, *qgraph.input_shape), as one Program.
 
-    A :class:`UserError` names the first layer the engine cannot run and the limit it breaks."""
+    With ``overlap`` a convolution's first weights load while the layer before it computes
+    (:func:`_prefetching`); without, every layer starts from an idle engine with its own ``Config``, as
+    separate per-layer Programs would. A :class:`UserError` names the first layer the engine cannot run and
+    the limit it breaks."""
     if not isinstance(spec, MacArraySpec):
         raise UserError(f"compile_network: spec {spec.name!r} is not a mac_array spec")
     inputs = np.asarray(inputs)
@@ -310,9 +341,12 @@ def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray) -> N
             op, start = layer.op, len(commands)
             if layer.plan is not None:
                 layout = replace(layer.layout, input_address=address(op.input, n), output_address=address(op.name, n))
-                commands += schedule(spec, layer.shape, layer.plan, layout,
-                                     pad_value=qgraph.tensors[op.input].zero_point, out_zp=op.requant.zero_point,
-                                     lo=op.requant.lo, hi=op.requant.hi)
+
+                def make(half, layer=layer, op=op, layout=layout):
+                    return schedule(spec, layer.shape, layer.plan, layout, pad_value=qgraph.tensors[op.input].zero_point,
+                                    out_zp=op.requant.zero_point, lo=op.requant.lo, hi=op.requant.hi, weights_half=half)
+
+                commands += _prefetching(commands, make, layer.plan.double) if overlap else make(0)
             elif layer.kind in ("pool", "gap"):
                 commands += schedule_pool(spec, op, layer.shape, address(op.input, n), address(op.name, n))[0]
             elif layer.kind == "add":

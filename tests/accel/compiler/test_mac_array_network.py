@@ -6,13 +6,14 @@ import pytest
 from accel.compiler.mac_array_network import compile_network
 from accel.compress.quantize import quantize
 from accel.errors import UserError
-from accel.isa.mac_array import Config
+from accel.isa.mac_array import Config, LoadWeights
 from accel.nn import Add, Concat, Conv2d, GlobalAvgPool, Graph, MaxPool2d, ReLU, digits, models
 from accel.nn.qgraph import QConcat
 from accel.nn.random_networks import inception_block, random_qgraph, residual_block, separable_block
 from accel.nn.zoo import build
 from accel.spec import MacArraySpec
 from sim.golden.mac_array import run as golden
+from sim.perf.mac_array import run as perf
 
 SMALL_4x4 = MacArraySpec(atomic_c=4, atomic_k=4, banks=8, bank_kib=1)
 DEFAULT_8x8 = MacArraySpec()
@@ -61,9 +62,11 @@ def test_one_program_layout():
     assert {"input.0", "input.2", "output.2", "b1.weights", "mix.weights", "fc.weights", "act.0"} <= set(regions)
     assert not any(name.startswith(("concat", "flatten", "gap.", "b3_pool.")) for name in regions)
     commands = network.program.commands
-    for layer in network.layers:  # per image, each layer's commands start with its Config
+    for layer in network.layers:  # per image, each layer starts with its Config or, prefetched, its weights
         for first, end in layer.commands:
-            assert isinstance(commands[first], Config) and first < end
+            assert first < end
+            assert isinstance(commands[first], Config) or isinstance(commands[first], LoadWeights) and \
+                not commands[first].wait and layer.op in ("conv", "depthwise", "dense")
     assert network.macs == 3 * inception_block(np.random.default_rng(0)).macs()
     assert network.layers[[layer.name for layer in network.layers].index("concat")].op == "concat"
 
@@ -81,6 +84,21 @@ def test_concat_branches_write_at_channel_group_offsets():
     load = next(c for c in network.program.commands[mix.commands[0][0]:] if type(c).__name__ == "LoadFeatures")
     stored = memory[load.address + group:load.address + 3 * group].view(np.int8).reshape(2, 9, 9, 4)
     assert np.array_equal(stored.transpose(0, 3, 1, 2).reshape(8, 9, 9)[:5], branch)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_weights_prefetched_across_layers(spec):
+    """Overlapping a convolution's first weight load with the layer before it keeps the bits and saves
+    cycles; without overlap every layer starts with its Config, as separate per-layer Programs."""
+    qgraph, x = quantized(residual_block, seed=8, images=2)
+    overlapped = compile_network(SPECS[spec], qgraph, x)
+    separate = compile_network(SPECS[spec], qgraph, x, overlap=False)
+    prefetched = [layer for layer in overlapped.layers for first, _ in layer.commands
+                  if not isinstance(overlapped.program.commands[first], Config)]
+    assert prefetched and all(isinstance(separate.program.commands[first], Config)
+                              for layer in separate.layers for first, _ in layer.commands)
+    assert np.array_equal(golden_output(overlapped), golden_output(separate))
+    assert perf(overlapped.program).cycles < perf(separate.program).cycles
 
 
 def test_buffers_are_reused_and_residual_inputs_kept():
