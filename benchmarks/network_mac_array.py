@@ -33,6 +33,13 @@ from sim.perf.mac_array import counters
 
 NETWORKS = ("resnet50", "mobilenet-v1")
 GOALS = {"resnet50/8x8": 0.95, "resnet50/32x32": 0.85}  # issue #15
+WHY = {  # why an op's cycles are not useful MACs (sim/perf/mac_array.py's timing)
+    "add": "no MACs: the element-wise unit takes 9 operand-read cycles plus one cycle per lane for each atom",
+    "depthwise": "each kernel uses 1 of its atomic_c input lanes (its weights are zero outside its own channel)",
+    "conv": "input channels below atomic_c (conv1: 3 of 8 or 32 lanes); fill and drain of each band",
+    "dense": "one pixel: every weight read once from DRAM (memory-bound), a weight tile per kernel group",
+    "pool": "no MACs: the pooling unit", "gap": "no MACs: the pooling unit",
+}
 
 
 def median_seconds(function, runs: int = 5) -> float:
@@ -83,6 +90,7 @@ def evaluate(name: str, config: str, seed: int) -> dict:
         perf_model_seconds=model_seconds, perf_run_seconds=run_seconds, memory_bytes=program.memory.size,
         activation_bytes=network.info["activation_bytes"], weight_bytes=network.info["weight_bytes"],
         lost_cycles_by_op={op: round(cycles / lost_total, 4) for op, cycles in by_op.items()},
+        why={op: WHY[op] for op in by_op},
         holding_back=[dict(name=r["name"], op=r["op"], shape=r["shape"], utilization=round(r["utilization"], 4),
                            share_of_lost_cycles=round(r["lost_cycles"] / lost_total, 4)) for r in lost[:8]],
         layers=layers)
@@ -110,7 +118,10 @@ def main():
     for r in report["results"]:
         shares = ", ".join(f"{op} {share:.0%}" for op, share in sorted(r["lost_cycles_by_op"].items(),
                                                                          key=lambda item: -item[1]))
-        print(f"\n{r['network']} on {r['config']}: cycles not spent on useful MACs by op: {shares}; most by layer:")
+        print(f"\n{r['network']} on {r['config']}: cycles not spent on useful MACs by op: {shares}")
+        for op, _ in sorted(r["lost_cycles_by_op"].items(), key=lambda item: -item[1])[:2]:
+            print(f"  {op}: {WHY[op]}")
+        print("most by layer:")
         for row in r["holding_back"]:
             print(f"  {row['name']:<16}{row['op']:<10}{row['shape']:<40}util {row['utilization']:>6.1%}  "
                   f"{row['share_of_lost_cycles']:>6.1%} of lost cycles")
