@@ -39,6 +39,43 @@ class LayerRecord:
     commands: tuple[tuple[int, int], ...] = ()
 
 
+@dataclass(frozen=True)
+class Readout:
+    """Where each image's output lies in a final memory image and how to decode it, as plain numbers (so a
+    network file can hold it): image n's output starts at byte ``addresses[n]``: ``pixels`` rows, each of
+    ``groups`` groups of ``group`` little-endian elements of ``dtype`` (``<i1``, ``<i2`` or ``<i4``), of which
+    the first ``lanes`` of each group are real; the first ``channels`` real elements of a row are the
+    pixel's channels. The decoded output is ``scale · stored + offset``, channel-major ((channels, pixels)
+    flattened), one row per image."""
+
+    addresses: tuple[int, ...]
+    dtype: str
+    pixels: int
+    groups: int
+    group: int
+    lanes: int
+    channels: int
+    scale: int = 1
+    offset: int = 0
+
+    DTYPES = ("<i1", "<i2", "<i4")
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one image's output."""
+        return self.pixels * self.groups * self.group * np.dtype(self.dtype).itemsize
+
+    def __call__(self, memory: np.ndarray) -> np.ndarray:
+        """The outputs (images, channels · pixels) int64 from the final memory image ``memory``."""
+        rows = []
+        for address in self.addresses:
+            raw = np.asarray(memory[address:address + self.nbytes]).view(self.dtype)
+            values = raw.reshape(self.pixels, self.groups, self.group)[:, :, :self.lanes]
+            values = values.reshape(self.pixels, -1)[:, :self.channels].T.reshape(-1)
+            rows.append(self.scale * values.astype(np.int64) + self.offset)
+        return np.stack(rows)
+
+
 @dataclass
 class Network:
     """A network compiled for one engine: the Program, its layers, how to read the outputs from a final
