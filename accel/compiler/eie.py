@@ -27,7 +27,6 @@ from ..compress.encode import EieCsc, encode_csc
 from ..errors import UserError
 from ..isa.eie import ADDR, Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
-from ..progress import step
 from ..spec import EieSpec, shown
 from . import check_memory
 
@@ -493,6 +492,7 @@ def shared_layers(spec: EieSpec, graph, shared: dict) -> list[SparseDense]:
             continue
         weight = shared[node.name]
         codebook = engine_codebook(weight.codebook, weight.frac_bits, spec, node.name)
+        codebook = np.pad(codebook, (0, spec.CODEBOOK_ENTRIES - len(codebook)))  # fewer bits: entries unused
         bias = None
         if node.op.bias:
             values = codebook / 2.0**spec.weight_frac
@@ -512,9 +512,15 @@ class DigitsMlp:
     float_accuracy: float  # of the pruned, shared float model
 
     def inputs(self, spec: EieSpec) -> np.ndarray:
-        """Pixels / 16 as int16 activations with act_frac fraction bits (exact for act_frac >= 4)."""
-        x = self.pixels.astype(np.int64)
-        return (x << (spec.act_frac - 4) if spec.act_frac >= 4 else x >> (4 - spec.act_frac)).astype(np.int16)
+        """The test images as int16 activations (:func:`pixel_activations`)."""
+        return pixel_activations(spec, self.pixels)
+
+
+def pixel_activations(spec: EieSpec, pixels: np.ndarray) -> np.ndarray:
+    """Digits pixels (0..16) / 16 as int16 activations with act_frac fraction bits (exact for act_frac >= 4),
+    one row per image."""
+    x = np.asarray(pixels, np.int64).reshape(len(pixels), -1)
+    return (x << (spec.act_frac - 4) if spec.act_frac >= 4 else x >> (4 - spec.act_frac)).astype(np.int16)
 
 
 def digits_mlp(spec: EieSpec, density: float = 0.1, bits: int = 4, seed: int = 0) -> DigitsMlp:
@@ -529,22 +535,16 @@ def digits_mlp(spec: EieSpec, density: float = 0.1, bits: int = 4, seed: int = 0
 @functools.lru_cache(maxsize=4)
 def _compressed_digits_mlp(density: float, bits: int, seed: int):
     """(graph, shared weights, test pixels, test labels, float accuracy) — computed once per process."""
-    import copy
-
-    from ..compress import prune as prune_pass
-    from ..compress import share as share_pass
-    from ..compress.report import FINETUNE, PRUNE_ROUNDS
+    from ..compress.pipeline import compress
     from ..nn import digits
     from ..nn.models import inputs, model
 
     train, test = digits.load()
-    graph = copy.deepcopy(model("digits-mlp", seed))
-    x = inputs(graph, train)
-    with step(f"digits-mlp: pruning to {density:.0%} and sharing {2**bits}-entry codebooks"):
-        prune_pass.prune(graph, density, x, train.labels, FINETUNE, PRUNE_ROUNDS)
-        shared = share_pass.share(graph, bits, x, train.labels, FINETUNE)
+    trained = model("digits-mlp", seed)
+    graph, shared = compress(trained, density, bits, (inputs(trained, train), train.labels))
     accuracy = digits.accuracy(graph.run(inputs(graph, test)), test.labels)
     return graph, shared, test.pixels.reshape(len(test.labels), -1), test.labels, accuracy
+
 
 MODELS = ("digits-mlp",)
 """Trained models ``model_case`` can lower (``accel simulate --engine eie --model NAME``)."""
@@ -586,14 +586,12 @@ def fit_spec(spec: EieSpec, layers: list[SparseDense]) -> EieSpec:
     return spec.with_overrides({key: str(value) for key, value in fitted.items() if value != getattr(spec, key)})
 
 
-def network_layers(spec: EieSpec, graph, density: float, bits: int) -> list[SparseDense]:
-    """The Dense layers of the float MLP ``graph`` pruned by magnitude to ``density`` and weight-shared with
-    ``2**bits``-entry codebooks, without fine-tuning (a model with random weights has no data to tune on);
+def network_layers(spec: EieSpec, graph, density: float, bits: int,
+                   data: tuple[np.ndarray, np.ndarray] | None = None) -> list[SparseDense]:
+    """The Dense layers of the float MLP ``graph`` pruned to ``density`` and weight-shared with
+    ``2**bits``-entry codebooks (:func:`accel.compress.pipeline.compress`, fine-tuned on ``data`` when given);
     a :class:`UserError` names the first layer the eie engine does not run."""
-    import copy
-
-    from ..compress import prune as prune_pass
-    from ..compress import share as share_pass
+    from ..compress.pipeline import compress
     from ..nn.layers import Dense, Flatten, ReLU
 
     for node in graph.layers():
@@ -602,10 +600,7 @@ def network_layers(spec: EieSpec, graph, density: float, bits: int) -> list[Spar
                             f"ReLU, Flatten); expected --engine mac_array for this network")
     if bits > 4:
         raise UserError(f"--share: {bits} bits is not allowed on eie; expected at most 4 (4-bit codebook indices)")
-    graph = copy.deepcopy(graph)
-    for name, mask in prune_pass.magnitude_masks(graph, density).items():
-        graph[name].params["weight"] = graph[name].params["weight"] * mask
-    return shared_layers(spec, graph, share_pass.share(graph, bits))
+    return shared_layers(spec, *compress(graph, density, bits, data))
 
 
 def compile_network(spec: EieSpec, layers: list[SparseDense], xs: np.ndarray):

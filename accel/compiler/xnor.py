@@ -712,8 +712,8 @@ def compile_network(spec: XnorSpec, graph: Graph, images: np.ndarray, input_scal
         f, layer = plan.folding, plan.layer
         op = "dense" if source.weight.ndim == 2 else "conv"
         c, h, w = maps[0].shape if layer.r != source.r else (plan.layout.c, plan.layout.h, plan.layout.w)
-        shape = (f"{c}x{h}x{w} -> {layer.k}x{f.out_h}x{f.out_w} k{layer.r} s{layer.stride} "
-                 f"p{layer.pad}" + (f" pool{layer.pool}" if layer.pool > 1 else "")
+        shape = (f"{c}x{h}x{w} -> {layer.k}x{f.out_h}x{f.out_w} k{source.r} s{source.stride} "
+                 f"p{source.pad}" + (f" pool{layer.pool}" if layer.pool > 1 else "")
                  if op == "conv" else f"{source.weight.shape[1]} -> {layer.k}")
         mapping = (f"NF {f.nf} x SF {f.sf}" + (f" x {f.planes} planes" if f.planes > 1 else "")
                    + (" (im2col)" if layer.r != source.r else ""))
