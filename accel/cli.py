@@ -326,10 +326,10 @@ def _network_options(metavar: str):
 
 def _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed):
     """The network MODEL compiled for ENGINE (every option checked before the model is loaded)."""
-    from .compiler.network import check_engine, compile as compile_network
+    from .compiler.network import check, compile as compile_network
     from .nn.load import load
 
-    check_engine(engine)
+    check(engine, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
     spec = _spec(engine, spec_file, preset, assignments)
     return compile_network(engine, spec, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
                            binarize=binarize, calibrate=calibrate)

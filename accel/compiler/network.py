@@ -102,24 +102,13 @@ RANDOM_CALIBRATION = 16
 """Random inputs that calibrate a float model without a data set when ``--calibrate`` is not given."""
 
 
-def check_engine(engine: str) -> None:
-    """A :class:`UserError` unless ``engine`` has a network pass."""
+def check(engine: str, *, prune: float | None = None, share: int | None = None, binarize: bool = False,
+          calibrate: str | None = None, images: int | None = None) -> None:
+    """Every check of :func:`compile`'s options that needs no model: a :class:`UserError` naming the first
+    option that is wrong."""
     if engine not in ENGINES:
         raise UserError(f"--engine: {shown(engine)} is not an engine with a network pass; expected one of "
                         f"{', '.join(ENGINES)}")
-
-
-def compile(engine: str, spec, model, *, images: int | None = None, seed: int = 0, prune: float | None = None,
-            share: int | None = None, binarize: bool = False, calibrate: str | None = None) -> Network:
-    """``model`` (an :class:`accel.nn.load.Model`) compiled for ``engine`` on ``spec``, in the form that engine
-    runs — ``eie``: its Dense layers pruned (to 1 − ``prune``, default 10 % density) and weight-shared
-    (``share`` bits, default 4); ``xnor``: the binarized network (a BNN model, or ``binarize`` for the
-    counterpart of a digits model); ``mac_array``: the int8 network (post-training quantized, calibrated by
-    ``calibrate``: ``digits`` or ``random:N``, after ``prune`` / ``share`` when given) — over ``images``
-    inputs: test images drawn from ``seed`` for a digits model (default 100), else random ones (default 1).
-    ``info`` holds the model's name and, for a digits model, the images' labels. A :class:`UserError` names
-    what runs where when the engine does not run the model."""
-    check_engine(engine)
     if prune is not None and not 0 <= prune < 1:
         raise UserError(f"--prune: {prune} is not allowed; expected the fraction of weights removed, 0 <= prune < 1")
     if share is not None and not 1 <= share <= 8:
@@ -132,21 +121,36 @@ def compile(engine: str, spec, model, *, images: int | None = None, seed: int = 
         calibration_count(calibrate)
     if images is not None and images < 1:
         raise UserError(f"--images: {images} is not allowed; expected at least 1")
+
+
+def compile(engine: str, spec, model, *, images: int | None = None, seed: int = 0, prune: float | None = None,
+            share: int | None = None, binarize: bool = False, calibrate: str | None = None) -> Network:
+    """``model`` (an :class:`accel.nn.load.Model`) compiled for ``engine`` on ``spec``, in the form that engine
+    runs — ``eie``: its Dense layers pruned (to 1 − ``prune``, default 10 % density) and weight-shared
+    (``share`` bits, default 4); ``xnor``: the binarized network (a BNN model, or ``binarize`` for the
+    counterpart of a digits model); ``mac_array``: the int8 network (post-training quantized, calibrated by
+    ``calibrate``: ``digits`` or ``random:N``, after ``prune`` / ``share`` when given) — over ``images``
+    inputs: test images drawn from ``seed`` for a digits model (default 100), else random ones (default 1).
+    ``info`` holds the model's name and, for a digits model, the images' labels. A :class:`UserError` names
+    what runs where when the engine does not run the model."""
+    check(engine, prune=prune, share=share, binarize=binarize, calibrate=calibrate, images=images)
     if model.layers is not None:
         raise UserError(f"MODEL {model.name!r}: a topology file holds unconnected layer shapes; expected a network "
                         f"(a zoo name, a digits model or an ONNX file)")
-    count = images or (100 if model.test is not None else 1)
-    rng = np.random.default_rng(seed)
-    labels = None
-    if model.test is not None:
-        pixels, labels = model.test_images(count, seed)
+    count = images or (100 if model.trained_on_digits else 1)
     network = {"eie": _eie, "xnor": _xnor, "mac_array": _mac_array}[engine](
-        spec, model, pixels if labels is not None else None, count, rng, seed, prune, share, binarize, calibrate)
-    network.info.update(model=model.name, labels=None if labels is None else [int(label) for label in labels])
+        spec, model, count, np.random.default_rng(seed), seed, prune, share, binarize, calibrate)
+    labels = model.test_images(count, seed)[1].tolist() if model.trained_on_digits else None
+    network.info.update(model=model.name, labels=labels)
     return network
 
 
-def _eie(spec, model, pixels, count, rng, seed, prune, share, binarize, calibrate) -> Network:
+def _pixels(model, count: int, seed: int) -> np.ndarray | None:
+    """The test images a digits model runs on (after the engine's checks: they load the data set)."""
+    return model.test_images(count, seed)[0] if model.trained_on_digits else None
+
+
+def _eie(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Network:
     from . import eie
 
     if binarize or model.binarized:
@@ -159,6 +163,7 @@ def _eie(spec, model, pixels, count, rng, seed, prune, share, binarize, calibrat
         layers = eie.digits_mlp(spec, density, bits, seed).layers
     else:
         layers = eie.network_layers(spec, model.graph, density, bits)
+    pixels = _pixels(model, count, seed)
     if pixels is not None:
         xs = eie.pixel_activations(spec, pixels)
     else:  # activations in [0, 1), as images are
@@ -166,7 +171,7 @@ def _eie(spec, model, pixels, count, rng, seed, prune, share, binarize, calibrat
     return eie.compile_network(spec, layers, xs)
 
 
-def _xnor(spec, model, pixels, count, rng, seed, prune, share, binarize, calibrate) -> Network:
+def _xnor(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Network:
     from ..nn import digits, models
     from . import xnor
 
@@ -184,10 +189,11 @@ def _xnor(spec, model, pixels, count, rng, seed, prune, share, binarize, calibra
                         f"({', '.join(models.BINARIZED.values())}) or --binarize, or --engine "
                         f"{'mac_array' if model.graph is None else 'mac_array or eie'}")
     shape = graph.nodes["input"].shape
+    pixels = _pixels(model, count, seed)
     return xnor.compile_network(spec, graph, pixels.reshape(-1, *shape), 1 / digits.PIXEL_MAX, digits.PIXEL_MAX)
 
 
-def _mac_array(spec, model, pixels, count, rng, seed, prune, share, binarize, calibrate) -> Network:
+def _mac_array(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Network:
     try:
         from . import mac_array_network
     except ImportError:  # written alongside; until it lands, the other engines run networks
@@ -204,13 +210,14 @@ def _mac_array(spec, model, pixels, count, rng, seed, prune, share, binarize, ca
         graph = model.graph
         if prune is not None or share is not None:
             data = None
-            if model.test is not None:
+            if model.trained_on_digits:
                 train = digits.load()[0]
                 data = (train.inputs(graph.nodes["input"].shape), train.labels)
             graph, _ = compress(graph, None if prune is None else 1 - prune, share, data)
         qgraph = quantize(graph, calibration(model, calibrate, rng))
     elif prune is not None or share is not None:
         raise UserError(f"--prune, --share: MODEL {model.name!r} is already int8; expected a float model")
+    pixels = _pixels(model, count, seed)
     real = pixels.reshape(-1, *qgraph.input_shape) / digits.PIXEL_MAX if pixels is not None else \
         rng.random((count, *qgraph.input_shape))
     return mac_array_network.compile_network(spec, qgraph, qgraph.quantize_input(real))
@@ -224,7 +231,7 @@ def calibration(model, calibrate: str | None, rng: np.random.Generator) -> np.nd
 
     shape = model.input_shape
     if calibrate is None:
-        calibrate = "digits" if model.test is not None else f"random:{RANDOM_CALIBRATION}"
+        calibrate = "digits" if model.trained_on_digits else f"random:{RANDOM_CALIBRATION}"
     if calibrate == "digits":
         train = digits.load()[0]
         if int(np.prod(shape)) != train.pixels[0].size:

@@ -33,14 +33,20 @@ INT8_ONNX_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", 
 @dataclass
 class Model:
     """A loaded MODEL: exactly one of ``graph`` (float, or ±1 for a binarized digits model), ``qgraph`` (an
-    int8 ONNX model) and ``layers`` (a topology's shapes) is set; ``test`` is the digits test set when the
-    model was trained on it (None: inputs are drawn at random)."""
+    int8 ONNX model) and ``layers`` (a topology's shapes) is set; a model not trained on the digits has no
+    test set: its inputs are drawn at random."""
 
     name: str
     graph: Graph | None = None
     qgraph: QGraph | None = None
     layers: list[topology.ConvLayerShape] | None = None
-    test: digits.Split | None = None
+    trained_on_digits: bool = False
+    """Whether the model was trained on the digits (and :attr:`test` is their test set)."""
+
+    @property
+    def test(self) -> digits.Split | None:
+        """The digits test set of a digits model (loaded on first use: it imports scikit-learn), else None."""
+        return digits.load()[1] if self.trained_on_digits else None
 
     @property
     def binarized(self) -> bool:
@@ -70,7 +76,7 @@ def load(text: str, seed: int = 0) -> Model:
     network's weights. A :class:`UserError` says what MODEL may be."""
     name = ALIASES.get(text, text)
     if name in models.MODELS:
-        return Model(name, graph=models.model(name, seed), test=digits.load()[1])
+        return Model(name, graph=models.model(name, seed), trained_on_digits=True)
     if name in zoo.ZOO:
         return Model(name, graph=zoo.build(name, "random", seed))
     if text in topology.bundled_names():
