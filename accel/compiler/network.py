@@ -109,12 +109,9 @@ def check(engine: str, *, prune: float | None = None, share: int | None = None, 
     if engine not in ENGINES:
         raise UserError(f"--engine: {shown(engine)} is not an engine with a network pass; expected one of "
                         f"{', '.join(ENGINES)}")
-    if prune is not None and not 0 <= prune < 1:
-        raise UserError(f"--prune: {prune} is not allowed; expected the fraction of weights removed, 0 <= prune < 1")
-    if share is not None and not 1 <= share <= 8:
-        raise UserError(f"--share: {share} is not allowed; expected codebook index bits 1 to 8")
-    if binarize and (prune is not None or share is not None):
-        raise UserError("--binarize: cannot be combined with --prune or --share; allowed: --binarize alone")
+    from ..compress.report import check as check_compression
+
+    check_compression(prune, share, binarize)
     if calibrate is not None:
         if engine != "mac_array":
             raise UserError(f"--calibrate: not on {engine} (it calibrates int8 quantization); allowed on mac_array")

@@ -25,9 +25,6 @@ from .qgraph import QGraph
 
 ALIASES = {"lenet5": "lenet-5", "mobilenet": "mobilenet-v1"}
 """Other names of zoo networks (as issue texts and papers write them)."""
-INT8_ONNX_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearAdd",
-                           "QGemm", "QLinearAveragePool", "QLinearGlobalAveragePool"})
-"""ONNX operators that make a model an int8 one (imported with :func:`accel.nn.onnx_import.import_quantized`)."""
 
 
 @dataclass
@@ -92,17 +89,9 @@ def load(text: str, seed: int = 0) -> Model:
 
 
 def _onnx(path: Path) -> Model:
-    import onnx
-    from google.protobuf.message import DecodeError
-
     from . import onnx_import
 
-    try:
-        proto = onnx.load(path)
-    except OSError as error:
-        raise UserError(f"MODEL: cannot read {str(path)!r} ({error.strerror})") from None
-    except DecodeError:
-        raise UserError(f"MODEL: {str(path)!r} is not an ONNX model") from None
-    if any(node.op_type in INT8_ONNX_OPS for node in proto.graph.node):
+    proto = onnx_import.read_model(path)
+    if onnx_import.is_quantized(proto):
         return Model(path.stem, qgraph=onnx_import.import_quantized(proto))
     return Model(path.stem, graph=onnx_import.import_float(proto))

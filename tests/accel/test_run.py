@@ -129,3 +129,27 @@ def test_readout_decodes_groups_lanes_and_channels():
     rows = readout(memory)
     first = np.array([[0, 1, 2, 4, 5], [8, 9, 10, 12, 13]]).T.reshape(-1)
     assert np.array_equal(rows, np.stack([2 * first + 1, 2 * (first + 16) + 1]))
+
+
+def test_onnx_float_mlp_on_eie(tmp_path, capsys):
+    """A float ONNX MLP (Gemm, Relu, MatMul + Add) is pruned, shared and run on eie; golden == reference."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    params = {"w1": rng.normal(0, 0.3, (24, 16)), "b1": rng.normal(0, 0.1, 24), "w2": rng.normal(0, 0.3, (24, 10)),
+              "b2": rng.normal(0, 0.1, 10)}
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h1"], name="fc1", transB=1),
+             helper.make_node("Relu", ["h1"], ["r1"], name="relu1"),
+             helper.make_node("MatMul", ["r1", "w2"], ["m2"], name="fc2"),
+             helper.make_node("Add", ["m2", "b2"], ["y"], name="fc2_bias")]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in params.items()])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    result = accel_json(capsys, "run", str(path), "--engine", "eie", "--prune", "0.5", "--images", "4",
+                        "--backend", "golden")
+    assert result["bit_exact"] is True and result["model"] == "tiny" and result["images"] == 4
+    assert [(layer["name"], layer["shape"]) for layer in result["layers"]] == [("fc1", "16 -> 24 relu"),
+                                                                              ("fc2", "24 -> 10")]
