@@ -13,19 +13,18 @@ import dataclasses
 import numpy as np
 
 from . import progress
-from .cost import energy
+from .cost import energy, load_table
 from .errors import UserError
 
 BACKENDS = ("golden", "perf", "rtl")
 HARNESS_WORDS = 1 << 14
 """Memory beats of the RTL harness (128 KiB of 64-bit beats) for any network that fits them (a larger one
 gets the next power of two): runs of one spec over different numbers of images share one Verilator build."""
-FIGURES = ("cycles", "macs", "utilization", "bytes_read", "bytes_written", "energy_pj")
-"""The figures of every layer row and of the totals."""
 
 
-def _figures(network, program, counters: dict[str, int], macs: int, table) -> dict:
-    spec = network.program.spec
+def _figures(program, counters: dict[str, int], macs: int, table) -> dict:
+    """The figures of ``program``'s commands with these ``counters`` and ``macs`` useful MACs."""
+    spec = program.spec
     cost = energy(program, counters, table)
     return {"cycles": counters["cycles"], "macs": macs,
             "utilization": macs / (counters["cycles"] * spec.macs_per_cycle) if counters["cycles"] else 0.0,
@@ -64,12 +63,11 @@ def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45n
             commands = [c for first, end in record.commands for c in program.commands[first:end]]
             part = dataclasses.replace(program, commands=commands)
             layers.append({"name": record.name, "op": record.op, "shape": record.shape, "mapping": record.mapping,
-                           **_figures(network, part, row, record.macs, table)})
+                           **_figures(part, row, record.macs, table)})
             advance()
     result = {"engine": spec.name, "model": network.info.get("model"), "backend": backend, "images": network.images,
-              **_figures(network, program, counters, network.macs, table), "energy_table": energy(
-                  program, counters, table).table, **result, "counters": counters, "layers": layers,
-              "spec": spec.to_dict()}
+              **_figures(program, counters, network.macs, table), "energy_table": load_table(table).name, **result,
+              "counters": counters, "layers": layers, "spec": spec.to_dict()}
     labels = network.info.get("labels")
     if labels is not None:
         result["accuracy"] = None if outputs is None else float(np.mean(outputs.argmax(axis=1) == labels))

@@ -153,3 +153,13 @@ def test_onnx_float_mlp_on_eie(tmp_path, capsys):
     assert result["bit_exact"] is True and result["model"] == "tiny" and result["images"] == 4
     assert [(layer["name"], layer["shape"]) for layer in result["layers"]] == [("fc1", "16 -> 24 relu"),
                                                                               ("fc2", "24 -> 10")]
+
+
+def test_program_file_without_its_sidecar_is_one_line_exit_2(tmp_path, capsys):
+    out = tmp_path / "net.accel"
+    assert main(["compile", "digits-bnn-mlp", "--engine", "xnor", "--images", "2", "--out", str(out)]) == 0
+    (tmp_path / "net.accel.network.json").unlink()
+    capsys.readouterr()
+    assert main(["run", str(out), "--engine", "xnor"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "net.accel.network.json': cannot be read" in err
