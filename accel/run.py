@@ -17,9 +17,10 @@ from .cost import energy, load_table
 from .errors import UserError
 
 BACKENDS = ("golden", "perf", "rtl")
-HARNESS_WORDS = 1 << 14
-"""Memory beats of the RTL harness (128 KiB of 64-bit beats) for any network that fits them (a larger one
-gets the next power of two): runs of one spec over different numbers of images share one Verilator build."""
+HARNESS_WORDS = {"eie": 1 << 14, "mac_array": 1 << 15, "xnor": 1 << 14}
+"""Memory beats of the RTL harness per engine (128 or 256 KiB of 64-bit beats) for any network that fits them (a
+larger one gets the next power of two): runs of one spec over different numbers of images share one Verilator
+build, and it is the build the engine's RTL tests make (tests/sim)."""
 
 
 def _figures(program, counters: dict[str, int], macs: int, table) -> dict:
@@ -50,7 +51,7 @@ def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45n
         from sim.rtl.execute import harness_words, run as rtl
 
         with progress.step(f"RTL: {len(program.commands)} commands, {network.images} images"):
-            (measured,) = rtl([program], stall=stall, seed=seed, words=max(HARNESS_WORDS, harness_words([program])))
+            (measured,) = rtl([program], stall=stall, seed=seed, words=max(HARNESS_WORDS[spec.name], harness_words([program])))
         outputs, counters = network.output(measured.memory), measured.counters
         result["perf_cycles"] = predicted.cycles
         result["rtl_seconds"] = measured.seconds

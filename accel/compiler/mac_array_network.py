@@ -8,7 +8,8 @@ Every operation of a :class:`~accel.nn.qgraph.QGraph` is lowered by the per-laye
 - ``act.<i>``: activation buffers, reused by liveness: a buffer is free again once the last layer reading
   any tensor in it has run (a residual branch's input stays alive until its addition), and a layer never
   writes a buffer it reads;
-- ``output.<n>``: image n's result.
+- ``output.<n>``: image n's result, read back by the network's :class:`~accel.compiler.network.Readout`
+  (group-major, as every tensor is stored; channel-major flattened, as ``QGraph.run``'s output reshaped).
 
 Images run one after another, layer by layer. A layer starts with its ``Config``, which waits until the
 previous layer has finished (its last write acknowledged), so a layer reads DRAM its producers wrote; a
@@ -45,7 +46,7 @@ from ..spec import MacArraySpec
 from . import check_memory
 from .mac_array import (ConvShape, Layout, Mapping, conv_geometry, encode_weights, plan, pool_shape, schedule,
                         schedule_add, schedule_pool)
-from .network import LayerRecord, Network
+from .network import LayerRecord, Network, Readout
 
 
 @dataclass(frozen=True)
@@ -356,13 +357,11 @@ def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray, *, o
                 spans.append((start, len(commands)))
     records = [LayerRecord(layer.op.name, layer.kind, layer.text, layer.mapping, layer.macs * len(inputs),
                            tuple(spans)) for layer, spans in zip(layers, ranges)]
-    out = tensors[qgraph.output]
-    gather = place[qgraph.output][1] + out.offsets(ac)
-
-    def output(final_memory: np.ndarray) -> np.ndarray:
-        return np.stack([final_memory[region.address:region.end].view(np.int8)[gather].reshape(out.shape)
-                         for region in outputs])
-
+    out, offset = tensors[qgraph.output], place[qgraph.output][1]
+    readout = Readout(tuple(region.address + offset for region in outputs), "<i1", out.h * out.w, out.groups, ac, ac,
+                      len(out.channels), order="groups", channel_lanes=() if out.is_dense else
+                      tuple(int(lane) for lane in out.channels))
     info = dict(activation_bytes=sum(slot_sizes), activation_slots=len(slot_sizes),
                 weight_bytes=sum(layer.weights.size for layer in layers if layer.weights is not None))
-    return Network(Program(spec, commands, memory), records, output, lambda: qgraph.run(inputs), len(inputs), info)
+    return Network(Program(spec, commands, memory), records, readout,
+                   lambda: qgraph.run(inputs).reshape(len(inputs), -1), len(inputs), info)

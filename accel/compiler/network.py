@@ -46,9 +46,12 @@ class Readout:
     """Where each image's output lies in a final memory image and how to decode it, as plain numbers (so a
     network file can hold it): image n's output starts at byte ``addresses[n]``: ``pixels`` rows, each of
     ``groups`` groups of ``group`` little-endian elements of ``dtype`` (``<i1``, ``<i2`` or ``<i4``), of which
-    the first ``lanes`` of each group are real; the first ``channels`` real elements of a row are the
-    pixel's channels. The decoded output is ``scale · stored + offset``, channel-major ((channels, pixels)
-    flattened), one row per image."""
+    the first ``lanes`` of each group are real; ``order`` ``pixels`` stores them pixel-major
+    ``(pixels, groups, group)`` (eie, xnor), ``groups`` group-major ``(groups, pixels, group)`` (the
+    mac_array's blocked feature maps). A pixel's channels are the first ``channels`` real elements of its
+    row, or, where ``channel_lanes`` is given, channel c is real element ``channel_lanes[c]`` (a mac_array
+    tensor whose channels lie at concat offsets). The decoded output is ``scale · stored + offset``,
+    channel-major ((channels, pixels) flattened), one row per image."""
 
     addresses: tuple[int, ...]
     dtype: str
@@ -59,8 +62,11 @@ class Readout:
     channels: int
     scale: int = 1
     offset: int = 0
+    order: str = "pixels"
+    channel_lanes: tuple[int, ...] = ()
 
     DTYPES = ("<i1", "<i2", "<i4")
+    ORDERS = ("pixels", "groups")
 
     @property
     def nbytes(self) -> int:
@@ -72,8 +78,10 @@ class Readout:
         rows = []
         for address in self.addresses:
             raw = np.asarray(memory[address:address + self.nbytes]).view(self.dtype)
-            values = raw.reshape(self.pixels, self.groups, self.group)[:, :, :self.lanes]
-            values = values.reshape(self.pixels, -1)[:, :self.channels].T.reshape(-1)
+            values = raw.reshape(self.pixels, self.groups, self.group) if self.order == "pixels" else \
+                raw.reshape(self.groups, self.pixels, self.group).transpose(1, 0, 2)
+            values = values[:, :, :self.lanes].reshape(self.pixels, -1)
+            values = values[:, list(self.channel_lanes) or slice(self.channels)].T.reshape(-1)
             rows.append(self.scale * values.astype(np.int64) + self.offset)
         return np.stack(rows)
 
@@ -81,12 +89,12 @@ class Readout:
 @dataclass
 class Network:
     """A network compiled for one engine: the Program, its layers, how to read the outputs from a final
-    memory image (``output(memory) -> (images, ...)`` integers) and the independent integer reference of
+    memory image (``output(memory) -> (images, values)`` integers) and the independent integer reference of
     the same outputs (``reference() -> same shape``, computed on first use only)."""
 
     program: Program
     layers: list[LayerRecord]
-    output: Callable[[np.ndarray], np.ndarray]
+    output: Readout
     reference: Callable[[], np.ndarray]
     images: int
     info: dict = field(default_factory=dict)
@@ -191,14 +199,10 @@ def _xnor(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> N
 
 
 def _mac_array(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Network:
-    try:
-        from . import mac_array_network
-    except ImportError:  # written alongside; until it lands, the other engines run networks
-        raise UserError("--engine mac_array: this accel has no mac_array network pass yet; expected eie or "
-                        "xnor") from None
     from ..compress.pipeline import compress
     from ..compress.quantize import quantize
     from ..nn import digits
+    from . import mac_array_network
 
     if binarize or model.binarized:
         raise UserError(f"MODEL {model.name!r}: a binarized network runs on xnor; expected --engine xnor")

@@ -44,9 +44,6 @@ def sidecar(path: Path) -> Path:
 
 def save(network: Network, path: Path) -> None:
     """Write ``network`` to program file ``path`` and its sidecar."""
-    if not isinstance(network.output, Readout):
-        raise UserError(f"--out: the {network.program.spec.name} network pass gives no Readout of its outputs; "
-                        f"it cannot be written to a file yet (run the MODEL directly)")
     path = Path(path)
     network.program.save(path)
     raw = path.read_bytes()
@@ -58,7 +55,8 @@ def save(network: Network, path: Path) -> None:
         "images": network.images,
         "layers": [{**dataclasses.asdict(layer), "commands": [list(r) for r in layer.commands]}
                    for layer in network.layers],
-        "readout": {**dataclasses.asdict(network.output), "addresses": list(network.output.addresses)},
+        "readout": {**dataclasses.asdict(network.output), "addresses": list(network.output.addresses),
+                    "channel_lanes": list(network.output.channel_lanes)},
         "reference": reference.tolist(),
         "labels": network.info.get("labels"),
     }
@@ -145,12 +143,22 @@ def _readout(value, images: int, memory: int) -> Readout:
              for key in ("pixels", "groups", "group", "lanes", "channels")}
     if sizes["lanes"] > sizes["group"] or sizes["channels"] > sizes["groups"] * sizes["lanes"]:
         raise UserError("readout: lanes exceed a group or channels the real elements of a row")
+    if value["order"] not in Readout.ORDERS:
+        raise UserError(f"readout.order: {_short(value['order'])} is not allowed; expected one of "
+                        f"{', '.join(Readout.ORDERS)}")
+    lanes = _list(value["channel_lanes"], "readout.channel_lanes")
+    if lanes and len(lanes) != sizes["channels"]:
+        raise UserError(f"readout.channel_lanes: {len(lanes)} lanes for {sizes['channels']} channels; expected one "
+                        f"per channel or none")
+    lanes = tuple(_integer(lane, f"readout.channel_lanes[{n}]", 0, sizes["groups"] * sizes["lanes"] - 1)
+                  for n, lane in enumerate(lanes))
     scale = _integer(value["scale"], "readout.scale", -2**31, 2**31)
     offset = _integer(value["offset"], "readout.offset", -2**31, 2**31)
     addresses = _list(value["addresses"], "readout.addresses")
     if len(addresses) != images:
         raise UserError(f"readout.addresses: {len(addresses)} addresses for {images} images")
-    readout = Readout((), value["dtype"], **sizes, scale=scale, offset=offset)
+    readout = Readout((), value["dtype"], **sizes, scale=scale, offset=offset, order=value["order"],
+                      channel_lanes=lanes)
     addresses = tuple(_integer(a, f"readout.addresses[{n}]", 0, memory - readout.nbytes)
                       for n, a in enumerate(addresses))
     return dataclasses.replace(readout, addresses=addresses)

@@ -7,11 +7,14 @@ import pytest
 
 from accel.cli import main
 
-# The specs of tests/sim (test_eie's N4, test_xnor's WIDE): their Verilator builds are reused, the networks fit
-# them as they are, and accel.run's harness size (accel.run.HARNESS_WORDS) is theirs.
+# The specs of tests/sim (test_eie's N4, test_xnor's WIDE, test_mac_array's SMALL_4x4): their Verilator builds
+# are reused, the networks fit them as they are, and accel.run's harness sizes (accel.run.HARNESS_WORDS) are theirs.
 EIE = ["--set", "act_regs=128", "--set", "ptr_entries=512", "--set", "spmat_lines=256"]
 XNOR = ["--set", "pe=4", "--set", "simd=32", "--set", "weight_depth=512", "--set", "threshold_depth=128",
         "--set", "input_depth=1024", "--set", "max_reduction=4096"]
+MAC_ARRAY = ["--set", "atomic_c=4", "--set", "atomic_k=4", "--set", "banks=8", "--set", "bank_kib=1"]
+LAYERS = {"eie": ["fc1", "fc2", "fc3"], "xnor": ["conv1", "conv2", "fc"],
+          "mac_array": ["conv1", "pool1", "conv2", "pool2", "flatten", "fc"]}
 
 
 def accel_json(capsys, *args) -> dict:
@@ -32,18 +35,21 @@ def check_totals(result: dict) -> None:
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("model,engine,spec", [("digits-mlp", "eie", EIE), ("digits-bnn-cnn", "xnor", XNOR)])
+@pytest.mark.parametrize("model,engine,spec", [("digits-mlp", "eie", EIE), ("digits-bnn-cnn", "xnor", XNOR),
+                                               ("digits-cnn", "mac_array", MAC_ARRAY)])
 def test_rtl_run_is_bit_exact_with_the_reference_accuracy(model, engine, spec, capsys):
+    """The RTL's outputs == the integer reference (QGraph.run on mac_array) for 8 test images; the golden
+    model's equal it too (test_compile_then_run_equals_run)."""
     result = accel_json(capsys, "run", model, "--engine", engine, *spec, "--backend", "rtl", "--images", "8")
     assert result["bit_exact"] is True and result["images"] == 8
     assert result["accuracy"] == result["reference_accuracy"] >= 0.75
     assert result["cycles"] == result["perf_cycles"]  # the whole network's cycles: RTL == perf model
-    assert [layer["name"] for layer in result["layers"]] == (["fc1", "fc2", "fc3"] if engine == "eie" else
-                                                             ["conv1", "conv2", "fc"])
+    assert [layer["name"] for layer in result["layers"]] == LAYERS[engine]
     check_totals(result)
 
 
-@pytest.mark.parametrize("model,engine,spec", [("digits-mlp", "eie", EIE), ("digits-bnn-mlp", "xnor", [])])
+@pytest.mark.parametrize("model,engine,spec", [("digits-mlp", "eie", EIE), ("digits-bnn-mlp", "xnor", []),
+                                               ("digits-cnn", "mac_array", MAC_ARRAY)])
 def test_compile_then_run_equals_run(model, engine, spec, tmp_path, capsys):
     """The program file and its sidecar give the same result as compiling in the run; golden == reference."""
     direct = accel_json(capsys, "run", model, "--engine", engine, *spec, "--backend", "golden", "--images", "12",
@@ -93,6 +99,8 @@ def test_table_lists_layers_totals_and_accuracy(capsys):
     (lambda h: h["layers"][0].update(commands=[[0, 10**6]]), "layers[0].commands[0][1]: 1000000 is not allowed"),
     (lambda h: h["readout"].update(addresses=[2**31] * 3), "readout.addresses[0]: 2147483648 is not allowed"),
     (lambda h: h["readout"].update(dtype="<f8"), "readout.dtype: '<f8' is not allowed"),
+    (lambda h: h["readout"].update(order="rows"), "readout.order: 'rows' is not allowed"),
+    (lambda h: h["readout"].update(channel_lanes=[0]), "readout.channel_lanes: 1 lanes for 10 channels"),
     (lambda h: h.update(reference=h["reference"][:2]), "reference: expected integers of shape (3, 10)"),
     (lambda h: h["reference"][0].__setitem__(0, 1.5), "reference: expected integers of shape (3, 10)"),
     (lambda h: h.update(labels=["7"] * 3), "labels: expected integers of shape (3,)"),
@@ -112,13 +120,6 @@ def test_bad_network_file_is_one_line_exit_2(edit, complaint, tmp_path, capsys):
     assert err.startswith(f"accel: error: network file '{sidecar}': ") and err.count("\n") == 1 and complaint in err
 
 
-def test_mac_array_network_runs_digits_cnn(capsys):
-    pytest.importorskip("accel.compiler.mac_array_network")
-    result = accel_json(capsys, "run", "digits-cnn", "--engine", "mac_array", "--backend", "golden", "--images", "8")
-    assert result["bit_exact"] is True and result["accuracy"] == result["reference_accuracy"]
-    check_totals(result)
-
-
 def test_readout_decodes_groups_lanes_and_channels():
     from accel.compiler.network import Readout
 
@@ -129,6 +130,19 @@ def test_readout_decodes_groups_lanes_and_channels():
     rows = readout(memory)
     first = np.array([[0, 1, 2, 4, 5], [8, 9, 10, 12, 13]]).T.reshape(-1)
     assert np.array_equal(rows, np.stack([2 * first + 1, 2 * (first + 16) + 1]))
+
+
+def test_readout_decodes_group_major_maps_and_channel_lanes():
+    """The mac_array's blocked maps (groups, pixels, lanes): 2 groups of 3 pixels of 4 lanes; channels 0..4
+    at lanes 5, 0, 1, 4, 2 (a concat's offsets)."""
+    from accel.compiler.network import Readout
+
+    memory = np.arange(24, dtype=np.int8).view(np.uint8)
+    stored = np.arange(24).reshape(2, 3, 4).transpose(1, 0, 2).reshape(3, 8)  # pixel-major rows of 8 lanes
+    dense = Readout((0,), "<i1", 3, 2, 4, 4, 7, order="groups")
+    assert np.array_equal(dense(memory)[0], stored[:, :7].T.reshape(-1))
+    scattered = Readout((0,), "<i1", 3, 2, 4, 4, 5, order="groups", channel_lanes=(5, 0, 1, 4, 2))
+    assert np.array_equal(scattered(memory)[0], stored[:, [5, 0, 1, 4, 2]].T.reshape(-1))
 
 
 def test_onnx_float_mlp_on_eie(tmp_path, capsys):

@@ -49,7 +49,7 @@ def test_digits_cnn_golden_equals_qgraph():
     x = qgraph.quantize_input(models.inputs(graph, test)[:8])
     for spec in SPECS.values():
         network = compile_network(spec, qgraph, x)
-        assert np.array_equal(golden_output(network), qgraph.run(x))
+        assert np.array_equal(golden_output(network), qgraph.run(x).reshape(len(x), -1))
     kinds = [layer.op for layer in network.layers]
     assert kinds == ["conv", "pool", "conv", "pool", "flatten", "dense"]
     assert network.layers[4].commands == () and all(len(layer.commands) == 8 for layer in network.layers[:4])
@@ -148,3 +148,20 @@ def test_resnet50_compiles_as_one_program():
     assert network.macs == build("resnet50").macs()
     assert network.info["activation_slots"] == 3
     assert sum(len(layer.commands) > 0 for layer in network.layers) == 53 + 1 + 16 + 1 + 1  # conv, pool, add, gap, fc
+
+
+def test_output_at_concat_lanes_survives_the_network_file(tmp_path):
+    """An inception block cut after its concat: the output's channels lie at the branches' lane offsets, the
+    Readout gathers them (also as the network file stores it)."""
+    from dataclasses import replace
+
+    from accel.compiler import network_file
+
+    qgraph, x = quantized(inception_block, seed=4)
+    cut = replace(qgraph, ops=qgraph.ops[:[op.name for op in qgraph.ops].index("concat") + 1])
+    network = compile_network(SMALL_4x4, cut, x)
+    assert network.output.channel_lanes  # 3 + 5 + 6 channels at lanes 0..2, 4..8, 12..17
+    memory = golden(network.program).memory
+    assert np.array_equal(network.output(memory), cut.run(x).reshape(len(x), -1))
+    network_file.save(network, tmp_path / "cut.accel")
+    assert np.array_equal(network_file.load(tmp_path / "cut.accel").output(memory), network.output(memory))
