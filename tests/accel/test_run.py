@@ -177,3 +177,61 @@ def test_program_file_without_its_sidecar_is_one_line_exit_2(tmp_path, capsys):
     assert main(["run", str(out), "--engine", "xnor"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "net.accel.network.json': cannot be read" in err
+
+
+def test_onnx_float_cnn_and_its_qdq_twin_agree_with_onnxruntime(tmp_path):
+    """The trained digits CNN written as a float ONNX model and as onnxruntime's int8 QDQ twin (quantize_static,
+    7-bit weights: reduce_range, see tests/accel/nn/test_onnx.py's docstring), each loaded as `accel run` loads a
+    file, compiled for the mac_array and run on golden over all the digits test images: the outputs are the
+    integer reference's and the top-1 agrees with onnxruntime's on >= 99 % of the images."""
+    import dataclasses
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from accel.compiler.network import compile as compile_network
+    from accel.nn import digits, models
+    from accel.nn.load import load
+    from accel.spec import MacArraySpec
+    from sim.golden import run as golden
+
+    trained = models.model("digits-cnn")
+    params = {f"{name}.{key}": value.astype(np.float32) for name in ("conv1", "conv2", "fc")
+              for key, value in trained.nodes[name].params.items()}
+    conv = {"pads": [1, 1, 1, 1]}
+    pool = {"kernel_shape": [2, 2], "strides": [2, 2]}
+    nodes = [helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], name="conv1", **conv),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", **pool),
+             helper.make_node("Conv", ["p1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2", **conv),
+             helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+             helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
+             helper.make_node("Flatten", ["p2"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(value, key) for key, value in params.items()])
+    source, twin = tmp_path / "cnn.onnx", tmp_path / "cnn-qdq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    train, test = digits.load()
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": x[None].astype(np.float32)} for x in train.inputs((1, 8, 8))[:256]])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(source, twin, Calibration(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+    images = len(test.labels)
+    x = test.inputs((1, 8, 8)).astype(np.float32)
+    for path in (source, twin):
+        expected = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0].argmax(1)
+        model = dataclasses.replace(load(str(path)), trained_on_digits=True)  # its images are the digits'
+        network = compile_network("mac_array", MacArraySpec(), model, images=images)
+        outputs = network.output(golden(network.program).memory)
+        assert np.array_equal(outputs, network.reference())
+        assert np.mean(outputs.argmax(1) == expected) >= 0.99, path.name
