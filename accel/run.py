@@ -48,10 +48,13 @@ def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45n
         with progress.step(f"golden model: {len(program.commands)} commands, {network.images} images"):
             outputs = network.output(golden.run(program).memory)
     elif backend == "rtl":
-        from sim.rtl.execute import harness_words, run as rtl
+        from sim.rtl.execute import harness_verilog, harness_words, run as rtl
 
+        words = max(HARNESS_WORDS[spec.name], harness_words([program]))
+        with progress.step(f"Verilog of the {spec.name} and its memory harness ({words} beats)"):
+            harness_verilog(spec, words)  # converted once per process: the run below reuses it
         with progress.step(f"RTL: {len(program.commands)} commands, {network.images} images"):
-            (measured,) = rtl([program], stall=stall, seed=seed, words=max(HARNESS_WORDS[spec.name], harness_words([program])))
+            (measured,) = rtl([program], stall=stall, seed=seed, words=words)
         outputs, counters = network.output(measured.memory), measured.counters
         result["perf_cycles"] = predicted.cycles
         result["rtl_seconds"] = measured.seconds
