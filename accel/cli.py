@@ -331,6 +331,96 @@ def _file_summary(result: dict) -> str:
     return text
 
 
+def _network_options(metavar: str):
+    """The argument and options ``compile`` and ``run`` share: the model, engine, its spec, compression, inputs."""
+    options = [click.argument("model", metavar=metavar),
+        click.option("--engine", required=True, help="Engine to compile for (eie, mac_array, xnor)."),
+        _spec_file, _preset, _set,
+        click.option("--prune", "removed", type=float, default=None, metavar="FRACTION",
+                     help="Remove this fraction of each layer's weights by magnitude (eie default 0.9)."),
+        click.option("--share", "bits", type=int, default=None, metavar="BITS",
+                     help="Share weights: a 2**BITS-entry codebook per layer (eie default 4)."),
+        click.option("--binarize", is_flag=True, help="The binarized counterpart of a digits model (xnor)."),
+        click.option("--calibrate", default=None, metavar="digits|random:N",
+                     help="Inputs that calibrate a float model's int8 ranges (mac_array)."),
+        click.option("--images", type=click.IntRange(min=1), default=None,
+                     help="Input images (default: 100 test images of a digits model, else 1 random input)."),
+        click.option("--seed", type=_seed, default=0, show_default=True,
+                     help="Seed of the model's weights or training, the image draw and random inputs."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+def _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed):
+    """The network MODEL compiled for ENGINE (every option checked before the model is loaded)."""
+    from .compiler.network import check, compile as compile_network
+    from .nn.load import load
+
+    check(engine, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
+    spec = _spec(engine, spec_file, preset, assignments)
+    return compile_network(engine, spec, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
+                           binarize=binarize, calibrate=calibrate)
+
+
+@cli.command("compile")
+@_network_options("MODEL")
+@click.option("--out", "out_file", required=True, metavar="FILE",
+              help="Program file to write (and FILE.network.json beside it).")
+def compile_(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed,
+             out_file):
+    """Compile MODEL (a digits model, a zoo network or an ONNX file) for ENGINE into one network Program."""
+    from .compiler import network_file
+
+    out = Path(out_file)
+    if not out_file or out.is_dir() or not out.absolute().parent.is_dir():
+        raise UserError(f"--out: {out_file!r} is not allowed; expected a file path in an existing directory")
+    network = _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed)
+    try:
+        network_file.save(network, out)
+    except OSError as error:
+        raise UserError(f"--out: cannot write {out_file!r} ({error.strerror})") from None
+    click.echo(f"{out} ({len(network.program.commands)} commands, {len(network.layers)} layers, {network.images} "
+               f"images) and {network_file.sidecar(out)}")
+
+
+@cli.command()
+@_network_options("MODEL_OR_PROGRAM_FILE")
+@click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
+@click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
+@_energy_table
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed, backend,
+        stall, energy_table, as_json):
+    """Run MODEL (or a program file `accel compile` wrote) on ENGINE: per-layer table, totals, bit_exact and,
+    for a digits model, the test accuracy next to the reference's."""
+    from . import run as runner
+    from .compiler import network_file
+    from .cost import load_table
+
+    load_table(energy_table)
+    if Path(model).is_file() and Path(model).suffix not in (".onnx", ".csv"):  # a program file
+        given = [name for name, value in [("--spec", spec_file), ("--preset", preset), ("--set", assignments),
+                                          ("--prune", removed), ("--share", bits), ("--binarize", binarize),
+                                          ("--calibrate", calibrate), ("--images", images)] if value]
+        if given:
+            raise UserError(f"{given[0]}: not with a program file (it was compiled with its spec, compression and "
+                            f"images); allowed: --engine, --backend, --seed, --stall, --energy-table, --json")
+        network = network_file.load(Path(model))
+        if network.program.spec.name != engine:
+            raise UserError(f"--engine: {model!r} is a program for '{network.program.spec.name}', not {engine!r}")
+    else:
+        network = _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images,
+                           seed)
+    result = runner.run(network, backend, stall=stall, seed=seed, table=energy_table, show=not as_json)
+    click.echo(json.dumps(result) if as_json else runner.table(result))
+    return 1 if result["bit_exact"] is False else 0
+
+
 def _one_line(message: str) -> str:
     """Click's message with any line break it quotes from the command line shown as ``\\n``."""
     return message.replace("\n", "\\n")

@@ -18,4 +18,6 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_setup_command_runs_the_main_job():
     setup = shell_blocks()[0]
-    assert "pip install -e ." in setup and "accel generate dot_product" in setup and "accel synth" in setup
+    assert "pip install -e ." in setup and "accel run digits-cnn --engine mac_array --backend rtl" in setup
+    assert any("accel generate dot_product" in block and "accel synth dot_product" in block
+               for block in shell_blocks()[1:])  # the smallest example stays, further down

@@ -28,7 +28,6 @@ from ..compress.encode import EieCsc, encode_csc
 from ..errors import UserError
 from ..isa.eie import ADDR, Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
-from ..progress import step
 from ..spec import EieSpec, shown
 from . import check_memory
 
@@ -94,6 +93,8 @@ class Lowered:
     outputs: int
     batch: int = 0  # 0: one input vector; else the number of vectors of a batch
     info: dict = field(default_factory=dict)
+    ranges: list[list[tuple[int, int]]] = field(default_factory=list)
+    """Per layer, the [first, end) ranges of its commands (filled by :func:`lower_mlp_batch`)."""
 
     def output(self, memory: np.ndarray) -> np.ndarray:
         """The int16 output vector (a batch: one row per input) from a final memory image."""
@@ -310,12 +311,17 @@ def lower_mlp_batch(spec: EieSpec, layers: list[SparseDense], xs: np.ndarray) ->
     outputs = layers[-1].shape[0]
     stride_in, stride_out = inputs.size // len(xs), -(-outputs // 4) * 8
     output = builder.memory.reserve("output", stride_out * len(xs))
+    ranges = [[(2 * index, 2 * index + 2)] for index in range(len(layers))]  # the resident weights' loads
     for i in range(len(xs)):
+        first = len(builder.commands)
         builder.commands.append(LoadActs(inputs.address + i * stride_in, xs.shape[1]))
-        for codebook, compute in resident:
+        for index, (codebook, compute) in enumerate(resident):
+            start = first if index == 0 else len(builder.commands)  # the first layer loads the input
             builder.commands += [LoadCodebook(codebook), compute]
-        builder.commands.append(StoreActs(output.address + i * stride_out, outputs))
-    return Lowered(Program(spec, builder.commands, builder.memory), plans, outputs, batch=len(xs))
+            if index == len(resident) - 1:  # the last layer stores the output
+                builder.commands.append(StoreActs(output.address + i * stride_out, outputs))
+            ranges[index].append((start, len(builder.commands)))
+    return Lowered(Program(spec, builder.commands, builder.memory), plans, outputs, batch=len(xs), ranges=ranges)
 
 
 def lower_dense(spec: EieSpec, layer: SparseDense, x: np.ndarray) -> Lowered:
@@ -385,16 +391,24 @@ def random_activations(rng: np.random.Generator, spec: EieSpec, n: int, density:
     return (np.where(x == 0, 1, x) * mask).astype(np.int16)
 
 
+def layer_macs(layers: list[SparseDense], xs: np.ndarray, spec: EieSpec) -> list[int]:
+    """Per layer, its products of a non-zero weight and a non-zero activation (bias column included) over
+    the input vectors ``xs`` (vectors, inputs)."""
+    macs = [0] * len(layers)
+    for x in xs:
+        y = np.asarray(x)
+        for number, layer in enumerate(layers):
+            macs[number] += layer.nonzeros(y != 0)
+            if layer.bias is not None:
+                macs[number] += int(np.count_nonzero(layer.bias))
+            if number + 1 < len(layers):  # the next layer's input
+                y = reference(spec, [layer], y)
+    return macs
+
+
 def useful_macs(layers: list[SparseDense], x: np.ndarray, spec: EieSpec) -> int:
     """Products of a non-zero weight and a non-zero activation (bias column included)."""
-    macs, y = 0, np.asarray(x)
-    for number, layer in enumerate(layers, 1):
-        macs += layer.nonzeros(y != 0)
-        if layer.bias is not None:
-            macs += int(np.count_nonzero(layer.bias))
-        if number < len(layers):  # the next layer's input
-            y = reference(spec, [layer], y)
-    return macs
+    return sum(layer_macs(layers, [x], spec))
 
 
 LAYER_KINDS = {
@@ -547,9 +561,15 @@ class DigitsMlp:
     float_accuracy: float  # of the pruned, shared float model
 
     def inputs(self, spec: EieSpec) -> np.ndarray:
-        """Pixels / 16 as int16 activations with act_frac fraction bits (exact for act_frac >= 4)."""
-        x = self.pixels.astype(np.int64)
-        return (x << (spec.act_frac - 4) if spec.act_frac >= 4 else x >> (4 - spec.act_frac)).astype(np.int16)
+        """The test images as int16 activations (:func:`pixel_activations`)."""
+        return pixel_activations(spec, self.pixels)
+
+
+def pixel_activations(spec: EieSpec, pixels: np.ndarray) -> np.ndarray:
+    """Digits pixels (0..16) / 16 as int16 activations with act_frac fraction bits (exact for act_frac >= 4),
+    one row per image."""
+    x = np.asarray(pixels, np.int64).reshape(len(pixels), -1)
+    return (x << (spec.act_frac - 4) if spec.act_frac >= 4 else x >> (4 - spec.act_frac)).astype(np.int16)
 
 
 def digits_mlp(spec: EieSpec, density: float = 0.1, bits: int = 4, seed: int = 0) -> DigitsMlp:
@@ -564,22 +584,16 @@ def digits_mlp(spec: EieSpec, density: float = 0.1, bits: int = 4, seed: int = 0
 @functools.lru_cache(maxsize=4)
 def _compressed_digits_mlp(density: float, bits: int, seed: int):
     """(graph, shared weights, test pixels, test labels, float accuracy) — computed once per process."""
-    import copy
-
-    from ..compress import prune as prune_pass
-    from ..compress import share as share_pass
-    from ..compress.report import FINETUNE, PRUNE_ROUNDS
+    from ..compress.pipeline import compress
     from ..nn import digits
     from ..nn.models import inputs, model
 
     train, test = digits.load()
-    graph = copy.deepcopy(model("digits-mlp", seed))
-    x = inputs(graph, train)
-    with step(f"digits-mlp: pruning to {density:.0%} and sharing {2**bits}-entry codebooks"):
-        prune_pass.prune(graph, density, x, train.labels, FINETUNE, PRUNE_ROUNDS)
-        shared = share_pass.share(graph, bits, x, train.labels, FINETUNE)
+    trained = model("digits-mlp", seed)
+    graph, shared = compress(trained, density, bits, (inputs(trained, train), train.labels))
     accuracy = digits.accuracy(graph.run(inputs(graph, test)), test.labels)
     return graph, shared, test.pixels.reshape(len(test.labels), -1), test.labels, accuracy
+
 
 MODELS = ("digits-mlp",)
 """Trained models ``model_case`` can lower (``accel simulate --engine eie --model NAME``)."""
@@ -602,8 +616,64 @@ def model_case(spec: EieSpec, name: str, seed: int = 0):
     info.update(model=name, images=len(xs), test_accuracy=float(np.mean(expected.argmax(axis=1) == mlp.labels)),
                 float_accuracy=mlp.float_accuracy, layers=[list(layer.shape) for layer in mlp.layers],
                 weight_density=[layer.nonzeros() / layer.indices.size for layer in mlp.layers])
-    return Case(lowered.program, lowered.output, lambda: expected, useful_macs_batch(mlp.layers, xs, spec), info)
+    return Case(lowered.program, lowered.output, lambda: expected, sum(layer_macs(mlp.layers, xs, spec)), info)
 
 
-def useful_macs_batch(layers: list[SparseDense], xs: np.ndarray, spec: EieSpec) -> int:
-    return sum(useful_macs(layers, x, spec) for x in xs)
+def fit_spec(spec: EieSpec, layers: list[SparseDense]) -> EieSpec:
+    """``spec`` with ``act_regs``, ``spmat_lines`` and ``ptr_entries`` enlarged, where needed, to the smallest
+    powers of two that keep every layer's activations and weights of the MLP ``layers`` on chip together
+    (as :func:`lower_mlp_batch` places them); a :class:`UserError` names the parameter if even its largest
+    value is too small."""
+    width = max(max(layer.shape) for layer in layers)
+    lines = pointers = 0
+    for layer in layers:
+        csc = encode_csc(layer.matrix(), spec.n_pe)
+        lines += max(1, -(-max(int(ptr[-1]) for ptr in csc.ptr) // spec.ENTRIES_PER_LINE))
+        pointers += layer.matrix().shape[1] + 1
+    needs = {"act_regs": -(-width // spec.n_pe), "spmat_lines": lines, "ptr_entries": pointers}
+    fitted = {key: max(getattr(spec, key), 1 << max(n - 1, 0).bit_length()) for key, n in needs.items()}
+    return spec.with_overrides({key: str(value) for key, value in fitted.items() if value != getattr(spec, key)})
+
+
+def network_layers(spec: EieSpec, graph, density: float, bits: int,
+                   data: tuple[np.ndarray, np.ndarray] | None = None) -> list[SparseDense]:
+    """The Dense layers of the float MLP ``graph`` pruned to ``density`` and weight-shared with
+    ``2**bits``-entry codebooks (:func:`accel.compress.pipeline.compress`, fine-tuned on ``data`` when given);
+    a :class:`UserError` names the first layer the eie engine does not run."""
+    from ..compress.pipeline import compress
+    from ..nn.layers import Dense, Flatten, ReLU
+
+    for node in graph.layers():
+        if not isinstance(node.op, (Dense, ReLU, Flatten)):
+            raise UserError(f"layer '{node.name}' ({type(node.op).__name__}): the eie engine runs MLPs (Dense, "
+                            f"ReLU, Flatten); expected --engine mac_array for this network")
+    if bits > 4:
+        raise UserError(f"--share: {bits} bits is not allowed on eie; expected at most 4 (4-bit codebook indices)")
+    return shared_layers(spec, *compress(graph, density, bits, data))
+
+
+def compile_network(spec: EieSpec, layers: list[SparseDense], xs: np.ndarray):
+    """The MLP ``layers`` on every int16 input vector of ``xs`` (vectors, inputs) as one network Program
+    with all weights resident on chip (:func:`lower_mlp_batch`, on :func:`fit_spec` of ``spec``); the
+    reference is the dense integer forward (:func:`reference`)."""
+    from .network import LayerRecord, Network, Readout
+
+    spec = fit_spec(spec, layers)
+    xs = np.asarray(xs)
+    lowered = lower_mlp_batch(spec, layers, xs)
+    records = []
+    for layer, plan, macs, ranges in zip(layers, lowered.plans, layer_macs(layers, xs, spec), lowered.ranges):
+        out, n_in = layer.shape
+        density = layer.nonzeros() / layer.indices.size
+        mapping = (f"resident, {density:.0%} weights, {plan.entries} entries ({plan.padding_entries} padding); "
+                   f"input {'on chip' if plan.on_chip_input else 'DRAM'}, "
+                   f"output {'on chip' if plan.on_chip_output else 'DRAM'}")
+        records.append(LayerRecord(layer.name, "dense", f"{n_in} -> {out}" + (" relu" if layer.relu else ""),
+                                   mapping, macs, tuple(ranges)))
+    region = lowered.program.memory["output"]
+    stride = region.size // len(xs)
+    readout = Readout(tuple(region.address + n * stride for n in range(len(xs))), "<i2", 1, 1, stride // 2,
+                      lowered.outputs, lowered.outputs)
+    return Network(lowered.program, records, readout,
+                   lambda: np.stack([reference(spec, layers, x) for x in xs]).astype(np.int64), len(xs),
+                   {"fitted_spec": {key: getattr(spec, key) for key in ("act_regs", "spmat_lines", "ptr_entries")}})

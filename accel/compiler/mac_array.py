@@ -411,9 +411,9 @@ class Layout:
 
 
 def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, *, pad_value: int = 0,
-             out_zp: int = 0, lo: int = -128, hi: int = 127) -> list:
+             out_zp: int = 0, lo: int = -128, hi: int = 127, weights_half: int = 0) -> list:
     """The commands of a convolution in the mapping's loop order (no data needed: the perf model and the
-    benchmarks use this directly)."""
+    benchmarks use this directly); with double buffering the first weights go to half ``weights_half``."""
     ac, ak, w = spec.atomic_c, spec.atomic_k, shape.w
     cgs = -(-shape.c // ac)
     pieces, piece_blocks = layout.pieces, layout.piece_blocks
@@ -425,7 +425,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
         capacity = _capacities(spec, mapping.feature_banks, mapping.double)[1]
         tiles = _weight_tiles(_kernel_group_blocks(spec, shape), capacity)  # one piece per kernel group
     bands = _bands(shape, mapping.band_rows, ramp_growth(spec, shape) if mapping.ramp else 0)
-    loaded = {"features": 0, "weights": 0}  # loads so far: their parity picks the half with double buffering
+    loaded = {"features": 0, "weights": weights_half}  # loads so far: their parity picks the half (double buffering)
 
     def base(kind, size):
         return (loaded[kind] - 1) % 2 * size if mapping.double else 0
@@ -511,23 +511,28 @@ def _place_loads(spec: MacArraySpec, phases: list, double: bool) -> list[tuple[l
             for loads, (_, computes, _) in zip(attached, phases)]
 
 
-def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
-    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+def conv_geometry(op: QConv | QDense, in_shape: tuple[int, ...]) -> tuple[np.ndarray, ConvShape]:
+    """The (K, C/groups, R, S) weights and the geometry of ``op`` on an input of ``in_shape`` ((C, H, W), or
+    (F,) for a dense layer: a 1×1 convolution of a 1×1 map); a :class:`UserError` for unequal strides."""
     if isinstance(op, QDense):
-        weight, x = op.weight[:, :, None, None], x.reshape(-1, 1, 1)
+        weight, (c, h, w) = op.weight[:, :, None, None], (int(np.prod(in_shape)), 1, 1)
         stride, padding, groups = (1, 1), (0, 0), 1
     else:
         weight, stride, padding, groups = op.weight, op.stride, op.padding, op.groups
+        c, h, w = in_shape
     if stride[0] != stride[1]:
         raise UserError(f"layer '{op.name}': stride {stride} is not allowed; expected equal strides")
-    c, h, w = x.shape
     k, _, r, s = weight.shape
-    shape = ConvShape(c, h, w, k, r, s, stride[0], padding[0], padding[1], groups)
-    mapping = plan(spec, shape, op.name)
-    layout = Layout.of(spec, shape, mapping)
-    ac, ak = spec.atomic_c, spec.atomic_k
-    cgs, kgs = -(-c // ac), -(-k // ak)
+    return weight, ConvShape(c, h, w, k, r, s, stride[0], padding[0], padding[1], groups)
 
+
+def encode_weights(spec: MacArraySpec, op: QConv | QDense, weight: np.ndarray, shape: ConvShape, layout: "Layout",
+                   x_zero_point: int) -> np.ndarray:
+    """The DRAM bytes of ``op``'s weight pieces (``weight`` (K, C/groups, R, S) as :func:`conv_geometry` gives
+    it, laid out as ``layout`` says): each piece's parameter blocks, then its (CG, R, S) weight blocks."""
+    ac, ak = spec.atomic_c, spec.atomic_k
+    c, k, r, s, groups = shape.c, shape.k, shape.r, shape.s, shape.groups
+    cgs, kgs = -(-c // ac), -(-k // ak)
     # Weights as a dense (K, C) array (zero outside each kernel's group), the bias folded with the input
     # zero point, and the parameter blocks.
     if groups == 1 and (k, c) == (kgs * ak, cgs * ac):
@@ -556,8 +561,17 @@ def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: i
         blocked = blocks.transpose(1, 3, 4, 0, 2).view(np.uint8)  # (CG, R, S, atomic_k, atomic_c)
         piece[PARAM_BLOCKS * ak * ac:].reshape(blocked.shape)[:] = blocked
         offset += n * ak * ac
+    return weights
+
+
+def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
+    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+    weight, shape = conv_geometry(op, x.shape)
+    mapping = plan(spec, shape, op.name)
+    layout = Layout.of(spec, shape, mapping)
     memory = MemoryImage(alignment=64)
-    regions = (memory.add("input", block_features(x, ac)), memory.add("weights", weights),
+    regions = (memory.add("input", block_features(x.reshape(shape.c, shape.h, shape.w), spec.atomic_c)),
+               memory.add("weights", encode_weights(spec, op, weight, shape, layout, x_zero_point)),
                memory.reserve("output", layout.output_size))
     assert [region.address for region in regions] == [layout.input_address, layout.weights_address,
                                                       layout.output_address]
@@ -571,74 +585,112 @@ def _feature_only_config(spec: MacArraySpec) -> Config:
     return Config(spec.banks - spec.atomic_k)
 
 
-def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config, int, bool, int]:
-    """A pooling's buffer split, half of its feature space, whether it is double-buffered and its output rows
-    per band; a :class:`UserError` if the layer is not allowed or cannot be tiled."""
+def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config, int, bool, int, int]:
+    """A pooling's buffer split, half of its feature space, whether it is double-buffered, its output rows
+    per band and the channel groups each band loads: all of them if their rows fit, else (pooling treats
+    channel groups independently) as many as fit half the space; a :class:`UserError` if the layer is not
+    allowed or cannot be tiled."""
     _check(shape, spec, name)
     cgs = -(-shape.c // spec.atomic_c)
     config = _feature_only_config(spec)
-    half = _capacities(spec, config.feature_banks, True)[0]
+    half, whole = _capacities(spec, config.feature_banks, True)[0], _capacities(spec, config.feature_banks, False)[0]
     double = _band_rows(shape, half, cgs) > 0
-    rows = _band_rows(shape, _capacities(spec, config.feature_banks, double)[0], cgs)
+    rows = _band_rows(shape, half if double else whole, cgs)
+    groups = cgs
     if rows == 0:
-        _untileable(spec, shape, name)
-    return config, half, double, rows
+        double, groups = True, half // (min(shape.h, shape.r) * shape.w)
+        if groups == 0:
+            _untileable(spec, shape, name)
+        rows = _band_rows(shape, half, groups)
+    return config, half, double, rows, min(groups, cgs)
+
+
+def pool_shape(op: QPool, in_shape: tuple[int, int, int]) -> ConvShape:
+    """The geometry of pooling ``op`` on a (C, H, W) input; a window covering the whole padded input (a
+    global pooling) takes stride 1, the same single output pixel; a :class:`UserError` for unequal strides."""
+    c, h, w = in_shape
+    (r, s), (stride, stride_w), (pad_h, pad_w) = op.kernel, op.stride, op.padding
+    if (h + 2 * pad_h, w + 2 * pad_w) == (r, s):
+        stride = stride_w = 1
+    if stride != stride_w:
+        raise UserError(f"layer '{op.name}': stride {op.stride} is not allowed; expected equal strides")
+    return ConvShape(c, h, w, c, r, s, stride, pad_h, pad_w, c)
+
+
+def schedule_pool(spec: MacArraySpec, op: QPool, shape: ConvShape, input_address: int,
+                  output_address: int) -> tuple[list, Mapping]:
+    """The commands of pooling ``op`` (geometry ``shape``) from the blocked input at ``input_address`` to the
+    output at ``output_address``: row bands (double-buffered when two fit), one Pool command per channel
+    group; with the mapping."""
+    config, half, double, rows, per_load = _pool_plan(spec, shape, op.name)
+    ac, w, stride = spec.atomic_c, shape.w, shape.stride
+    cgs = -(-shape.c // ac)
+    phases = []
+    for g0 in range(0, cgs, per_load):
+        groups = range(g0, min(cgs, g0 + per_load))
+        for a, b in _bands(shape, rows):
+            base = len(phases) % 2 * half if double else 0
+            load, band_lo, band_rows = _load_band(shape, len(groups), ac, input_address + g0 * shape.h * w * ac,
+                                                  base, a, b)
+            phases.append(([load], [Pool(
+                fbase=load.entry + (g - g0) * band_rows * w, in_h=band_rows, in_w=w, kernel_h=shape.r,
+                kernel_w=shape.s, stride=stride, y_off=a * stride - shape.pad_h - band_lo, x_off=-shape.pad_w,
+                out_h=b - a, out_w=shape.out_w, average=int(op.kind == "avg"),
+                out_address=output_address + ((g * shape.out_h + a) * shape.out_w) * ac, wait=0) for g in groups]))
+    commands = _emit(spec, config, phases, double)
+    mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
+                      sum(c.count * c.groups * ac for c in commands if isinstance(c, LoadFeatures)),
+                      cgs * shape.out_h * shape.out_w * ac, double)
+    return commands, mapping
 
 
 def lower_pool(spec: MacArraySpec, op: QPool, x: np.ndarray) -> Lowered:
-    """Lower int8 pooling ``op`` of input ``x`` (C, H, W): row bands (double-buffered when two fit), one
-    Pool command per channel group."""
-    c, h, w = x.shape
-    (r, s), (stride, stride_w), (pad_h, pad_w) = op.kernel, op.stride, op.padding
-    if stride != stride_w:
-        raise UserError(f"layer '{op.name}': stride {op.stride} is not allowed; expected equal strides")
-    shape = ConvShape(c, h, w, c, r, s, stride, pad_h, pad_w, c)
-    config, half, double, rows = _pool_plan(spec, shape, op.name)
-    ac = spec.atomic_c
-    cgs = -(-c // ac)
+    """Lower int8 pooling ``op`` of input ``x`` (C, H, W) to a Program (see :func:`schedule_pool`)."""
+    shape = pool_shape(op, x.shape)
+    _pool_plan(spec, shape, op.name)  # a layer that cannot be tiled is refused before its memory is laid out
     memory = MemoryImage(alignment=64)
-    source = memory.add("input", block_features(x, ac))
-    output = memory.reserve("output", cgs * shape.out_h * shape.out_w * ac)
-    phases = []
-    for n, (a, b) in enumerate(_bands(shape, rows)):
-        load, band_lo, band_rows = _load_band(shape, cgs, ac, source.address, n % 2 * half if double else 0, a, b)
-        phases.append(([load], [Pool(
-            fbase=load.entry + g * band_rows * w, in_h=band_rows, in_w=w, kernel_h=r, kernel_w=s, stride=stride,
-            y_off=a * stride - pad_h - band_lo, x_off=-pad_w, out_h=b - a, out_w=shape.out_w,
-            average=int(op.kind == "avg"), out_address=output.address + ((g * shape.out_h + a) * shape.out_w) * ac,
-            wait=0) for g in range(cgs)]))
-    commands = _emit(spec, config, phases, double)
-    mapping = Mapping("data-reuse", config.feature_banks, rows, len(phases), 0, 1,
-                      sum(c.count * c.groups * ac for c in commands if isinstance(c, LoadFeatures)), output.size, double)
+    source = memory.add("input", block_features(x, spec.atomic_c))
+    output = memory.reserve("output", -(-shape.c // spec.atomic_c) * shape.out_h * shape.out_w * spec.atomic_c)
+    commands, mapping = schedule_pool(spec, op, shape, source.address, output.address)
     return Lowered(Program(spec, commands, memory), mapping, shape, 0)
 
 
-def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Lowered:
-    """Lower int8 residual addition ``op`` of ``a`` and ``b`` (C, H, W): both loaded in chunks (a quarter of
-    the feature space each, double-buffered), one Eltwise command per chunk."""
-    if a.shape != b.shape:
-        raise UserError(f"layer '{op.name}': input shapes {a.shape} and {b.shape} differ")
-    c, h, w = a.shape
+def schedule_add(spec: MacArraySpec, op: QAdd, shape: ConvShape, a_address: int, b_address: int,
+                 output_address: int) -> tuple[list, Mapping]:
+    """The commands of residual addition ``op`` of two blocked (C, H, W) maps (``shape``'s c, h, w) at
+    ``a_address`` and ``b_address`` into ``output_address``: both loaded in chunks (a quarter of the feature
+    space each, double-buffered), one Eltwise command per chunk; with the mapping."""
     ac = spec.atomic_c
     config = _feature_only_config(spec)
     half = _capacities(spec, config.feature_banks, True)[0]
-    memory = MemoryImage(alignment=64)
-    region_a = memory.add("input", block_features(a, ac))
-    region_b = memory.add("input_b", block_features(b, ac))
-    output = memory.reserve("output", region_a.size)
-    atoms, chunk = region_a.size // ac, half // 2
+    atoms, chunk = -(-shape.c // ac) * shape.h * shape.w, half // 2
     q = op.requant
     phases = []
     for n, first in enumerate(range(0, atoms, chunk)):
         count, base = min(chunk, atoms - first), n % 2 * half
         phases.append((
-            [LoadFeatures(region_a.address + first * ac, base, count, 1, 0, 0, wait=0),
-             LoadFeatures(region_b.address + first * ac, base + chunk, count, 1, 0, 0, wait=0)],
+            [LoadFeatures(a_address + first * ac, base, count, 1, 0, 0, wait=0),
+             LoadFeatures(b_address + first * ac, base + chunk, count, 1, 0, 0, wait=0)],
             [Eltwise(base, base + chunk, count, q.a_zero_point, q.a_m0, q.a_shift, q.b_zero_point, q.b_m0,
-                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output.address + first * ac, wait=0)]))
+                     q.b_shift, q.out_m0, q.out_shift, q.zero_point, q.lo, q.hi, output_address + first * ac,
+                     wait=0)]))
+    mapping = Mapping("data-reuse", config.feature_banks, shape.h, len(phases), 0, 1, 2 * atoms * ac, atoms * ac,
+                      True)
+    return _emit(spec, config, phases, True), mapping
+
+
+def lower_add(spec: MacArraySpec, op: QAdd, a: np.ndarray, b: np.ndarray) -> Lowered:
+    """Lower int8 residual addition ``op`` of ``a`` and ``b`` (C, H, W) to a Program (see :func:`schedule_add`)."""
+    if a.shape != b.shape:
+        raise UserError(f"layer '{op.name}': input shapes {a.shape} and {b.shape} differ")
+    c, h, w = a.shape
+    memory = MemoryImage(alignment=64)
+    region_a = memory.add("input", block_features(a, spec.atomic_c))
+    region_b = memory.add("input_b", block_features(b, spec.atomic_c))
+    output = memory.reserve("output", region_a.size)
     shape = ConvShape(c, h, w, c, 1, 1, 1, 0, 0, c)
-    mapping = Mapping("data-reuse", config.feature_banks, h, len(phases), 0, 1, 2 * region_a.size, output.size, True)
-    return Lowered(Program(spec, _emit(spec, config, phases, True), memory), mapping, shape, 0)
+    commands, mapping = schedule_add(spec, op, shape, region_a.address, region_b.address, output.address)
+    return Lowered(Program(spec, commands, memory), mapping, shape, 0)
 
 
 LAYER_KINDS = {

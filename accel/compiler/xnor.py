@@ -383,6 +383,8 @@ class Lowered:
     program: Program
     plans: list[LayerPlan]
     images: int
+    ranges: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    """Per layer, the [first, end) range of its commands (its loads, then every image's Mvtu)."""
 
     @property
     def ideal_cycles(self) -> int:
@@ -432,8 +434,9 @@ def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], p
     plans = _plan_all(spec, layers, input_layout(spec, c, h, w, planes))
     for n, x in enumerate(inputs):
         memory.add(f"input_{n}", pack_entries(encode_map(spec, x, planes), spec.port_bits))
-    commands = []
+    commands, ranges = [], []
     for i, plan in enumerate(plans):
+        first = len(commands)
         weights = memory.add(f"weights{i}", pack_entries(plan.weights, spec.port_bits))
         thresholds = memory.add(f"thresholds{i}", pack_entries(plan.thresholds, spec.port_bits))
         pad = memory.add(f"pad{i}", pack_entries(plan.pad_pixel(spec), spec.port_bits))
@@ -445,7 +448,8 @@ def lower(spec: XnorSpec, layers: list[BinaryLayer], inputs: list[np.ndarray], p
             commands += [Load(TARGETS.index("input"), source.address, 0, plan.layout.words),
                          Load(TARGETS.index("input"), pad.address, plan.layout.words, len(plan.pad_pixel(spec))),
                          plan.mvtu(out.address)]
-    return Lowered(Program(spec, commands, memory), plans, len(inputs))
+        ranges.append((first, len(commands)))
+    return Lowered(Program(spec, commands, memory), plans, len(inputs), ranges)
 
 
 def dense_on_map(spec: XnorSpec, name: str, weight: np.ndarray, map_layout: MapLayout,
@@ -696,3 +700,44 @@ def model_case(spec: XnorSpec, name: str, images: int = 8, seed: int = 0):
                 finn_ideal_cycles=lowered.ideal_cycles,
                 fitted_spec={k: getattr(fitted, k) for k in ("weight_depth", "threshold_depth", "input_depth")})
     return Case(lowered.program, output, lambda: expected, macs, info)
+
+
+def compile_network(spec: XnorSpec, graph: Graph, images: np.ndarray, input_scale: float, input_max: int):
+    """The ±1 ``graph`` (:func:`accel.compress.binarize.export`'s form) on the unsigned integer ``images``
+    (N, *input shape; real value = integer · ``input_scale``, at most ``input_max``) as one network Program on
+    :func:`fit_spec` of ``spec``; the output is each image's integer scores, the reference
+    :func:`accel.compress.binarize.integer_forward`."""
+    from ..compress.binarize import integer_forward
+    from .network import LayerRecord, Network, Readout
+
+    layers, planes = graph_layers(graph, input_scale, input_max)
+    images = np.asarray(images, np.int64)
+    maps = [x.reshape(-1, 1, 1) if x.ndim == 1 else x for x in images]
+    fitted = fit_spec(spec, layers, maps[0].shape, planes)
+    lowered = lower(fitted, layers, maps, planes)
+    plan = lowered.plans[-1]
+    if plan.output is not None:
+        raise UserError(f"layer '{plan.layer.name}': the last layer of a network on xnor gives integer scores; "
+                        f"expected no BatchNorm + Sign after it")
+    f = plan.folding
+    per_chunk = -(-fitted.pe * fitted.OUTPUT_INT_BITS // fitted.port_bits) * fitted.port_bits // 32
+    last = len(lowered.plans) - 1
+    readout = Readout(tuple(lowered.program.memory[f"out{last}_{n}"].address for n in range(len(maps))), "<i4",
+                      f.out_h * f.out_w, f.nf, per_chunk, fitted.pe, plan.layer.k, plan.int_scale, plan.int_residue)
+    records = []
+    for source, plan, ranges in zip(layers, lowered.plans, lowered.ranges):
+        f, layer = plan.folding, plan.layer
+        op = "dense" if source.weight.ndim == 2 else "conv"
+        c, h, w = maps[0].shape if layer.r != source.r else (plan.layout.c, plan.layout.h, plan.layout.w)
+        shape = (f"{c}x{h}x{w} -> {layer.k}x{f.out_h}x{f.out_w} k{source.r} s{source.stride} "
+                 f"p{source.pad}" + (f" pool{layer.pool}" if layer.pool > 1 else "")
+                 if op == "conv" else f"{source.weight.shape[1]} -> {layer.k}")
+        mapping = (f"NF {f.nf} x SF {f.sf}" + (f" x {f.planes} planes" if f.planes > 1 else "")
+                   + (" (im2col)" if layer.r != source.r else ""))
+        macs = len(maps) * layer.k * layer.r * layer.r * layer.c * f.conv_h * f.conv_w
+        records.append(LayerRecord(source.name, op, shape, mapping, macs, (ranges,)))
+    return Network(lowered.program, records, readout,
+                   lambda: integer_forward(graph, images, input_scale, input_max), len(maps),
+                   {"finn_ideal_cycles": lowered.ideal_cycles,
+                    "fitted_spec": {k: getattr(fitted, k) for k in ("weight_depth", "threshold_depth", "input_depth",
+                                                                    "max_reduction")}})

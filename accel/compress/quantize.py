@@ -12,8 +12,10 @@ Efficient Integer-Arithmetic-Only Inference" (CVPR 2018):
 
 BatchNorm is folded first (:func:`accel.nn.passes.fold_batchnorm`). A ReLU or ReLU6 that is the only
 consumer of a Conv2d, Dense or Add becomes that operation's int8 clamp; its tensor's range is the one after
-the activation. Max/average pools and Flatten keep their input's scale and zero point; GlobalAvgPool is an
-average pool over the whole H×W. Softmax and ArgMax at the end of the graph are not quantized: the QGraph
+the activation. A Concat is a copy: its inputs and output share one scale and zero point, those of the union
+of their calibrated ranges (so an input must be computed by a Conv2d, Dense, Add or Concat, whose output
+quantization the quantizer chooses). Max/average pools and Flatten keep their input's scale and zero point;
+GlobalAvgPool is an average pool over the whole H×W. Softmax and ArgMax at the end of the graph are not quantized: the QGraph
 stops at the logits (argmax of int8 logits is argmax of their dequantized values, the scale being positive).
 Anything else is a :class:`UserError` naming the layer.
 
@@ -27,11 +29,11 @@ from ..fixedpoint import INT32_MAX, INT32_MIN
 from ..int8 import AddRequant, QuantParams, Requant, round_half_away
 from ..nn import digits
 from ..nn.graph import INPUT, Graph, Node
-from ..nn.layers import (Add, ArgMax, AvgPool2d, Conv2d, Dense, Flatten, GlobalAvgPool, MaxPool2d, ReLU, ReLU6,
-                         Softmax)
+from ..nn.layers import (Add, ArgMax, AvgPool2d, Concat, Conv2d, Dense, Flatten, GlobalAvgPool, MaxPool2d, ReLU,
+                         ReLU6, Softmax)
 from ..nn.models import inputs, model
 from ..nn.passes import fold_batchnorm
-from ..nn.qgraph import QAdd, QConv, QDense, QFlatten, QGraph, QPool
+from ..nn.qgraph import QAdd, QConcat, QConv, QDense, QFlatten, QGraph, QPool
 from .report import LayerSize, Report, Step
 
 METHODS = ("minmax", "percentile")
@@ -104,14 +106,25 @@ def quantize(graph: Graph, calibration: np.ndarray, method: str = "minmax", perc
             consumers.setdefault(source, []).append(node)
 
     values = {INPUT: calibration.astype(np.float64)}
-    tensors = {INPUT: choose_qparams(*calibration_range(values[INPUT], method, percentile))}
+    for node in layers:
+        values[node.name] = node.op.forward([values[s] for s in node.inputs], node.params)
+    ranges = _shared_ranges(layers, {name: calibration_range(value, method, percentile)
+                                     for name, value in values.items()})
+    tensors = {INPUT: choose_qparams(*ranges[INPUT])}
     alias: dict[str, str] = {}  # a fused activation's name -> the operation it is fused into
     ops = []
     for node in layers:
         if node.name in alias:
             continue  # computed and calibrated with the operation it is fused into
-        values[node.name] = node.op.forward([values[s] for s in node.inputs], node.params)
         inputs = [alias.get(s, s) for s in node.inputs]
+        if isinstance(node.op, Concat):
+            ops.append(QConcat(node.name, tuple(inputs)))
+            tensors[node.name] = choose_qparams(*ranges[node.name])
+            for source, given in zip(node.inputs, inputs):
+                if tensors[given] != tensors[node.name]:
+                    raise UserError(f"layer '{node.name}' (Concat): input '{source}' keeps the quantization of its "
+                                    f"own input; expected inputs computed by Conv2d, Dense, Add or Concat")
+            continue
         if not isinstance(node.op, (Conv2d, Dense, Add)):
             ops.append(_pass_through_op(graph, node, inputs))
             tensors[node.name] = tensors[inputs[0]]
@@ -121,12 +134,24 @@ def quantize(graph: Graph, calibration: np.ndarray, method: str = "minmax", perc
         if len(followers) == 1 and type(followers[0].op) in ACTIVATION_NAMES:
             activation, output = ACTIVATION_NAMES[type(followers[0].op)], followers[0].name
             alias[output] = node.name
-            values[output] = followers[0].op.forward([values[node.name]], {})
-        tensors[node.name] = choose_qparams(*calibration_range(values[output], method, percentile))
+        tensors[node.name] = choose_qparams(*ranges[output])
         ops.append(_arithmetic_op(node, [tensors[s] for s in inputs], inputs, tensors[node.name], activation))
     if not ops:
         raise UserError(f"graph '{graph.name}': nothing to quantize (no layer before its Softmax/ArgMax)")
     return QGraph(graph.name, graph.nodes[INPUT].shape, tensors, ops)
+
+
+def _shared_ranges(layers: list[Node], ranges: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """``ranges`` with each Concat's inputs and output (transitively, through nested concats) given the
+    union of their ranges: the one quantization they share."""
+    group = {name: {name} for name in ranges}
+    for node in layers:
+        if isinstance(node.op, Concat):
+            members = set().union(*(group[name] for name in [*node.inputs, node.name]))
+            for name in members:
+                group[name] = members
+    return {name: (min(ranges[m][0] for m in members), max(ranges[m][1] for m in members))
+            for name, members in group.items()}
 
 
 def _arithmetic_op(node: Node, qin: list[QuantParams], inputs: list[str], out: QuantParams, activation: str):
@@ -161,7 +186,7 @@ def _pass_through_op(graph: Graph, node: Node, inputs: list[str]):
         return QFlatten(node.name, inputs[0])
     raise UserError(f"layer '{node.name}' ({type(op).__name__}) cannot be quantized; allowed are Conv2d, Dense, Add, "
                     f"a ReLU/ReLU6 as the only consumer of one of them, MaxPool2d, AvgPool2d, GlobalAvgPool, "
-                    f"Flatten, and Softmax/ArgMax at the end")
+                    f"Flatten, Concat, and Softmax/ArgMax at the end")
 
 
 def int8_report(name: str, seed: int = 0, method: str = "minmax") -> Report:

@@ -159,7 +159,8 @@ def _float_step(graph: Graph, test: digits.Split) -> Step:
     return Step("float", _accuracy(graph, test), _sizes(graph, 32))
 
 
-def _check(prune: float | None, share: int | None, binarize: bool) -> None:
+def check(prune: float | None, share: int | None, binarize: bool) -> None:
+    """A :class:`UserError` naming the first compression option that is out of range or not combinable."""
     if prune is not None and not 0 <= prune < 1:
         raise UserError(f"prune: {prune} is not allowed; allowed: the fraction of weights removed, 0 <= prune < 1")
     if share is not None and not 1 <= share <= 8:
@@ -173,7 +174,7 @@ def compression_report(name: str, prune: float | None = None, share: int | None 
     """Train (or load) model ``name`` from ``seed``, remove the fraction ``prune`` of each layer's weights,
     share them with ``share``-bit indices, or binarize (implied by a BNN model); report each step."""
     binarize = binarize or workload(name).config.binarized
-    _check(prune, share, binarize)
+    check(prune, share, binarize)
     train_split, test = digits.load()
     if binarize:
         float_name = next((f for f, b in BINARIZED.items() if b == name), name)

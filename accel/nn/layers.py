@@ -231,6 +231,27 @@ class Add(Layer):
 
 
 @dataclass(frozen=True)
+class Concat(Layer):
+    """Concatenation of ``count`` feature maps of equal H×W along channels (GoogLeNet's inception blocks)."""
+
+    count: int = 2
+
+    @property
+    def arity(self) -> int:
+        return self.count
+
+    def out_shape(self, name, shapes):
+        maps = [_feature_map(name, "Concat", shape) for shape in shapes]
+        if self.count < 2 or any(shape[1:] != maps[0][1:] for shape in maps):
+            raise UserError(f"layer '{name}' (Concat): inputs {shapes} are not {max(self.count, 2)} or more feature "
+                            f"maps of one H×W")
+        return (sum(shape[0] for shape in maps), *maps[0][1:])
+
+    def forward(self, inputs, params):
+        return np.concatenate(inputs, axis=1)
+
+
+@dataclass(frozen=True)
 class ReLU(Layer):
     def out_shape(self, name, shapes):
         return shapes[0]

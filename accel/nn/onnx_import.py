@@ -92,21 +92,37 @@ def _inputs(node: onnx.NodeProto, count: int) -> list[str]:
 _CONSTANT_VALUES = ("value", "value_float", "value_floats", "value_int", "value_ints")
 
 
+def read_model(path_or_model) -> onnx.ModelProto:
+    """The ONNX model at ``path_or_model`` (a path, or an ``onnx.ModelProto`` returned as it is); a
+    :class:`UserError` if the file cannot be read, is not ONNX or holds no graph."""
+    if isinstance(path_or_model, onnx.ModelProto):
+        return path_or_model
+    try:
+        model = onnx.load(path_or_model)
+    except OSError as error:
+        raise UserError(f"onnx: cannot read model file '{path_or_model}' ({error.strerror})") from None
+    except DecodeError:
+        raise UserError(f"onnx: model file '{path_or_model}' is not an ONNX model") from None
+    if not model.graph.node:
+        raise UserError(f"onnx: model file '{path_or_model}' holds no graph")
+    return model
+
+
+INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QLinearAdd", "QGemm",
+                      "QLinearAveragePool", "QLinearGlobalAveragePool"})
+"""Operators that make a model an int8 one (:func:`import_quantized`; any other: :func:`import_float`)."""
+
+
+def is_quantized(model: onnx.ModelProto) -> bool:
+    """Whether ``model`` is an int8 model (QDQ or QOperator)."""
+    return any(node.op_type in INT8_OPS for node in model.graph.node)
+
+
 class _Model:
     """A loaded ONNX graph: constants (initializers and Constant nodes), readers of each tensor, attributes."""
 
     def __init__(self, path_or_model):
-        if isinstance(path_or_model, onnx.ModelProto):
-            model = path_or_model
-        else:
-            try:
-                model = onnx.load(path_or_model)
-            except OSError as error:
-                raise UserError(f"onnx: cannot read model file '{path_or_model}' ({error.strerror})") from None
-            except DecodeError:
-                raise UserError(f"onnx: model file '{path_or_model}' is not an ONNX model") from None
-            if not model.graph.node:
-                raise UserError(f"onnx: model file '{path_or_model}' holds no graph")
+        model = read_model(path_or_model)
         self.graph = model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.constants = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}

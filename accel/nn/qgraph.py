@@ -97,7 +97,36 @@ class QFlatten:
         return x.reshape(x.shape[0], -1)
 
 
-QOp = QConv | QDense | QAdd | QPool | QFlatten
+@dataclass(frozen=True)
+class QConcat:
+    """Concatenation of feature maps along channels. All inputs are quantized as the output (the
+    quantizer gives them the output's scale and zero point), so it is a copy: TFLite's CONCATENATION
+    without its float rescaling of inputs whose quantization differs, which is refused here."""
+
+    name: str
+    inputs: tuple[str, ...]
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    def run(self, x, qg, values):
+        out = qg.tensors[self.name]
+        for source in self.inputs:
+            if qg.tensors[source] != out:
+                raise UserError(f"op '{self.name}': input '{source}' is quantized as {qg.tensors[source]}, the "
+                                f"output as {out}; expected every input quantized as the output")
+        return np.concatenate([values[source] for source in self.inputs], axis=1)
+
+
+QOp = QConv | QDense | QAdd | QPool | QFlatten | QConcat
+
+
+def sources(op: QOp) -> tuple[str, ...]:
+    """The tensors ``op`` reads, in order."""
+    if isinstance(op, QAdd):
+        return op.a, op.b
+    return op.inputs if isinstance(op, QConcat) else (op.input,)
 
 
 @dataclass
@@ -120,10 +149,10 @@ class QGraph:
                             f"got {x.dtype} {x.shape}")
         values = {"input": x}
         for op in self.ops:
-            for source in (op.a, op.b) if isinstance(op, QAdd) else (op.input,):
+            for source in sources(op):
                 if source not in values:
                     raise UserError(f"graph '{self.name}': op '{op.name}' reads '{source}' before it is computed")
-            args = (values[op.input], self, values) if isinstance(op, QAdd) else (values[op.input], self)
+            args = (values[op.input], self, values) if isinstance(op, (QAdd, QConcat)) else (values[op.input], self)
             values[op.name] = op.run(*args)
             if op.name == until:
                 break

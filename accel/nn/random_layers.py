@@ -28,12 +28,19 @@ def random_layer(rng: np.random.Generator, *, c: int, h: int = 1, w: int = 1, k:
         # fc6 0.18 s instead of 0.47), then -128 folded to -127, so -127 comes up twice as often as another value.
         weight = np.maximum(rng.integers(-128, 128, (k, c // groups, r, s), dtype=np.int8), -127)
     x_zp = int(rng.integers(-128, 128))
-    bias = rng.integers(-(2**16), 2**16, k).astype(np.int32)
-    reduction = c // groups * r * s
-    typical = 74 * 128 * np.sqrt(reduction)  # std of Σ(x − zp)·w for uniform int8 operands
-    out = QuantParams(float(rng.uniform(0.5, 2.0)), int(rng.integers(-20, 20)))
-    weight_scales = rng.uniform(0.5, 1.5, k) * (out.scale * 64 / typical)
-    requant = Requant.from_scales(1.0, weight_scales, out, activation)
+    bias, requant = random_requant(rng, k, c // groups * r * s, activation)
     if dense:
         return QDense("dense", "input", weight[:, :, 0, 0], bias, requant), x[:, 0, 0], x_zp
     return QConv("conv", "input", weight, bias, requant, (stride, stride), (pad, pad), groups), x, x_zp
+
+
+def random_requant(rng: np.random.Generator, k: int, reduction: int, activation: str = "none",
+                   out: QuantParams | None = None) -> tuple[np.ndarray, Requant]:
+    """Random int32 biases of realistic size for ``k`` kernels, and a requantization to ``out`` (default: a
+    random scale in [0.5, 2] and zero point in [-20, 20)) whose multipliers spread sums of ``reduction``
+    uniform int8 products over the int8 range instead of saturating."""
+    bias = rng.integers(-(2**16), 2**16, k).astype(np.int32)
+    out = out or QuantParams(float(rng.uniform(0.5, 2.0)), int(rng.integers(-20, 20)))
+    typical = 74 * 128 * np.sqrt(reduction)  # std of Σ(x − zp)·w for uniform int8 operands
+    weight_scales = rng.uniform(0.5, 1.5, k) * (out.scale * 64 / typical)
+    return bias, Requant.from_scales(1.0, weight_scales, out, activation)

@@ -125,17 +125,31 @@ def memory_counters(spec: EieSpec, command) -> dict[str, int]:
     return counts
 
 
-def run(program: Program) -> RunResult:
-    """Predicted cycles and counters of ``program`` (memory unchanged: the perf model moves no data)."""
+def command_counts(program: Program):
+    """Each command's counters in order (``cycles`` is its own duration: eie runs commands one at a time)."""
     spec: EieSpec = program.spec
     machine = EieGolden(program)
-    totals = dict.fromkeys(COUNTERS, 0)
     for command in program.commands:
         trace = getattr(machine, type(command).__name__)(command)
         counts = compute_counters(spec, command, trace) if isinstance(command, Compute) else \
             memory_counters(spec, command)
         counts["commands"] = 1
+        counts["cycles"] = sum(counts[k] for k in WORK)
+        yield counts
+
+
+def command_profile(program: Program) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(the cycle by which each command has completed, each command's share of every counter but
+    ``cycles``): see :func:`sim.perf.layers`."""
+    rows = list(command_counts(program))
+    counts = {key: np.array([row[key] for row in rows], np.int64) for key in COUNTERS if key != "cycles"}
+    return np.cumsum([row["cycles"] for row in rows], dtype=np.int64), counts
+
+
+def run(program: Program) -> RunResult:
+    """Predicted cycles and counters of ``program`` (memory unchanged: the perf model moves no data)."""
+    totals = dict.fromkeys(COUNTERS, 0)
+    for counts in command_counts(program):
         for key in COUNTERS:
             totals[key] += int(counts[key])
-    totals["cycles"] = sum(totals[k] for k in WORK)
     return RunResult(program, program.memory.flatten(), totals["cycles"], totals)

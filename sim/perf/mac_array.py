@@ -24,6 +24,7 @@ Cycles in which the compute units are idle are ``stall_memory`` while a load run
 """
 
 import functools
+from operator import attrgetter
 
 import numpy as np
 
@@ -56,69 +57,124 @@ def _dot_product_latency(lanes: int) -> int:
 
 def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
     """What one command adds: its unit's busy cycles, then the counters of :data:`_PER_COMMAND`."""
-    latency = spec.mem_latency
-    if isinstance(command, (LoadFeatures, LoadWeights)):
-        beats = command.count * (spec.atomic_k if isinstance(command, LoadWeights) else command.groups)
-        return beats + latency + 2, 0, 0, 0, 0, 0, beats * spec.beat_bytes, 0
-    if isinstance(command, Conv):
-        steps = command.out_h * command.out_w * command.ncg * command.kernel_h * command.kernel_w
-        drain = _dot_product_latency(spec.atomic_c) + (1 + REQUANT + 1 if command.last else 1)
-        memory, written = (latency + 1, command.out_h * command.out_w * spec.atomic_k) if command.last else (0, 0)
-        return FRONT + steps + drain + memory, steps, 0, memory, FRONT, drain, 0, written
-    if isinstance(command, Pool):
-        steps = command.out_h * command.out_w * command.kernel_h * command.kernel_w
-        return (FRONT + steps + POOL + 1 + latency + 1, 0, steps, latency + 1, FRONT, POOL + 1, 0,
-                command.out_h * command.out_w * spec.atomic_c)
-    if isinstance(command, Eltwise):
-        if not command.count:
-            return 0, 0, 0, 0, 0, 0, 0, 0
-        lanes, operands = command.count * spec.atomic_c, 1 + 9 * command.count
-        return (operands + lanes + ELTWISE + latency + 1, 0, lanes, latency + 1, operands, ELTWISE, 0,
-                command.count * spec.atomic_c)
-    if isinstance(command, Config):
-        return 0, 0, 0, 0, 0, 0, 0, 0
-    raise TypeError(f"not a mac_array command: {command!r}")
+    return tuple(_rows(spec, [command])[0].tolist())
 
 
-def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
-    """Cycles common to two sorted lists of disjoint [start, end) intervals."""
-    total, j = 0, 0
-    for start, end in a:
-        while j < len(b) and b[j][1] <= start:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            total += min(end, b[k][1]) - max(start, b[k][0])
-            k += 1
-    return total
+_FIELDS = {LoadFeatures: attrgetter("count", "groups"), LoadWeights: attrgetter("count"),
+           Conv: attrgetter("out_h", "out_w", "ncg", "kernel_h", "kernel_w", "last"),
+           Pool: attrgetter("out_h", "out_w", "kernel_h", "kernel_w"), Eltwise: attrgetter("count")}
+
+
+def _rows(spec: MacArraySpec, commands: list[Command]) -> np.ndarray:
+    """Each command's busy cycles and counters of :data:`_PER_COMMAND` (one row each), computed per command
+    type on arrays of its fields."""
+    latency, ak, ac = spec.mem_latency, spec.atomic_k, spec.atomic_c
+    rows = np.zeros((len(commands), 8), np.int64)
+    index_of = {}
+    for i, command in enumerate(commands):
+        index_of.setdefault(type(command), []).append(i)
+    for kind, index in index_of.items():
+        if kind is Config:
+            continue
+        if kind not in _FIELDS:
+            raise TypeError(f"not a mac_array command: {commands[index[0]]!r}")
+        get = _FIELDS[kind]
+        f = np.array([get(commands[i]) for i in index], np.int64).reshape(len(index), -1)
+        zero = np.zeros(len(index), np.int64)
+        if kind in (LoadFeatures, LoadWeights):
+            beats = f[:, 0] * (f[:, 1] if kind is LoadFeatures else ak)
+            columns = [beats + latency + 2, zero, zero, zero, zero, zero, beats * spec.beat_bytes, zero]
+        elif kind is Conv:
+            pixels, steps, last = f[:, 0] * f[:, 1], f[:, 0] * f[:, 1] * f[:, 2] * f[:, 3] * f[:, 4], f[:, 5]
+            drain = _dot_product_latency(ac) + np.where(last, 1 + REQUANT + 1, 1)
+            memory = np.where(last, latency + 1, 0)
+            columns = [FRONT + steps + drain + memory, steps, zero, memory, zero + FRONT, drain, zero,
+                       np.where(last, pixels * ak, 0)]
+        elif kind is Pool:
+            steps = f[:, 0] * f[:, 1] * f[:, 2] * f[:, 3]
+            columns = [FRONT + steps + POOL + 1 + latency + 1, zero, steps, zero + latency + 1, zero + FRONT,
+                       zero + POOL + 1, zero, f[:, 0] * f[:, 1] * ac]
+        else:  # Eltwise; one of no atoms completes at issue
+            count = f[:, 0]
+            lanes, operands, some = count * ac, 1 + 9 * count, count > 0
+            columns = [np.where(some, operands + lanes + ELTWISE + latency + 1, 0), zero, lanes,
+                       np.where(some, latency + 1, 0), np.where(some, operands, 0), np.where(some, ELTWISE, 0), zero,
+                       lanes]
+        rows[index] = np.stack(columns, axis=1)
+    return rows
+
+
+_UNIT = {LoadFeatures: 0, LoadWeights: 0, Config: 1, Conv: 2, Pool: 2, Eltwise: 2}
+"""Which unit runs a command: the load unit (0), both (1: Config), the compute units (2)."""
+
+
+def _timeline(spec: MacArraySpec, commands: list[Command]):
+    """The two-unit timeline: each command's row of :func:`command_counters`, the cycle its unit starts it
+    and the cycle it has completed (``Config`` and empty commands: the cycle after their issue), whether it
+    is a computation, and the cycle the last command completes."""
+    rows = _rows(spec, commands)
+    issue = 0  # earliest cycle the next command can be issued
+    load_free = compute_free = 0  # first cycle each unit is free again
+    starts, ends = [], []
+    units = [_UNIT[type(command)] for command in commands]
+    waits = [getattr(command, "wait", 1) for command in commands]
+    for unit, wait, busy in zip(units, waits, rows[:, 0].tolist()):
+        if unit == 0:  # a load
+            issue = max(issue, load_free, compute_free) if wait else max(issue, load_free)
+            load_free = issue + 1 + busy
+            ends.append(load_free)
+        elif unit == 1:  # Config
+            issue = max(issue, load_free, compute_free)
+            ends.append(issue + 1)
+        else:
+            issue = max(issue, compute_free, load_free) if wait else max(issue, compute_free)
+            compute_free = issue + 1 + busy
+            ends.append(compute_free)
+        starts.append(issue + 1)
+        issue += 1
+    end = max(issue, load_free, compute_free)
+    return rows, np.array(starts, np.int64), np.array(ends, np.int64), np.array(units) == 2, end
+
+
+def command_profile(program: Program) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The cycle by which each command of ``program`` has completed and each command's share of the
+    counters (see :mod:`sim.perf`): its own :func:`command_counters`, and the cycles the compute units
+    are idle before it starts (for the first computation: from cycle 0; for the last command: also
+    those after the last computation) as ``stall_memory`` while a load runs, else ``stall_issue``."""
+    return _profile(program.spec, program.commands)[:2]
+
+
+def _profile(spec: MacArraySpec, commands: list[Command]):
+    rows, starts, ends, compute, end = _timeline(spec, commands)
+    counts = dict(zip(_PER_COMMAND, rows[:, 1:].T.copy()))
+    counts["commands"] = np.ones(len(commands), np.int64)
+    loads = ~compute & (ends > starts) & (rows[:, 0] > 0)
+    load_start, load_end = starts[loads], ends[loads]  # disjoint and in order: one load unit
+    done = np.concatenate([[0], np.cumsum(load_end - load_start)])
+
+    def loading(t):  # load-unit busy cycles before cycle t
+        i = np.searchsorted(load_end, t, side="right")
+        partial = np.where(i < len(load_start), np.clip(t - load_start[np.minimum(i, len(load_start) - 1)], 0, None), 0)
+        return done[i] + partial
+
+    # Idle gaps of the compute units: before each computation (since the previous one ended) and at the end.
+    index = np.flatnonzero(compute & (ends > starts))
+    gap_start = np.concatenate([[0], ends[index]])
+    gap_end = np.concatenate([starts[index], [end]])
+    owner = np.concatenate([index, [len(commands) - 1]])
+    waiting, idle = loading(gap_end) - loading(gap_start), gap_end - gap_start
+    counts["stall_memory"] = counts["stall_memory"] + np.bincount(owner, waiting, len(commands)).astype(np.int64)
+    counts["stall_issue"] = np.bincount(owner, idle - waiting, len(commands)).astype(np.int64)
+    return ends, counts, end
 
 
 def counters(spec: MacArraySpec, commands: list[Command]) -> dict[str, int]:
     """Total counters of a command sequence, from the timeline of the load and compute units."""
-    issue = 0  # earliest cycle the next command can be issued
-    load_free = compute_free = 0  # first cycle each unit is free again
-    loads, computes, rows = [], [], []
-    for command in commands:
-        row = command_counters(spec, command)
-        rows.append(row)
-        if isinstance(command, (LoadFeatures, LoadWeights)):
-            issue = max(issue, load_free, compute_free if command.wait else 0)
-            load_free = issue + 1 + row[0]
-            loads.append((issue + 1, load_free))
-        elif isinstance(command, Config):
-            issue = max(issue, load_free, compute_free)
-        else:
-            issue = max(issue, compute_free, load_free if command.wait else 0)
-            compute_free = issue + 1 + row[0]
-            computes.append((issue + 1, compute_free))
-        issue += 1
-    totals = dict(zip(_PER_COMMAND, np.array(rows, np.int64).reshape(-1, 8)[:, 1:].sum(axis=0).tolist()))
-    end = max(issue, load_free, compute_free)
-    idle = end - sum(e - s for s, e in computes)
-    waiting = sum(e - s for s, e in loads) - _overlap(loads, computes)
-    totals["stall_memory"] += waiting
-    totals |= {"cycles": end, "commands": len(commands), "stall_issue": idle - waiting}
-    return {name: totals[name] for name in COUNTERS}
+    if not commands:
+        return dict.fromkeys(COUNTERS, 0)
+    _, counts, end = _profile(spec, commands)
+    totals = {name: int(values.sum()) for name, values in counts.items()}
+    return {name: end if name == "cycles" else totals[name] for name in COUNTERS}
 
 
 def run(program: Program) -> RunResult:

@@ -24,6 +24,8 @@ splits the difference between it and this model into its causes (padding of syna
 cropping, pipeline fill and drain, output stalls); loads are separate commands.
 """
 
+import numpy as np
+
 from accel.isa.xnor import COUNTERS, TARGETS, WORK, Load, Mvtu
 from accel.program import Command, Program
 from accel.spec import XnorSpec
@@ -165,6 +167,14 @@ def departures(spec: XnorSpec, command: Mvtu, k: int, n: int, conv_pixels: int) 
     }
     assert sum(parts.values()) == counts["cycles"]
     return parts
+
+
+def command_profile(program: Program) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(the cycle by which each command has completed, each command's share of every counter but
+    ``cycles``): see :func:`sim.perf.layers`. Commands run one at a time."""
+    rows = [command_counters(program.spec, command) for command in program.commands]
+    counts = {key: np.array([row[key] for row in rows], np.int64) for key in COUNTERS if key != "cycles"}
+    return np.cumsum([row["cycles"] for row in rows], dtype=np.int64), counts
 
 
 def run(program: Program) -> RunResult:

@@ -23,7 +23,6 @@ from sim.perf.eie import run as perf
 N4 = EieSpec(n_pe=4, queue_depth=8, act_regs=128, ptr_entries=512, spmat_lines=256)
 N8 = EieSpec(n_pe=8, queue_depth=2, act_regs=64, ptr_entries=512, spmat_lines=256)
 SPECS = {"n4": N4, "n8": N8}
-WORDS = 1 << 14  # harness memory beats (one Verilator build per spec)
 
 
 def random_layer(rng: np.random.Generator, spec: EieSpec) -> tuple[str, SparseDense, np.ndarray]:
@@ -200,7 +199,7 @@ def rtl_check(spec, cases, tmp_path, stall=False):
     """``cases``: (description, expected output, lowered)."""
     from sim.rtl.execute import run as rtl
 
-    results = rtl([lowered.program for *_, lowered in cases], stall=stall, seed=7, test_dir=tmp_path, words=WORDS)
+    results = rtl([lowered.program for *_, lowered in cases], stall=stall, seed=7, test_dir=tmp_path)
     for (description, expected, lowered), result in zip(cases, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory), description
         assert np.array_equal(lowered.output(result.memory), expected), description

@@ -29,14 +29,14 @@ def program() -> Program:
 def test_a_program_longer_than_the_command_store_streams_in(program, tmp_path):
     long = Program(SPEC, program.commands * (2 * COMMANDS // len(program.commands) + 1), program.memory)
     assert len(long.commands) > 2 * COMMANDS
-    result, = run([long], test_dir=tmp_path, words=WORDS)
+    result, = run([long], test_dir=tmp_path)
     assert np.array_equal(result.memory, golden.run(long).memory)
     assert result.counters == perf.run(long).counters
 
 
 @pytest.mark.rtl
 def test_seeds_beyond_32_bits_run(program, tmp_path):
-    result, = run([program], stall=True, seed=2**70 + 12345, test_dir=tmp_path, words=WORDS)
+    result, = run([program], stall=True, seed=2**70 + 12345, test_dir=tmp_path)
     assert np.array_equal(result.memory, golden.run(program).memory)
     assert result.cycles > perf.run(program).cycles
 
@@ -49,7 +49,7 @@ def test_a_negative_seed_is_refused_before_building(program):
 @pytest.mark.rtl
 def test_a_hung_engine_stops_at_the_watchdog_saying_where(program, tmp_path):
     with pytest.raises(SimulationFailed) as failure:
-        run([program], block_reads=True, test_dir=tmp_path, words=WORDS)
+        run([program], block_reads=True, test_dir=tmp_path)
     line = next(line for line in str(failure.value).splitlines() if "watchdog:" in line)
     assert f"no command issued and no memory-port transfer for {perf.run(program).cycles + QUIET} cycles" in line
     assert f"last command issued: #0 {program.commands[0]!r} of 5; engine busy=1 done=0" in line

@@ -106,7 +106,7 @@ def test_rtl_bits_and_cycles(name, batch, tmp_path):
 
     spec = SPECS[name]
     layers = random_layers(spec, 20, seed=100 + batch)
-    results = rtl([lowered.program for *_, lowered in layers], test_dir=tmp_path, words=1 << 15)
+    results = rtl([lowered.program for *_, lowered in layers], test_dir=tmp_path)
     for (config, *_, lowered), result in zip(layers, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory), config
         assert result.counters == perf(lowered.program).counters, config
@@ -119,8 +119,7 @@ def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
 
     spec = SPECS[name]
     layers = random_layers(spec, 12, seed=200)
-    results = rtl([lowered.program for *_, lowered in layers], stall=True, seed=7, test_dir=tmp_path,
-                  words=1 << 15)
+    results = rtl([lowered.program for *_, lowered in layers], stall=True, seed=7, test_dir=tmp_path)
     for (config, *_, lowered), result in zip(layers, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory), config
         assert result.cycles > perf(lowered.program).cycles
@@ -152,7 +151,7 @@ def test_rtl_loads_spread_over_phases(stall, tmp_path):
         layer = lower(SMALL_4x4, op, x, x_zp)
         assert layer.mapping.ramp and layer.mapping.bands > 1, layer.mapping
         lowered.append(layer)
-    results = rtl([layer.program for layer in lowered], stall=stall, seed=3, test_dir=tmp_path, words=1 << 15)
+    results = rtl([layer.program for layer in lowered], stall=stall, seed=3, test_dir=tmp_path)
     for layer, result in zip(lowered, results):
         assert np.array_equal(result.memory, golden(layer.program).memory), layer.mapping
         if not stall:
@@ -218,8 +217,7 @@ def test_rtl_pools_and_adds(name, stall, tmp_path):
 
     spec = SPECS[name]
     layers = pools_and_adds(spec, 20, seed=300)
-    results = rtl([lowered.program for _, lowered, _ in layers], stall=stall, seed=9, test_dir=tmp_path,
-                  words=1 << 15)
+    results = rtl([lowered.program for _, lowered, _ in layers], stall=stall, seed=9, test_dir=tmp_path)
     for (op, lowered, expected), result in zip(layers, results):
         assert np.array_equal(lowered.output(result.memory), expected), op
         assert np.array_equal(result.memory, golden(lowered.program).memory), op

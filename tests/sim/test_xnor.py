@@ -24,7 +24,6 @@ from sim.perf.xnor import run as perf
 SMALL = XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, input_depth=2048, max_reduction=2048)
 WIDE = XnorSpec(pe=4, simd=32, weight_depth=512, threshold_depth=128, input_depth=1024, max_reduction=4096)
 SPECS = {"8x8": SMALL, "4x32": WIDE}
-WORDS = 1 << 14  # harness memory beats: one Verilator build per spec
 
 
 def random_threshold(rng, k: int, reach: int, centre: np.ndarray) -> Threshold:
@@ -185,7 +184,7 @@ def test_rtl_bits_and_cycles(name, batch, tmp_path):
 
     spec = SPECS[name]
     cases = random_cases(spec, 15, seed=100 + batch)
-    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path, words=WORDS)
+    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path)
     for (described, layers, x, planes, lowered), result in zip(cases, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory), described
         assert np.array_equal(lowered.output(result.memory), reference(layers, x, planes)), described
@@ -204,7 +203,7 @@ def test_rtl_integer_outputs_faster_than_the_port_hold_the_datapath(tmp_path):
         layer = BinaryLayer("dot", rng.choice(np.array([-1, 1], np.int8), (k, n, 1, 1)), None)
         x = rng.random((n, 1, 1)) < 0.5 if planes == 1 else rng.integers(0, 2**planes, (n, 1, 1))
         cases.append((layer, x, planes, lower(SMALL, [layer], [x, x[::-1].copy()], planes)))
-    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path, words=WORDS)
+    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path)
     for (layer, x, planes, lowered), result in zip(cases, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory)
         assert np.array_equal(lowered.output(result.memory), reference([layer], x, planes))
@@ -225,7 +224,7 @@ def test_rtl_chunks_of_one_step_each_are_held(tmp_path):
         layer = BinaryLayer("step", weight, random_threshold(rng, k, c, 0) if thresholded else None)
         x = rng.random((c, h, w)) < 0.5
         cases.append((layer, x, lower(SMALL, [layer], [x, x[::-1].copy()])))
-    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path, words=WORDS)
+    results = rtl([lowered.program for *_, lowered in cases], test_dir=tmp_path)
     for (layer, x, lowered), result in zip(cases, results):
         assert all(c.planes * c.kernel * c.kernel * c.cf * c.pool * c.pool == 1
                    for c in lowered.program.commands if isinstance(c, Mvtu))
@@ -242,7 +241,7 @@ def test_rtl_random_memory_stalls_keep_the_bits(name, tmp_path):
 
     spec = SPECS[name]
     cases = random_cases(spec, 10, seed=200)
-    results = rtl([lowered.program for *_, lowered in cases], stall=True, seed=7, test_dir=tmp_path, words=WORDS)
+    results = rtl([lowered.program for *_, lowered in cases], stall=True, seed=7, test_dir=tmp_path)
     for (described, *_, lowered), result in zip(cases, results):
         assert np.array_equal(result.memory, golden(lowered.program).memory), described
         assert result.cycles > perf(lowered.program).cycles
@@ -256,7 +255,7 @@ def test_rtl_digits_network_end_to_end(name, tmp_path):
     from sim.rtl.execute import run as rtl
 
     graph, test, pixels, lowered = digits_case(name, 6)
-    (result,) = rtl([lowered.program], test_dir=tmp_path, words=WORDS)
+    (result,) = rtl([lowered.program], test_dir=tmp_path)
     scores = np.stack([lowered.output(result.memory, n).reshape(-1) for n in range(len(pixels))])
     shape = graph.nodes["input"].shape
     assert np.array_equal(scores, integer_forward(graph, pixels.reshape(-1, *shape), 1 / 16, 16))

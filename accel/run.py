@@ -1,0 +1,96 @@
+"""A compiled network on one backend, and its report (what ``accel run`` prints).
+
+:func:`run` executes a :class:`~accel.compiler.network.Network` on ``golden`` (numpy, the bits; cycles and
+counters from the perf model), ``perf`` (cycles and counters only: no output bits, so no ``bit_exact`` and
+no accuracy) or ``rtl`` (Verilator; cycles and counters measured). Totals come from the backend; the
+per-layer rows from :func:`sim.perf.layers` (the RTL's totals equal the perf model's by the second
+invariant, ``perf_cycles`` shows it). Energy is :func:`accel.cost.energy` of the counters, per layer of its
+commands and counters (energy is additive over commands, so the layers sum to the total).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from . import progress
+from .cost import energy, load_table
+from .errors import UserError
+
+BACKENDS = ("golden", "perf", "rtl")
+
+
+def _figures(program, counters: dict[str, int], macs: int, table) -> dict:
+    """The figures of ``program``'s commands with these ``counters`` and ``macs`` useful MACs."""
+    spec = program.spec
+    cost = energy(program, counters, table)
+    return {"cycles": counters["cycles"], "macs": macs,
+            "utilization": macs / (counters["cycles"] * spec.macs_per_cycle) if counters["cycles"] else 0.0,
+            "bytes_read": counters["bytes_read"], "bytes_written": counters["bytes_written"],
+            "energy_pj": cost.total_pj, "energy_breakdown": cost.breakdown}
+
+
+def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45nm", show: bool = True) -> dict:
+    """``network`` on ``backend``: totals, per-layer rows, ``bit_exact`` (the outputs against the
+    independent integer reference; None on perf) and, where the images have labels, ``accuracy`` on this
+    backend (None on perf) next to ``reference_accuracy`` (the reference's). ``show``: progress on stderr."""
+    from sim import golden, perf
+
+    if backend not in BACKENDS:
+        raise UserError(f"--backend: {backend!r} is not allowed; expected one of {', '.join(BACKENDS)}")
+    program, spec = network.program, network.program.spec
+    predicted = perf.run(program)
+    counters, outputs, result = predicted.counters, None, {}
+    if backend == "golden":
+        with progress.step(f"golden model: {len(program.commands)} commands, {network.images} images"):
+            outputs = network.output(golden.run(program).memory)
+    elif backend == "rtl":
+        from sim.rtl.execute import run as rtl
+
+        with progress.step(f"RTL: {len(program.commands)} commands, {network.images} images"):
+            (measured,) = rtl([program], stall=stall, seed=seed)  # the harness every Program of the spec shares
+        outputs, counters = network.output(measured.memory), measured.counters
+        result["perf_cycles"] = predicted.cycles
+        result["rtl_seconds"] = measured.seconds
+    reference = np.asarray(network.reference()).reshape(network.images, -1)
+    result["bit_exact"] = None if outputs is None else bool(np.array_equal(outputs, reference))
+    rows = perf.layers(program, network.layers)
+    layers = []
+    with progress.bar("layers", len(rows), enabled=show) as advance:
+        for record, row in zip(network.layers, rows):
+            commands = [c for first, end in record.commands for c in program.commands[first:end]]
+            part = dataclasses.replace(program, commands=commands)
+            layers.append({"name": record.name, "op": record.op, "shape": record.shape, "mapping": record.mapping,
+                           **_figures(part, row, record.macs, table)})
+            advance()
+    result = {"engine": spec.name, "model": network.info.get("model"), "backend": backend, "images": network.images,
+              **_figures(program, counters, network.macs, table), "energy_table": load_table(table).name, **result,
+              "counters": counters, "layers": layers, "spec": spec.to_dict()}
+    labels = network.info.get("labels")
+    if labels is not None:
+        result["accuracy"] = None if outputs is None else float(np.mean(outputs.argmax(axis=1) == labels))
+        result["reference_accuracy"] = float(np.mean(reference.argmax(axis=1) == labels))
+    return result
+
+
+def table(result: dict) -> str:
+    """``result`` as text: one row per layer, then the totals, accuracy and energy."""
+    head = ("layer", "op", "shape", "mapping", "cycles", "util", "read B", "written B", "energy nJ")
+    rows = [(r["name"], r["op"], r["shape"], r["mapping"], f"{r['cycles']:,}", f"{r['utilization']:.1%}",
+             f"{r['bytes_read']:,}", f"{r['bytes_written']:,}", f"{r['energy_pj'] / 1000:.4g}")
+            for r in result["layers"]]
+    rows.append(("total", "", "", "", f"{result['cycles']:,}", f"{result['utilization']:.1%}",
+                 f"{result['bytes_read']:,}", f"{result['bytes_written']:,}", f"{result['energy_pj'] / 1000:.4g}"))
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) if i < 4 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in [head, *rows]]
+    exact = "unchecked" if result["bit_exact"] is None else result["bit_exact"]
+    lines.insert(0, f"{result['model']} on {result['engine']}, {result['backend']}: {result['images']} images, "
+                    f"bit_exact={exact}, MACs={result['macs']:,}")
+    if "reference_accuracy" in result:
+        accuracy = "n/a (perf computes no outputs)" if result["accuracy"] is None else f"{result['accuracy']:.2%}"
+        lines.append(f"accuracy {accuracy}, reference {result['reference_accuracy']:.2%}")
+    if "perf_cycles" in result:
+        lines.append(f"perf model: {result['perf_cycles']:,} cycles")
+    levels = " ".join(f"{k}={v:.4g}" for k, v in result["energy_breakdown"].items())
+    lines.append(f"energy={result['energy_pj']:.4g} pJ ({result['energy_table']}: {levels} pJ)")
+    return "\n".join(lines)
