@@ -1,9 +1,8 @@
-"""rtl_gen.axi: the burst former against AXI's burst rules (Amaranth simulation); the wrapped engine's Verilog
-is deterministic and lint-clean."""
+"""rtl_gen.axi: the burst former against AXI's burst rules (Amaranth simulation). The wrapped engine's
+Verilog and lint: tests/accel/test_cli_wrap.py; the wrapped engines running: tests/sim/test_axi.py."""
 
 import pytest
 
-from accel.spec import XnorSpec
 from rtl_gen.axi.master import MAX_BURST, PAGE, BurstFormer
 
 
@@ -60,19 +59,3 @@ def test_burst_former_splits_at_256_beats_and_4k_pages(simulate, gaps):
     else:  # every idle cycle closes the open burst: more bursts, the same beats in order
         assert len(emitted) > len(expected_bursts(addresses, beat))
     assert [a for a, length in emitted for a in range(a, a + (length + 1) * beat, beat)] == addresses
-
-
-def test_wrapped_verilog_is_deterministic_and_lint_clean(tmp_path):
-    from rtl_gen.axi.wrapper import export_wrapped, wrapped_name
-    from rtl_gen.export import lint
-
-    spec = XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, input_depth=2048, max_reduction=2048)
-    first = export_wrapped(spec, tmp_path / "a")
-    second = export_wrapped(spec, tmp_path / "b")
-    assert [p.read_text() for p in first] == [p.read_text() for p in second]
-    verilog = first[0]
-    assert verilog.stem == wrapped_name(spec)
-    text = verilog.read_text()
-    for port in ("s_axil_awaddr", "s_axil_rdata", "m_axi_araddr", "m_axi_arlen", "m_axi_wlast", "m_axi_bresp", "irq"):
-        assert f" {port}" in text or f"{port};" in text or f"{port}," in text, port
-    lint(verilog)
