@@ -10,7 +10,7 @@ Behaviour is the register map's (accel.regmap's conventions). Commands flow from
 :data:`accel.regmap.CMD_FIFO_DEPTH`-deep FIFO to the engine's command port from ``CONTROL.start`` on,
 until ``CMD_COUNT`` commands were issued; ``STATUS.done`` rises the cycle after the engine and the memory
 port are idle. ``CONTROL.soft_reset`` resets everything but the AXI4-Lite slave itself (every register to
-its reset value). A memory error holds the engine and the command FIFO in reset (see AxiMaster's ``stop``).
+its reset value) in the cycle after its write, before the write's response can be taken. A memory error holds the engine and the command FIFO in reset (see AxiMaster's ``stop``).
 
 Overhead against the simulation harness: none in the engine's own counting (a preloaded command reaches the
 engine in the cycle after ``start``, as in the harness); the memory behind AXI answers with its own timing
@@ -64,7 +64,8 @@ class AxiEngine(wiring.Component):
         core.submodules.registers = regs = RegisterBlock(regmap)
         for name in ("addr", "write", "wdata", "read"):
             m.d.comb += getattr(regs, name).eq(getattr(lite, name))
-        m.d.comb += [lite.hit.eq(regs.hit), lite.rdata.eq(regs.rdata), soft_reset.eq(regs.control_soft_reset)]
+        m.d.comb += [lite.hit.eq(regs.hit), lite.rdata.eq(regs.rdata)]
+        m.d.sync += soft_reset.eq(regs.control_soft_reset)  # registered: its fan-out is the whole core
 
         core.submodules.master = master = AxiMaster(self.spec.port_bits, self.address_bits)
         pass_through(m, self, master, axi_master_members(self.address_bits, self.spec.port_bits))
