@@ -7,7 +7,6 @@ from amaranth.lib.wiring import In, Out
 from accel.isa.xnor import ENTRY
 from accel.spec import XnorSpec
 
-from ..lib.queue import acknowledged
 from ..shell import ADDRESS_BITS, write_layout
 from .mvtu import output_layout
 
@@ -71,6 +70,7 @@ class Packer(wiring.Component):
         beat = Signal(port)  # the beat being filled with bit chunks
         slot = Signal(range(slots))
         final_seen = Signal()
+        outstanding = Signal(16)
         # Every test on the accept path is a register kept beside its counter (no wide compare before the
         # beat's multiplexers): ``pixel_last`` is chunk_index == nf − 1 for the next chunk, ``zeroing``
         # zeros_left != 0, ``zeros_one`` zeros_left == 1.
@@ -86,10 +86,6 @@ class Packer(wiring.Component):
                      nf_one.eq(self.nf == 1)]
 
         write = self.wr_req.valid & self.wr_req.ready
-        wrote = Signal()
-        m.d.sync += wrote.eq(write)
-        # Every write acknowledged, from registers (no compare of a count in front of the engine's state).
-        all_acked = acknowledged(m, "writes", 16, wrote, self.wr_ack.valid)
         accept = self.i.valid & self.i.ready
         free = (pending_beats == 0) | ((pending_beats == 1) & self.wr_req.ready)
         inserting = zeroing & free
@@ -100,8 +96,9 @@ class Packer(wiring.Component):
             self.wr_ack.ready.eq(1),
             self.i.ready.eq(free & ~zeroing),
             self.flushed.eq(final_seen & (pending_beats == 0) & ~zeroing),
-            self.done.eq(final_seen & (pending_beats == 0) & ~zeroing & all_acked),
+            self.done.eq(final_seen & (pending_beats == 0) & ~zeroing & (outstanding == 0)),
         ]
+        m.d.sync += outstanding.eq(outstanding + write - self.wr_ack.valid)
         with m.If(write):
             m.d.sync += [pending.eq(pending >> port), pending_beats.eq(pending_beats - 1),
                          address.eq(address + port // 8)]
