@@ -197,9 +197,8 @@ class ProcessingElement(wiring.Component):
             bank_reads.append(read)
         a_valid, a_value, a_odd = Signal(), Signal(16), Signal()
         b_valid, b_entry, b_end, b_value, b_new = Signal(), Signal(ptr_width), Signal(ptr_width), Signal(16), Signal()
-        b_next = Signal(ptr_width + 1)  # b_entry + 1, a register: the last-entry test is one compare, no adder
         issue = b_valid & (b_entry < b_end)
-        b_last = b_valid & (b_next >= b_end)
+        b_last = b_valid & (b_entry + 1 >= b_end)
         a_to_b = a_valid & (~b_valid | b_last)
         pop = queue.r_rdy & (~a_valid | a_to_b)
         m.d.comb += [
@@ -217,12 +216,11 @@ class ProcessingElement(wiring.Component):
 
         # B: sparse-matrix read unit.
         with m.If(a_to_b):
-            m.d.sync += [b_valid.eq(1), b_entry.eq(start_ptr), b_next.eq(start_ptr + 1), b_end.eq(end_ptr),
-                         b_value.eq(a_value), b_new.eq(1)]
+            m.d.sync += [b_valid.eq(1), b_entry.eq(start_ptr), b_end.eq(end_ptr), b_value.eq(a_value), b_new.eq(1)]
         with m.Elif(b_last):
             m.d.sync += b_valid.eq(0)
         with m.Elif(b_valid):
-            m.d.sync += [b_entry.eq(b_next), b_next.eq(b_next + 1), b_new.eq(0)]
+            m.d.sync += [b_entry.eq(b_entry + 1), b_new.eq(0)]
         m.submodules.spmat = spmat = memory.Memory(shape=64, depth=spec.spmat_lines, init=[])
         line_read, line_write = spmat.read_port(), spmat.write_port()
         line = b_entry >> 3
