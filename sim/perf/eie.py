@@ -11,10 +11,10 @@ is accepted (``commands``):
   in cycle P_k = max(P_{k−1} + 1, max_p pop_{p,k−D} + 1) (P_0 = 3, D = queue_depth: the queue must have
   room); PE p pops it in pop_{p,k} = max(P_k + 1, x_{p,k−1}) and its entry walker takes it in
   x_{p,k} = max(P_k + 2, x_{p,k−1} + d_{p,k−1}), d = max(1, entries of the column in this PE), issuing its
-  entries in the d cycles after; a PE is idle the cycle after its walker finished the last column or 6
-  cycles after its last entry (stages C, C2, C3, D, E), whichever is later, and the Compute ends the cycle
+  entries in the d cycles after; a PE is idle the cycle after its walker finished the last column or 7
+  cycles after its last entry (stages C, C2, C3, D, D2, E), whichever is later, and the Compute ends the cycle
   after all are idle (the engine registers their idle test): compute_cycles =
-  max_p max(x_{p,K−1} + d_{p,K−1} + 1, last entry + 6) + 1 (3 if K = 0); with ``last`` the write-back takes
+  max_p max(x_{p,K−1} + d_{p,K−1} + 1, last entry + 7) + 1 (3 if K = 0); with ``last`` the write-back takes
   rows + 2 cycles (a read per row, rounding, then saturation and the write).
 
 The recurrence is evaluated in blocks of D items (vectorised over the block and the PEs): within a block,
@@ -32,7 +32,7 @@ from accel.spec import EieSpec
 from ..golden.eie import ComputeTrace, EieGolden
 from ..result import RunResult
 
-DRAIN = 6  # cycles from a PE's last issued entry until it is idle (stages C, C2, C3, D, E)
+DRAIN = 7  # cycles from a PE's last issued entry until it is idle (stages C, C2, C3, D, D2, E)
 START = 2  # cycles from a Compute's acceptance to its first search (start register, candidate registers)
 END = 1  # cycles from all idle to the Compute's end (the engine's registered idle test)
 
