@@ -80,6 +80,8 @@ _energy_table = click.option("--energy-table", "energy_table", default="45nm", s
                              metavar="NAME_OR_FILE",
                              help="Per-action energies: a built-in table (45nm, 28nm) or a JSON file "
                                   "(accel.cost.tables).")
+_wrap = click.option("--wrap", type=click.Choice(["axi"]), default=None,
+                     help="Wrap the engine: axi = AXI4-Lite register map + AXI4 memory master (rtl_gen.axi).")
 _set = click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
                     help="Set a spec parameter; repeatable. `accel params NAME` lists them.")
 
@@ -107,18 +109,29 @@ def params(name):
 @_spec_file
 @_preset
 @_set
+@_wrap
 @click.option("--out", "out_dir", type=click.Path(), required=True,
               help="Directory for the Verilog and its spec.")
-def generate(name, spec_file, preset, assignments, out_dir):
-    """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON."""
+def generate(name, spec_file, preset, assignments, wrap, out_dir):
+    """Write Verilog for BLOCK_OR_ENGINE (lint-checked) and its spec as JSON; with --wrap axi the wrapped
+    engine, its register map's C header and Markdown page."""
     spec = _spec(name, spec_file, preset, assignments)
+    if wrap:
+        from accel.regmap import register_map
+
+        register_map(spec)  # an engine, before anything is written
     out_dir = _out_dir(out_dir)
     from rtl_gen.export import export, lint, module_name, write_if_changed
 
-    path = export(spec, out_dir)
+    if wrap:
+        from rtl_gen.axi.wrapper import export_wrapped
+
+        path, *others = export_wrapped(spec, out_dir)
+    else:
+        path, others = export(spec, out_dir), []
     write_if_changed(Path(out_dir) / f"{module_name(spec)}.json", spec.to_json() + "\n")
     lint(path)
-    click.echo(f"{path} (top module {module_name(spec)}, lint clean)")
+    click.echo(f"{path} (top module {path.stem}, lint clean)" + "".join(f"; {other}" for other in others))
 
 
 @cli.command()
@@ -126,19 +139,26 @@ def generate(name, spec_file, preset, assignments, out_dir):
 @_spec_file
 @_preset
 @_set
+@_wrap
 @click.option("--device", default=None, help="ECP5 device (default LFE5U-85F).")
 @click.option("--freq", "target_mhz", type=float, default=100.0, show_default=True,
               help="Clock target for nextpnr in MHz.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def synth(name, spec_file, preset, assignments, device, target_mhz, as_json):
-    """Synthesize BLOCK_OR_ENGINE for ECP5 (Yosys + nextpnr): LUT4, FF, DSP, BRAM and Fmax."""
+def synth(name, spec_file, preset, assignments, wrap, device, target_mhz, as_json):
+    """Synthesize BLOCK_OR_ENGINE (with --wrap axi: in its AXI wrapper) for ECP5 (Yosys + nextpnr): LUT4, FF,
+    DSP, BRAM and Fmax."""
     spec = _spec(name, spec_file, preset, assignments)
     from rtl_gen import fpga
     from rtl_gen.export import module_name, verilog_for
 
     device = device or fpga.DEFAULT_DEVICE
     fpga.check_target(device, target_mhz)  # before the Verilog is generated
-    report = fpga.synthesize(verilog_for(spec), module_name(spec), device, target_mhz=target_mhz)
+    if wrap:
+        from rtl_gen.axi.wrapper import wrapped_name, wrapped_verilog
+
+        report = fpga.synthesize(wrapped_verilog(spec), wrapped_name(spec), device, target_mhz=target_mhz)
+    else:
+        report = fpga.synthesize(verilog_for(spec), module_name(spec), device, target_mhz=target_mhz)
     if as_json:
         click.echo(json.dumps({"spec": spec.to_dict(), **report.to_dict()}))
     else:

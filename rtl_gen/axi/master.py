@@ -1,0 +1,174 @@
+"""AXI4 master for an engine's memory port: single-beat shell requests coalesced into INCR bursts.
+
+Bursts (ARM IHI 0022E A3.4.1): INCR, at most 256 beats (``axlen`` 8 bits), never crossing a 4 KB boundary;
+one ID (0), so read data and write responses come back in order.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..shell import ADDRESS_BITS, write_layout
+from .ports import axi_master_members
+
+MAX_BURST = 256
+"""Beats of the longest burst (AXI4 INCR)."""
+PAGE = 4096
+"""Bursts never cross a 4 KB boundary (ARM IHI 0022E A3.4.1)."""
+QUEUED_BURSTS = 4
+"""Bursts formed but not yet issued, per direction."""
+OUTSTANDING = 8
+"""Bursts issued and not yet answered (read data or write response), per direction."""
+INCR, BURST_SIZE_OF = 0b01, {8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 256: 5, 512: 6, 1024: 7}
+
+
+def burst_layout(address_bits: int) -> data.StructLayout:
+    """A burst: its first byte address and its length in beats minus one (``axlen``)."""
+    return data.StructLayout({"address": address_bits, "len": 8})
+
+
+class BurstFormer(wiring.Component):
+    """Coalesces a sequence of beat addresses into bursts.
+
+    A beat extends the open burst if it is the next address, the burst has fewer than :data:`MAX_BURST`
+    beats and the beat does not start a new 4 KB page; otherwise the open burst is emitted and the beat
+    opens a new one. A cycle without a beat emits the open burst, so a burst is emitted one cycle after its
+    last beat arrived (or with the beat that breaks it) and no beat waits for a later one.
+
+    Members
+    -------
+    push : ``In(1)``; address : ``In(address_bits)`` — a beat (only in cycles with ``room``).
+    room : ``In(1)`` — a burst can be taken this cycle.
+    emit : ``Out(1)``; burst : ``Out(burst_layout)`` — a burst is emitted this cycle (only with ``room``).
+    open : ``Out(1)`` — a burst is being formed.
+    """
+
+    def __init__(self, address_bits: int, beat_bytes: int):
+        self.beat_bytes = beat_bytes
+        super().__init__({"push": In(1), "address": In(address_bits), "room": In(1), "emit": Out(1),
+                          "burst": Out(burst_layout(address_bits)), "open": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        page_bits = (PAGE - 1).bit_length()
+        start, count = Signal.like(self.address), Signal(8)
+        following = Signal.like(self.address)
+        extend = (self.open & (self.address == following) & (count != MAX_BURST - 1)
+                  & (self.address[:page_bits] != 0))
+        m.d.comb += [self.burst.address.eq(start), self.burst.len.eq(count)]
+        with m.If(self.push):
+            m.d.sync += following.eq(self.address + self.beat_bytes)
+            with m.If(extend):
+                m.d.sync += count.eq(count + 1)
+            with m.Else():
+                m.d.comb += self.emit.eq(self.open)
+                m.d.sync += [start.eq(self.address), count.eq(0), self.open.eq(1)]
+        with m.Elif(self.open & self.room):
+            m.d.comb += self.emit.eq(1)
+            m.d.sync += self.open.eq(0)
+        return m
+
+
+class AxiMaster(wiring.Component):
+    """The engine's memory port (the shell's streams, flipped) as an AXI4 master.
+
+    Members
+    -------
+    rd_req, rd_data, wr_req, wr_ack : the shell's memory-port streams (rtl_gen.shell), flipped.
+    m_axi_* : the AXI4 master ports (:func:`rtl_gen.axi.ports.axi_master_members`), data ``port_bits`` wide.
+    base : ``In(address_bits)`` — added to every engine address.
+    stop : ``In(1)`` — issue no further read burst and drain read data (the engine is held in reset); the
+        write bursts already formed complete.
+    read_error, write_error : ``Out(1)`` — a read beat or write response with SLVERR/DECERR, this cycle.
+    busy : ``Out(1)`` — a burst is being formed, queued, in flight, or write acknowledgements are owed.
+
+    Timing: a read request accepted in cycle t whose burst closes then is issued on AR from cycle t + 2
+    (t + 1 the burst is emitted into the queue); read data passes straight from R to ``rd_data`` (``rready``
+    is ``rd_data.ready``). Write data is buffered (a whole burst, :data:`MAX_BURST` beats) before its AW is
+    issued, so W never waits for the engine; each write response acknowledges its burst's beats one per
+    cycle on ``wr_ack``. Requests stall while :data:`QUEUED_BURSTS` bursts wait or the write buffer is full;
+    issue stalls while :data:`OUTSTANDING` bursts are unanswered.
+    """
+
+    def __init__(self, port_bits: int, address_bits: int = 32):
+        self.port_bits, self.address_bits = port_bits, address_bits
+        super().__init__({
+            "rd_req": In(stream.Signature(ADDRESS_BITS)), "rd_data": Out(stream.Signature(port_bits)),
+            "wr_req": In(stream.Signature(write_layout(port_bits))), "wr_ack": Out(stream.Signature(1)),
+            "base": In(address_bits), "stop": In(1), "read_error": Out(1), "write_error": Out(1), "busy": Out(1),
+        } | axi_master_members(address_bits, port_bits))
+
+    def elaborate(self, platform):
+        m = Module()
+        beat = self.port_bits // 8
+        for channel in ("aw", "ar"):
+            m.d.comb += [getattr(self, f"m_axi_{channel}size").eq(BURST_SIZE_OF[self.port_bits]),
+                         getattr(self, f"m_axi_{channel}burst").eq(INCR),
+                         getattr(self, f"m_axi_{channel}cache").eq(0b0011)]  # normal non-cacheable bufferable
+        layout = burst_layout(self.address_bits)
+
+        # Reads.
+        m.submodules.read_bursts = read_bursts = BurstFormer(self.address_bits, beat)
+        m.submodules.ar_queue = ar_queue = fifo.SyncFIFOBuffered(width=layout.size, depth=QUEUED_BURSTS)
+        reads_out = Signal(range(OUTSTANDING + 1))
+        issue_read = Signal()
+        ar = layout(ar_queue.r_data)
+        m.d.comb += [
+            self.rd_req.ready.eq(ar_queue.w_rdy & ~self.stop),
+            read_bursts.push.eq(self.rd_req.valid & self.rd_req.ready),
+            read_bursts.address.eq(self.rd_req.payload + self.base),
+            read_bursts.room.eq(ar_queue.w_rdy),
+            ar_queue.w_en.eq(read_bursts.emit), ar_queue.w_data.eq(read_bursts.burst),
+            self.m_axi_arvalid.eq(ar_queue.r_rdy & ~self.stop & (reads_out != OUTSTANDING)),
+            self.m_axi_araddr.eq(ar.address), self.m_axi_arlen.eq(ar.len),
+            issue_read.eq(self.m_axi_arvalid & self.m_axi_arready), ar_queue.r_en.eq(issue_read),
+            self.rd_data.valid.eq(self.m_axi_rvalid & ~self.stop), self.rd_data.payload.eq(self.m_axi_rdata),
+            self.m_axi_rready.eq(self.rd_data.ready | self.stop),
+        ]
+        read_beat = self.m_axi_rvalid & self.m_axi_rready
+        m.d.sync += reads_out.eq(reads_out + issue_read - (read_beat & self.m_axi_rlast))
+        m.d.comb += self.read_error.eq(read_beat & self.m_axi_rresp[1])
+
+        # Writes: data buffered per burst; AW once the burst is complete; acknowledgements from B.
+        m.submodules.write_bursts = write_bursts = BurstFormer(self.address_bits, beat)
+        m.submodules.w_queue = w_queue = fifo.SyncFIFOBuffered(width=self.port_bits, depth=MAX_BURST)
+        m.submodules.aw_queue = aw_queue = fifo.SyncFIFOBuffered(width=layout.size, depth=QUEUED_BURSTS)
+        m.submodules.w_lengths = w_lengths = fifo.SyncFIFOBuffered(width=8, depth=QUEUED_BURSTS)
+        m.submodules.b_lengths = b_lengths = fifo.SyncFIFOBuffered(width=8, depth=OUTSTANDING)
+        aw = layout(aw_queue.r_data)
+        write = self.wr_req.valid & self.wr_req.ready
+        m.d.comb += [
+            write_bursts.room.eq(aw_queue.w_rdy & w_lengths.w_rdy),
+            self.wr_req.ready.eq(write_bursts.room & w_queue.w_rdy),
+            write_bursts.push.eq(write), write_bursts.address.eq(self.wr_req.payload.address + self.base),
+            w_queue.w_en.eq(write), w_queue.w_data.eq(self.wr_req.payload.data),
+            aw_queue.w_en.eq(write_bursts.emit), aw_queue.w_data.eq(write_bursts.burst),
+            w_lengths.w_en.eq(write_bursts.emit), w_lengths.w_data.eq(write_bursts.burst.len),
+            self.m_axi_awvalid.eq(aw_queue.r_rdy & b_lengths.w_rdy),
+            self.m_axi_awaddr.eq(aw.address), self.m_axi_awlen.eq(aw.len),
+            aw_queue.r_en.eq(self.m_axi_awvalid & self.m_axi_awready),
+            b_lengths.w_en.eq(self.m_axi_awvalid & self.m_axi_awready), b_lengths.w_data.eq(aw.len),
+        ]
+        w_count = Signal(8)
+        m.d.comb += [
+            self.m_axi_wvalid.eq(w_lengths.r_rdy & w_queue.r_rdy), self.m_axi_wdata.eq(w_queue.r_data),
+            self.m_axi_wstrb.eq(-1), self.m_axi_wlast.eq(w_count == w_lengths.r_data),
+            w_queue.r_en.eq(self.m_axi_wvalid & self.m_axi_wready),
+            w_lengths.r_en.eq(self.m_axi_wvalid & self.m_axi_wready & self.m_axi_wlast),
+        ]
+        with m.If(self.m_axi_wvalid & self.m_axi_wready):
+            m.d.sync += w_count.eq(w_count + 1)
+            with m.If(self.m_axi_wlast):
+                m.d.sync += w_count.eq(0)
+        acks = Signal(range(OUTSTANDING * MAX_BURST + 1))
+        response = self.m_axi_bvalid & self.m_axi_bready
+        m.d.comb += [
+            self.m_axi_bready.eq(b_lengths.r_rdy), b_lengths.r_en.eq(response),
+            self.write_error.eq(response & self.m_axi_bresp[1]),
+            self.wr_ack.valid.eq(acks != 0), self.wr_ack.payload.eq(1),
+        ]
+        m.d.sync += acks.eq(acks + (response * (b_lengths.r_data + 1)) - (self.wr_ack.valid & self.wr_ack.ready))
+        m.d.comb += self.busy.eq(
+            (read_bursts.open | ar_queue.r_rdy) & ~self.stop | (reads_out != 0)
+            | write_bursts.open | aw_queue.r_rdy | w_queue.r_rdy | b_lengths.r_rdy | (acks != 0) & ~self.stop)
+        return m
