@@ -1,6 +1,6 @@
 """The UART bridge: the host's frames (framing in :mod:`accel.bridge`) become 32-bit accesses on the board's bus."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -106,7 +106,7 @@ class UartBridge(wiring.Component):
                     with m.Else():
                         m.next = "next"
             with m.State("reply"):  # a read's word, LSB first
-                m.d.comb += [send.valid.eq(1), send.payload.eq(word.word_select(index[:2], 8))]
+                m.d.comb += [send.valid.eq(1), send.payload.eq(Array(word.word_select(n, 8) for n in range(4))[index[:2]])]
                 with m.If(send.ready):
                     m.d.sync += index.eq(index + 1)
                     with m.If(index == 3):

@@ -1,30 +1,21 @@
 """The board's image memory: block RAM holding a Program's memory image, an AXI4 slave for the engine's memory
 master and a word-bus slave for the UART bridge."""
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..axi.ports import ID_BITS, axi_master_members
 from .bus import bus_signature
 
 RESP_OKAY = 0b00
 RESP_SLVERR = 0b10
 
 
-def axi4_slave_members(data_bits: int, id_bits: int, addr_bits: int = 32) -> dict:
-    """The ``s_axi_*`` members of an AXI4 slave (Vivado/LiteX names; no lock, cache, prot, qos, region, user)."""
-    ids = max(id_bits, 1)
-    return {
-        "s_axi_awid": In(ids), "s_axi_awaddr": In(addr_bits), "s_axi_awlen": In(8), "s_axi_awsize": In(3),
-        "s_axi_awburst": In(2), "s_axi_awvalid": In(1), "s_axi_awready": Out(1),
-        "s_axi_wdata": In(data_bits), "s_axi_wstrb": In(data_bits // 8), "s_axi_wlast": In(1),
-        "s_axi_wvalid": In(1), "s_axi_wready": Out(1),
-        "s_axi_bid": Out(ids), "s_axi_bresp": Out(2), "s_axi_bvalid": Out(1), "s_axi_bready": In(1),
-        "s_axi_arid": In(ids), "s_axi_araddr": In(addr_bits), "s_axi_arlen": In(8), "s_axi_arsize": In(3),
-        "s_axi_arburst": In(2), "s_axi_arvalid": In(1), "s_axi_arready": Out(1),
-        "s_axi_rid": Out(ids), "s_axi_rdata": Out(data_bits), "s_axi_rresp": Out(2), "s_axi_rlast": Out(1),
-        "s_axi_rvalid": Out(1), "s_axi_rready": In(1),
-    }
+def axi4_slave_members(data_bits: int, address_bits: int = 32) -> dict:
+    """The ``s_axi_*`` members of an AXI4 slave: the wrapper's ``m_axi_*`` master ports, flipped."""
+    return {f"s_axi_{name.removeprefix('m_axi_')}": member.flip()
+            for name, member in axi_master_members(address_bits, data_bits).items()}
 
 
 class ImageMemory(wiring.Component):
@@ -32,7 +23,7 @@ class ImageMemory(wiring.Component):
 
     Members
     -------
-    s_axi_* : AXI4 slave (:func:`axi4_slave_members`)
+    s_axi_* : AXI4 slave (:func:`axi4_slave_members`; ``lock``, ``cache`` and ``prot`` are ignored)
         INCR bursts of full-width beats (``awsize``/``arsize`` and ``*burst`` are taken as that); several
         bursts may follow each other, one at a time per direction. A beat outside the memory is not
         written, reads as 0, and makes its burst's response SLVERR.
@@ -45,11 +36,11 @@ class ImageMemory(wiring.Component):
     comes the cycle after its last beat.
     """
 
-    def __init__(self, size: int, data_bits: int, id_bits: int):
-        self.size, self.data_bits, self.id_bits = size, data_bits, id_bits
+    def __init__(self, size: int, data_bits: int):
+        self.size, self.data_bits = size, data_bits
         self.beat = data_bits // 8
         assert size % self.beat == 0 and size & (size - 1) == 0
-        super().__init__({**axi4_slave_members(data_bits, id_bits), "bus": In(bus_signature())})
+        super().__init__({**axi4_slave_members(data_bits), "bus": In(bus_signature())})
 
     def elaborate(self, platform):
         m = Module()
@@ -59,7 +50,7 @@ class ImageMemory(wiring.Component):
         read, write = ram.read_port(), ram.write_port(granularity=8)
 
         # AXI reads: a burst's beats are read one per cycle into a 2-deep queue that rready drains.
-        ids = max(self.id_bits, 1)
+        ids = ID_BITS
         beat_layout = data.StructLayout({"data": self.data_bits, "last": 1, "error": 1, "id": ids})
         m.submodules.r_queue = r_queue = fifo.SyncFIFO(width=beat_layout.size, depth=2)
         r_active, r_address, r_left, r_id = Signal(), Signal(32), Signal(8), Signal(ids)
@@ -137,7 +128,7 @@ class ImageMemory(wiring.Component):
                 m.d.comb += [read.addr.eq(req.payload.address >> shift), read.en.eq(1)]
         with m.If(fetched):  # the RAM's read data of the cycle before
             m.d.sync += [fetched.eq(0), answered.eq(1),
-                         answer.eq(Mux(answer_error, 0, read.data.word_select(answer_lane, 32)))]
+                         answer.eq(Mux(answer_error, 0, Array(read.data.word_select(n, 32) for n in range(lanes))[answer_lane]))]
         m.d.comb += [resp.valid.eq(answered), resp.payload.error.eq(answer_error), resp.payload.data.eq(answer)]
         with m.If(resp.valid & resp.ready):
             m.d.sync += answered.eq(0)

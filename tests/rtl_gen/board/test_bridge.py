@@ -28,7 +28,7 @@ class System(wiring.Component):
         m = Module()
         m.submodules.bridge = bridge = UartBridge(DIVISOR)
         m.submodules.decoder = decoder = Decoder([(0, MEMORY)])
-        m.submodules.memory = memory = ImageMemory(MEMORY, 64, 1)
+        m.submodules.memory = memory = ImageMemory(MEMORY, 64)
         wiring.connect(m, bridge.bus, decoder.bus)
         wiring.connect(m, decoder.slave0, memory.bus)
         m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx), bridge.irq.eq(self.irq)]
