@@ -22,7 +22,7 @@ from rtl_gen import fpga
 from rtl_gen.export import module_name
 
 from .boards import board as board_named
-from .top import BoardTop
+from .top import BoardTop, clocking
 
 ECPPACK = "yowasp-ecppack"
 
@@ -66,7 +66,8 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
     board = board_named(board_name)
     if image_bytes & (image_bytes - 1) or image_bytes < spec.port_bits // 8:
         raise UserError(f"--image-kib: {image_bytes / 1024:g} KiB; allowed: a power of two")
-    top = BoardTop(spec, board, clock_mhz, image_bytes, baud)
+    pll, divisor = clocking(board, clock_mhz, baud)
+    top = BoardTop(spec, board, pll, image_bytes, divisor)
     platform = board.platform()
     name = f"{board.name.replace('-', '_')}_{module_name(spec)}"
     out_dir = Path(out_dir)
@@ -83,7 +84,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
         args = [*fpga.DEVICES[platform.device], "--package", board.package, "--speed", platform.speed,
                 "--json", "netlist.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config",
                 "--report", "report.json", "--timing-allow-fail", "--seed", str(seed)]
-        with step(f"nextpnr: placing and routing {name} on {board.name} at {top.pll.out_mhz:g} MHz, seed {seed}"):
+        with step(f"nextpnr: placing and routing {name} on {board.name} at {pll.out_mhz:g} MHz, seed {seed}"):
             fpga._run(fpga._NEXTPNR, args, work, "nextpnr.log")
         report = json.loads((work / "report.json").read_text())
         fmax = min(clock["achieved"] for clock in report["fmax"].values())
@@ -96,18 +97,18 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
     fmax, seed, met, report = best
     used = {cell: usage["used"] for cell, usage in report["utilization"].items()}
     bitstream = out_dir / f"{name}.bit"
-    result = BoardBuild(name=name, board=board.name, bitstream=str(bitstream), clock_mhz=top.pll.out_mhz,
+    result = BoardBuild(name=name, board=board.name, bitstream=str(bitstream), clock_mhz=pll.out_mhz,
                         fmax_mhz=fmax, seed=seed, met=met, lut4=used["TRELLIS_COMB"], ff=used["TRELLIS_FF"],
                         dsp=used["MULT18X18D"], bram=used["DP16KD"], image_bytes=image_bytes, baud=baud,
-                        divisor=top.divisor)
+                        divisor=divisor)
     (out_dir / f"{name}_timing.json").write_text(json.dumps({**asdict(result), "clocks": report["fmax"]}, indent=2))
     (out_dir / f"{name}_timing.txt").write_text(result.summary() + "\n" + "".join(
         f"  clock {net}: constraint {clock['constraint']:.2f} MHz, achieved {clock['achieved']:.2f} MHz\n"
         for net, clock in report["fmax"].items()))
     shutil.copyfile(work / f"{name}.lpf", out_dir / f"{name}.lpf")
     (out_dir / f"{name}.json").write_text(json.dumps(
-        {"spec": spec.to_dict(), "board": board.name, "clock_mhz": top.pll.out_mhz, "baud": baud,
-         "divisor": top.divisor, "image_bytes": image_bytes}, indent=2))
+        {"spec": spec.to_dict(), "board": board.name, "clock_mhz": pll.out_mhz, "baud": baud,
+         "divisor": divisor, "image_bytes": image_bytes}, indent=2))
     if not met:
         raise UserError(f"--clock: {name} reaches {fmax:.1f} MHz at best ({seeds} seeds), below {clock_mhz:g} MHz; "
                         f"allowed: a clock it meets (see {out_dir / f'{name}_timing.txt'})")

@@ -4,12 +4,11 @@ lines and LEDs on the board's pins, and the :class:`~rtl_gen.board.system.BoardS
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib.cdc import ResetSynchronizer
 
-from accel.board import DEFAULT_BAUD
 from accel.errors import UserError
 from accel.spec import Spec
 
 from .boards import Board
-from .pll import Pll, pll_config
+from .pll import Pll, PllConfig, pll_config
 from .system import BoardSystem
 
 BAUD_TOLERANCE = 0.02
@@ -26,21 +25,27 @@ def divisor_for(clock_hz: float, baud: int) -> int:
     return divisor
 
 
-class BoardTop(Elaboratable):
-    """The whole design on ``board`` for ``spec`` at ``clock_mhz`` (LED 0: PLL locked, LED 1: irq)."""
+def clocking(board: Board, clock_mhz: float, baud: int) -> tuple[PllConfig, int]:
+    """The PLL setting for ``clock_mhz`` from ``board``'s oscillator, and the UART divisor for ``baud`` at the
+    clock it gives; a :class:`UserError` if either cannot be had."""
+    oscillator_mhz = board.platform().lookup(board.oscillator, 0).clock.frequency / 1e6
+    pll = pll_config(oscillator_mhz, clock_mhz)
+    return pll, divisor_for(pll.out_mhz * 1e6, baud)
 
-    def __init__(self, spec: Spec, board: Board, clock_mhz: float, image_bytes: int, baud: int = DEFAULT_BAUD):
-        self.spec, self.board, self.image_bytes, self.baud = spec, board, image_bytes, baud
-        oscillator_mhz = board.platform().lookup(board.oscillator, 0).clock.frequency / 1e6
-        self.pll = pll_config(oscillator_mhz, clock_mhz)
-        self.divisor = divisor_for(self.pll.out_mhz * 1e6, baud)
+
+class BoardTop(Elaboratable):
+    """The whole design on ``board`` for ``spec``: clocked by ``pll`` (from :func:`clocking`), the UART at
+    ``divisor`` cycles a bit (LED 0: PLL locked, LED 1: irq)."""
+
+    def __init__(self, spec: Spec, board: Board, pll: PllConfig, image_bytes: int, divisor: int):
+        self.spec, self.board, self.pll, self.image_bytes, self.divisor = spec, board, pll, image_bytes, divisor
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = sync = ClockDomain("sync")
         m.submodules.pll = pll = Pll(self.pll)
         m.d.comb += [pll.clk_in.eq(platform.request(self.board.oscillator, 0).i), sync.clk.eq(pll.clk_out)]
-        m.submodules.reset = ResetSynchronizer(~pll.locked, domain="sync")
+        m.submodules.pll_reset = ResetSynchronizer(~pll.locked, domain="sync")
 
         m.submodules.system = system = BoardSystem(self.spec, self.image_bytes, self.divisor)
         uart = platform.request(self.board.uart, 0)
