@@ -94,6 +94,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
             shutil.copyfile(work / f"{name}.config", work / "best.config")
         if met:
             break
+    (work / "netlist.json").unlink()
     fmax, seed, met, report = best
     used = {cell: usage["used"] for cell, usage in report["utilization"].items()}
     bitstream = out_dir / f"{name}.bit"
