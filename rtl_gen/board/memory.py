@@ -10,6 +10,7 @@ from .bus import bus_signature
 
 RESP_OKAY = 0b00
 RESP_SLVERR = 0b10
+READ_QUEUE = 3
 
 
 def axi4_slave_members(data_bits: int, address_bits: int = 32) -> dict:
@@ -49,14 +50,16 @@ class ImageMemory(wiring.Component):
         m.submodules.ram = ram = memory.Memory(shape=self.data_bits, depth=words, init=[])
         read, write = ram.read_port(), ram.write_port(granularity=8)
 
-        # AXI reads: a burst's beats are read one per cycle into a 2-deep queue that rready drains.
+        # AXI reads: a burst's beats are read one per cycle into a queue that rready drains. A beat is read only
+        # if the queue has room for it and for the beat read the cycle before (the RAM's read takes a cycle):
+        # 3 places, so that a beat a cycle flows while one waits and one is being read.
         ids = ID_BITS
         beat_layout = data.StructLayout({"data": self.data_bits, "last": 1, "error": 1, "id": ids})
-        m.submodules.r_queue = r_queue = fifo.SyncFIFO(width=beat_layout.size, depth=2)
+        m.submodules.r_queue = r_queue = fifo.SyncFIFO(width=beat_layout.size, depth=READ_QUEUE)
         r_active, r_address, r_left, r_id = Signal(), Signal(32), Signal(8), Signal(ids)
         issued, issued_last, issued_error = Signal(), Signal(), Signal()
         room = Signal()
-        m.d.comb += room.eq(r_queue.level + issued < 2)
+        m.d.comb += room.eq(r_queue.level + issued < READ_QUEUE)
         r_issue = Signal()
         m.d.comb += [
             self.s_axi_arready.eq(~r_active),
