@@ -204,12 +204,16 @@ def board_run(program_file, port, baud, image_kib, as_json):
     from sim import golden
 
     from .board import SerialPipe, run_on_board
+    from .bridge import BridgeError
+    from .driver import DeviceError
     from .program import Program
 
     program = Program.load(program_file)
     pipe = SerialPipe(port, baud)
     try:
         run = asyncio.run(run_on_board(program, pipe, image_kib * 1024))
+    except (BridgeError, DeviceError) as error:  # the board is not the one built for this Program, or is broken
+        raise UserError(f"--port {port}: {error}") from None
     finally:
         pipe.close()
     exact = bool(np.array_equal(run.memory, golden.run(program).memory))
