@@ -1,6 +1,6 @@
 """Board bitstreams: build time, resources and timing of ``accel board`` designs on the ULX3S (LFE5U-85F).
 
-For each engine (its default spec) this builds
+For each engine (its default spec, or with ``--small`` the small spec of the board simulation test) this builds
 the whole board design (:func:`rtl_gen.board.build.build_board`: engine behind AXI, image memory, UART
 bridge, PLL; Yosys, nextpnr-ecp5 in context, ecppack) at ``--clock`` MHz and records the wall time of the
 build, LUT4/FF/DSP/BRAM, the Fmax nextpnr reached and the seed that met the clock. Bitstreams go to
@@ -9,7 +9,7 @@ build, LUT4/FF/DSP/BRAM, the Fmax nextpnr reached and the seed that met the cloc
 Run it from the repository root (it takes minutes per engine; nothing is cached)::
 
     .venv/bin/python benchmarks/board_build.py
-    .venv/bin/python benchmarks/board_build.py --engines xnor --clock 40
+    .venv/bin/python benchmarks/board_build.py --engines xnor --small --image-kib 4
 """
 
 import argparse
@@ -18,11 +18,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from accel.board import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ, DEFAULT_IMAGE_KIB
-from accel.spec import spec_class
+from accel.spec import XnorSpec, spec_class
 from rtl_gen.board.build import build_board
 from report import table, write_json
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "board_build.json"
+SMALL = {"xnor": XnorSpec(pe=8, simd=8, weight_depth=512, threshold_depth=64, input_depth=2048, max_reduction=2048)}
+"""The spec of tests/sim/test_board.py."""
 COLUMNS = [
     ("engine", "engine", "{}"),
     ("clock_mhz", "clock MHz", "{:g}"),
@@ -41,6 +43,7 @@ COLUMNS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", nargs="+", default=["mac_array", "xnor", "eie"])
+    parser.add_argument("--small", action="store_true", help="the small spec of the board test (xnor only)")
     parser.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ)
     parser.add_argument("--image-kib", type=int, default=DEFAULT_IMAGE_KIB)
     parser.add_argument("--build", type=Path, default=Path("build/board_bench"))
@@ -48,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for engine in args.engines:
-        spec = spec_class(engine)()
+        spec = SMALL[engine] if args.small else spec_class(engine)()
         start = time.monotonic()
         result = build_board(spec, "ulx3s-85f", args.clock, args.image_kib * 1024, args.build / engine,
                              baud=DEFAULT_BAUD)
