@@ -4,7 +4,7 @@ Bursts (ARM IHI 0022E A3.4.1): INCR, at most 256 beats (``axlen`` 8 bits), never
 one ID (0), so read data and write responses come back in order.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,42 +30,50 @@ def burst_layout(address_bits: int) -> data.StructLayout:
 class BurstFormer(wiring.Component):
     """Coalesces a sequence of beat addresses into bursts.
 
-    A beat extends the open burst if it is the next address, the burst has fewer than :data:`MAX_BURST`
-    beats and the beat does not start a new 4 KB page; otherwise the open burst is emitted and the beat
-    opens a new one. A cycle without a beat emits the open burst, so a burst is emitted one cycle after its
-    last beat arrived (or with the beat that breaks it) and no beat waits for a later one.
+    A beat is first registered (so the address compare starts from a flip-flop). A held beat extends the
+    open burst if it is the next address, the burst has fewer than :data:`MAX_BURST` beats and the beat
+    does not start a new 4 KB page; otherwise the open burst is emitted and the beat opens a new one. A
+    cycle without a held beat emits the open burst, so a burst is emitted two cycles after its last beat was
+    taken (or with the beat that breaks it) and no beat waits for a later one.
 
     Members
     -------
-    push : ``In(1)``; address : ``In(address_bits)`` — a beat (only in cycles with ``room``).
-    room : ``In(1)`` — a burst can be taken this cycle.
+    push : ``In(1)``; address : ``In(address_bits)``; ready : ``Out(1)`` — a beat, taken when ``ready``.
+    room : ``In(1)`` — a burst can be taken this cycle (``ready`` is low while a beat is held without room).
     emit : ``Out(1)``; burst : ``Out(burst_layout)`` — a burst is emitted this cycle (only with ``room``).
-    open : ``Out(1)`` — a burst is being formed.
+    busy : ``Out(1)`` — a beat is held or a burst is being formed.
     """
 
     def __init__(self, address_bits: int, beat_bytes: int):
         self.beat_bytes = beat_bytes
-        super().__init__({"push": In(1), "address": In(address_bits), "room": In(1), "emit": Out(1),
-                          "burst": Out(burst_layout(address_bits)), "open": Out(1)})
+        super().__init__({"push": In(1), "address": In(address_bits), "ready": Out(1), "room": In(1),
+                          "emit": Out(1), "burst": Out(burst_layout(address_bits)), "busy": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
         page_bits = (PAGE - 1).bit_length()
-        start, count = Signal.like(self.address), Signal(8)
+        held, beat = Signal(), Signal.like(self.address)
+        m.d.comb += self.ready.eq(~held | self.room)
+        take = held & self.room
+        with m.If(self.push & self.ready):
+            m.d.sync += [held.eq(1), beat.eq(self.address)]
+        with m.Elif(take):
+            m.d.sync += held.eq(0)
+
+        is_open, start, count = Signal(), Signal.like(self.address), Signal(8)
         following = Signal.like(self.address)
-        extend = (self.open & (self.address == following) & (count != MAX_BURST - 1)
-                  & (self.address[:page_bits] != 0))
-        m.d.comb += [self.burst.address.eq(start), self.burst.len.eq(count)]
-        with m.If(self.push):
-            m.d.sync += following.eq(self.address + self.beat_bytes)
+        extend = is_open & (beat == following) & (count != MAX_BURST - 1) & (beat[:page_bits] != 0)
+        m.d.comb += [self.burst.address.eq(start), self.burst.len.eq(count), self.busy.eq(held | is_open)]
+        with m.If(take):
+            m.d.sync += following.eq(beat + self.beat_bytes)
             with m.If(extend):
                 m.d.sync += count.eq(count + 1)
             with m.Else():
-                m.d.comb += self.emit.eq(self.open)
-                m.d.sync += [start.eq(self.address), count.eq(0), self.open.eq(1)]
-        with m.Elif(self.open & self.room):
+                m.d.comb += self.emit.eq(is_open)
+                m.d.sync += [start.eq(beat), count.eq(0), is_open.eq(1)]
+        with m.Elif(is_open & self.room):
             m.d.comb += self.emit.eq(1)
-            m.d.sync += self.open.eq(0)
+            m.d.sync += is_open.eq(0)
         return m
 
 
@@ -82,8 +90,8 @@ class AxiMaster(wiring.Component):
     read_error, write_error : ``Out(1)`` — a read beat or write response with SLVERR/DECERR, this cycle.
     busy : ``Out(1)`` — a burst is being formed, queued, in flight, or write acknowledgements are owed.
 
-    Timing: a read request accepted in cycle t whose burst closes then is issued on AR from cycle t + 2
-    (t + 1 the burst is emitted into the queue); read data passes straight from R to ``rd_data`` (``rready``
+    Timing: a read request accepted in cycle t whose burst closes then is issued on AR from cycle t + 3
+    (held in t + 1, the burst emitted into the queue in t + 2); read data passes straight from R to ``rd_data`` (``rready``
     is ``rd_data.ready``). Write data is buffered (a whole burst, :data:`MAX_BURST` beats) before its AW is
     issued, so W never waits for the engine; each write response acknowledges its burst's beats one per
     cycle on ``wr_ack``. Requests stall while :data:`QUEUED_BURSTS` bursts wait or the write buffer is full;
@@ -114,8 +122,8 @@ class AxiMaster(wiring.Component):
         issue_read = Signal()
         ar = layout(ar_queue.r_data)
         m.d.comb += [
-            self.rd_req.ready.eq(ar_queue.w_rdy & ~self.stop),
-            read_bursts.push.eq(self.rd_req.valid & self.rd_req.ready),
+            self.rd_req.ready.eq(read_bursts.ready & ~self.stop),
+            read_bursts.push.eq(self.rd_req.valid & ~self.stop),
             read_bursts.address.eq(self.rd_req.payload + self.base),
             read_bursts.room.eq(ar_queue.w_rdy),
             ar_queue.w_en.eq(read_bursts.emit), ar_queue.w_data.eq(read_bursts.burst),
@@ -139,7 +147,7 @@ class AxiMaster(wiring.Component):
         write = self.wr_req.valid & self.wr_req.ready
         m.d.comb += [
             write_bursts.room.eq(aw_queue.w_rdy & w_lengths.w_rdy),
-            self.wr_req.ready.eq(write_bursts.room & w_queue.w_rdy),
+            self.wr_req.ready.eq(write_bursts.ready & w_queue.w_rdy),
             write_bursts.push.eq(write), write_bursts.address.eq(self.wr_req.payload.address + self.base),
             w_queue.w_en.eq(write), w_queue.w_data.eq(self.wr_req.payload.data),
             aw_queue.w_en.eq(write_bursts.emit), aw_queue.w_data.eq(write_bursts.burst),
@@ -167,8 +175,8 @@ class AxiMaster(wiring.Component):
             self.write_error.eq(response & self.m_axi_bresp[1]),
             self.wr_ack.valid.eq(acks != 0), self.wr_ack.payload.eq(1),
         ]
-        m.d.sync += acks.eq(acks + (response * (b_lengths.r_data + 1)) - (self.wr_ack.valid & self.wr_ack.ready))
+        m.d.sync += acks.eq(acks + Mux(response, b_lengths.r_data + 1, 0) - (self.wr_ack.valid & self.wr_ack.ready))
         m.d.comb += self.busy.eq(
-            (read_bursts.open | ar_queue.r_rdy) & ~self.stop | (reads_out != 0)
-            | write_bursts.open | aw_queue.r_rdy | w_queue.r_rdy | b_lengths.r_rdy | (acks != 0) & ~self.stop)
+            (read_bursts.busy | ar_queue.r_rdy) & ~self.stop | (reads_out != 0)
+            | write_bursts.busy | aw_queue.r_rdy | w_queue.r_rdy | b_lengths.r_rdy | (acks != 0) & ~self.stop)
         return m

@@ -7,10 +7,11 @@ m_axi_* : AXI4 master, the engine's memory (``address_bits``, data ``port_bits``
 irq : ``Out(1)`` — ``CONTROL.irq_enable`` and any ``IRQ_STATUS`` bit set (level).
 
 Behaviour is the register map's (accel.regmap's conventions). Commands flow from ``CMD_DATA`` through a
-:data:`accel.regmap.CMD_FIFO_DEPTH`-deep FIFO to the engine's command port from ``CONTROL.start`` on,
+:data:`accel.regmap.CMD_FIFO_DEPTH`-deep FIFO and a one-command register (``CMD_SPACE`` counts the FIFO
+only) to the engine's command port from ``CONTROL.start`` on,
 until ``CMD_COUNT`` commands were issued; ``STATUS.done`` rises the cycle after the engine and the memory
 port are idle. ``CONTROL.soft_reset`` resets everything but the AXI4-Lite slave itself (every register to
-its reset value). A memory error holds the engine and the command FIFO in reset (see AxiMaster's ``stop``).
+its reset value) in the cycle after its write, before the write's response can be taken. A memory error holds the engine and the command FIFO in reset (see AxiMaster's ``stop``).
 
 Overhead against the simulation harness: none in the engine's own counting (a preloaded command reaches the
 engine in the cycle after ``start``, as in the harness); the memory behind AXI answers with its own timing
@@ -64,7 +65,8 @@ class AxiEngine(wiring.Component):
         core.submodules.registers = regs = RegisterBlock(regmap)
         for name in ("addr", "write", "wdata", "read"):
             m.d.comb += getattr(regs, name).eq(getattr(lite, name))
-        m.d.comb += [lite.hit.eq(regs.hit), lite.rdata.eq(regs.rdata), soft_reset.eq(regs.control_soft_reset)]
+        m.d.comb += [lite.hit.eq(regs.hit), lite.rdata.eq(regs.rdata)]
+        m.d.sync += soft_reset.eq(regs.control_soft_reset)  # registered: its fan-out is the whole core
 
         core.submodules.master = master = AxiMaster(self.spec.port_bits, self.address_bits)
         pass_through(m, self, master, axi_master_members(self.address_bits, self.spec.port_bits))
@@ -97,12 +99,21 @@ class AxiEngine(wiring.Component):
         running, done, issued = Signal(), Signal(), Signal(32)
         with core.If(regs.control_start):
             core.d.sync += [running.eq(1), done.eq(0), issued.eq(0)]
+        # The next command waits in a fabric register (loaded whenever it is empty or taken, so one command
+        # per cycle still flows): the engine's decode and ready start from a flip-flop, not a block RAM's
+        # read port (5.6 ns clock-to-out on ECP5 -6, which capped the wrapped xnor at 74 MHz).
+        next_valid, next_command = Signal(), Signal(command_bits)
+        take = engine.cmd.valid & engine.cmd.ready
+        stopped.d.comb += commands.r_en.eq(~next_valid | take)
+        with stopped.If(commands.r_en & commands.r_rdy):
+            stopped.d.sync += [next_valid.eq(1), next_command.eq(commands.r_data)]
+        with stopped.Elif(take):
+            stopped.d.sync += next_valid.eq(0)
         core.d.comb += [
-            engine.cmd.valid.eq(running & commands.r_rdy & (issued != regs.cmd_count)),
-            engine.cmd.payload.eq(commands.r_data),
-            commands.r_en.eq(engine.cmd.valid & engine.cmd.ready),
+            engine.cmd.valid.eq(running & next_valid & (issued != regs.cmd_count)),
+            engine.cmd.payload.eq(next_command),
         ]
-        with core.If(engine.cmd.valid & engine.cmd.ready):
+        with core.If(take):
             core.d.sync += issued.eq(issued + 1)
         finished = running & ~regs.control_start & (issued == regs.cmd_count) & ~engine.busy & ~master.busy
         with core.If(finished | error):

@@ -18,6 +18,7 @@ from rtl_gen.axi.wrapper import wrapped_name, wrapped_verilog
 
 from .. import perf
 from . import runner
+from .harness import PERIOD_NS
 
 TESTBENCH = "sim.rtl.testbenches.axi"
 BASE = 0x1_0000
@@ -65,7 +66,7 @@ def run(programs: list[Program], *, backpressure: bool = False, fails: list[str]
             paths.append(str(work / f"program{n}.accel"))
             results.append(str(work / f"result{n}.npz"))
             host = HOST_NS * (len(program.commands) + program.memory.size // 64 + 100)
-            limits.append(SLOWEST * perf.run(program).cycles * 10 + host)
+            limits.append(SLOWEST * perf.run(program).cycles * PERIOD_NS + host)
         runner.run(model, TESTBENCH, "run_programs", work, seed=seed, programs=paths, results=results,
                    limits=limits, base=BASE, ram_bytes=1 << (need - 1).bit_length(), backpressure=backpressure,
                    fails=fails or [""] * len(programs), irqs=irqs or [True] * len(programs))

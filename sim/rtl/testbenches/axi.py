@@ -22,9 +22,9 @@ from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from accel.driver import DeviceError, Driver
 from accel.program import Program
+from sim.rtl.harness import PERIOD_NS
 from sim.rtl.runner import tb_params
 
-PERIOD_NS = 10
 # cocotbext-axi 0.1.28 (the newest) still calls cocotb 2's deprecated ``setimmediatevalue``; the simulator
 # runs with warnings as errors, so exactly those, from cocotbext-axi's own modules, are let through.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbext\.axi\.")

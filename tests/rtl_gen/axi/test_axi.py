@@ -33,20 +33,20 @@ def test_burst_former_splits_at_256_beats_and_4k_pages(simulate, gaps):
 
     async def testbench(ctx):
         pending, n, cycle = list(addresses), 0, 0
-        while pending or ctx.get(dut.open):
-            room = cycle not in full_at
-            ctx.set(dut.room, room)
-            push = bool(pending) and room and n not in idle_after
+        while pending or ctx.get(dut.busy):
+            ctx.set(dut.room, cycle not in full_at)
+            push = bool(pending) and n not in idle_after
             ctx.set(dut.push, push)
             if push:
                 ctx.set(dut.address, pending[0])
+            taken = push and ctx.get(dut.ready)
             if ctx.get(dut.emit):
                 emitted.append((ctx.get(dut.burst.address), ctx.get(dut.burst.len)))
             await ctx.tick()
-            if push:
+            if taken:
                 pending.pop(0)
                 n += 1
-            else:
+            elif not push:
                 idle_after.discard(n)
             cycle += 1
 
