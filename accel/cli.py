@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .board import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ, DEFAULT_IMAGE_KIB
 from .errors import UserError
 from .spec import Spec, spec_class
 
@@ -164,6 +165,63 @@ def synth(name, spec_file, preset, assignments, wrap, device, target_mhz, as_jso
     else:
         click.echo(f"{report.top} on {report.device}: {report.lut4} LUT4, {report.ff} FF, "
                    f"{report.dsp} MULT18X18D, {report.bram} DP16KD, Fmax {report.fmax_mhz:.1f} MHz")
+
+
+@cli.command()
+@_name
+@_spec_file
+@_preset
+@_set
+@click.option("--board", "board_name", default="ulx3s-85f", show_default=True, help="Board (ulx3s-85f).")
+@click.option("--clock", "clock_mhz", type=float, default=DEFAULT_CLOCK_MHZ, show_default=True,
+              help="Design clock in MHz (made by the PLL from the board's oscillator); the build must meet it.")
+@click.option("--image-kib", type=int, default=DEFAULT_IMAGE_KIB, show_default=True,
+              help="Image memory (block RAM) for the Program's memory image, KiB; a power of two.")
+@click.option("--baud", type=int, default=DEFAULT_BAUD, show_default=True, help="UART baud rate.")
+@click.option("--out", "out_dir", required=True, help="Directory for the bitstream, timing report and logs.")
+def board(name, spec_file, preset, assignments, board_name, clock_mhz, image_kib, baud, out_dir):
+    """Build a bitstream: ENGINE behind AXI, its image memory, a UART bridge and a PLL, on a board."""
+    spec = _spec(name, spec_file, preset, assignments)
+    out_dir = _out_dir(out_dir)
+    from rtl_gen.board.build import build_board
+
+    click.echo(build_board(spec, board_name, clock_mhz, image_kib * 1024, out_dir, baud=baud).summary())
+
+
+@cli.command("board-run")
+@click.argument("program_file", type=click.Path(path_type=Path))
+@click.option("--port", required=True, help="The board's serial port, e.g. /dev/ttyUSB0.")
+@click.option("--baud", type=int, default=DEFAULT_BAUD, show_default=True, help="UART baud rate of the build.")
+@click.option("--image-kib", type=int, default=DEFAULT_IMAGE_KIB, show_default=True,
+              help="Image memory of the build, KiB (a larger memory image is refused).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counters as JSON.")
+def board_run(program_file, port, baud, image_kib, as_json):
+    """Run a saved Program on a board built by `accel board`; print its counters, check bits against golden."""
+    import asyncio
+
+    import numpy as np
+
+    from sim import golden
+
+    from .board import SerialPipe, run_on_board
+    from .bridge import BridgeError
+    from .driver import DeviceError
+    from .program import Program
+
+    program = Program.load(program_file)
+    pipe = SerialPipe(port, baud)
+    try:
+        run = asyncio.run(run_on_board(program, pipe, image_kib * 1024))
+    except (BridgeError, DeviceError) as error:  # the board is not the one built for this Program, or is broken
+        raise UserError(f"--port {port}: {error}") from None
+    finally:
+        pipe.close()
+    exact = bool(np.array_equal(run.memory, golden.run(program).memory))
+    if as_json:
+        click.echo(json.dumps({"bit_exact": exact, "counters": run.counters}))
+    else:
+        click.echo(f"bit_exact={exact} " + " ".join(f"{k}={v}" for k, v in run.counters.items()))
+    return 0 if exact else 1
 
 
 _seed = click.IntRange(min=0)

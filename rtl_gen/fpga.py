@@ -117,12 +117,7 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**31):
         raise UserError(f"seed: {seed!r} is not a nextpnr seed; allowed: an integer in [0, 2**31)")
 
-    # synth_ecp5 in two halves with `splitnets` before LUT mapping: without it, ABC9's reintegration trips
-    # an assertion on some Amaranth netlists (count_id(wire->name) == 0; Yosys issue #4349, where splitnets
-    # is the maintainers' suggested fix). `-l` keeps the whole log: yowasp loses stdout after ABC runs.
-    yosys_args = ["-q", "-l", "yosys.log", "-p",
-                  f"read_verilog design.v; synth_ecp5 -top {top} -run :map_luts; splitnets; "
-                  f"synth_ecp5 -top {top} -run map_luts: -json synth.json"]
+    yosys_args = synth_args("read_verilog design.v", top)
     nextpnr_args = [*DEVICES[device], "--package", "CABGA381", "--speed", "6", "--out-of-context",
                     "--json", "netlist.json", "--freq", str(float(target_mhz)),
                     "--timing-allow-fail", "--report", "report.json",
@@ -136,16 +131,7 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
 
     work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     (work / "design.v").write_text(verilog)
-    with step(f"Yosys: synthesizing {top} for {device} "
-              f"(the first run on a machine compiles the toolchain, ~2 min)"):
-        _run(_YOSYS, yosys_args, work, "yosys.out", log="yosys.log")
-    netlist = json.loads((work / "synth.json").read_text())
-    packed = bram_outreg.pack_output_registers(netlist, top)
-    (work / "bram_outreg.log").write_text("".join(f"{line}\n" for line in packed))
-    packed = dsp_registers.pack_registers(netlist, top)
-    (work / "dsp_registers.log").write_text("".join(f"{line}\n" for line in packed))
-    (work / "netlist.json").write_text(json.dumps(netlist))
-    (work / "synth.json").unlink()
+    synthesize_netlist(work, yosys_args, top, device)
     with step(f"nextpnr: placing and routing {top} on {device}"):
         _run(_NEXTPNR, nextpnr_args, work, "nextpnr.log")
     (work / "netlist.json").unlink()
@@ -169,6 +155,31 @@ def synthesize(verilog: str, top: str, device: str = DEFAULT_DEVICE, *,
     except OSError:  # a concurrent run with the same inputs cached its result first
         shutil.rmtree(work)
     return report
+
+
+def synth_args(read: str, top: str) -> list[str]:
+    """Yosys's arguments: the ``read`` command(s), then ``synth_ecp5`` of ``top`` into ``synth.json``."""
+    # synth_ecp5 in two halves with `splitnets` before LUT mapping: without it, ABC9's reintegration trips
+    # an assertion on some Amaranth netlists (count_id(wire->name) == 0; Yosys issue #4349, where splitnets
+    # is the maintainers' suggested fix). `-l` keeps the whole log: yowasp loses stdout after ABC runs.
+    return ["-q", "-l", "yosys.log", "-p",
+            f"{read}; synth_ecp5 -top {top} -run :map_luts; splitnets; "
+            f"synth_ecp5 -top {top} -run map_luts: -json synth.json"]
+
+
+def synthesize_netlist(work: Path, yosys_args: list[str], top: str, device: str) -> None:
+    """Run Yosys with ``yosys_args`` (from :func:`synth_args`) in ``work``, then the packing passes; leaves
+    ``netlist.json`` for nextpnr and the passes' logs in ``work``."""
+    with step(f"Yosys: synthesizing {top} for {device} "
+              f"(the first run on a machine compiles the toolchain, ~2 min)"):
+        _run(_YOSYS, yosys_args, work, "yosys.out", log="yosys.log")
+    netlist = json.loads((work / "synth.json").read_text())
+    packed = bram_outreg.pack_output_registers(netlist, top)
+    (work / "bram_outreg.log").write_text("".join(f"{line}\n" for line in packed))
+    packed = dsp_registers.pack_registers(netlist, top)
+    (work / "dsp_registers.log").write_text("".join(f"{line}\n" for line in packed))
+    (work / "netlist.json").write_text(json.dumps(netlist))
+    (work / "synth.json").unlink()
 
 
 def _tool(name: str) -> str:
