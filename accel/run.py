@@ -104,6 +104,12 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def check_partitioned(backend: str) -> None:
+    """A :class:`UserError` for a backend a partitioned network does not run on."""
+    if backend not in ("golden", "perf"):
+        raise UserError(f"--backend: {backend!r} is not allowed with --engine auto; expected golden or perf")
+
+
 def run_partitioned(partitioned, backend: str, *, stall: bool = False, seed: int = 0, table="45nm",
                     show: bool = True) -> dict:
     """A :class:`~accel.compiler.partition.Partitioned` network on ``backend``, stage after stage (each as
@@ -112,9 +118,7 @@ def run_partitioned(partitioned, backend: str, *, stall: bool = False, seed: int
     (each stage's reference runs on the previous one's converted outputs, so this is the whole network
     against its chained integer reference); layer rows carry their ``engine``. Energy: the stages' (the
     transfers' DRAM traffic is not costed)."""
-    if backend == "rtl":
-        raise UserError("--backend rtl: not with --engine auto (each stage runs on RTL as its own engine); "
-                        "expected golden or perf")
+    check_partitioned(backend)
     results = [run(stage.network, backend, stall=stall, seed=seed, table=table, show=show)
                for stage in partitioned.stages]
     transfers = [t.to_dict() for t in partitioned.transfers]

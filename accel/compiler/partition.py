@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..nn.layers import Dense, Flatten, ReLU
 from . import network as network_pass
 
 ENGINE = "auto"
 DEEP_COMPRESSION_DENSITY = {"conv1": 0.84, "conv2": 0.38, "conv3": 0.35, "conv4": 0.37, "conv5": 0.37,
                             "fc6": 0.09, "fc7": 0.09, "fc8": 0.25}
 """AlexNet's weight density per layer after pruning: Han et al., "Deep Compression", ICLR 2016, Table 4."""
-CLASSIFIER_OPS = ("Dense", "ReLU", "Flatten")
+CLASSIFIER_OPS = (Dense, ReLU, Flatten)
 """Operations of the trailing chain that runs on eie."""
 
 
@@ -98,11 +99,13 @@ def split(graph) -> tuple[object | None, object | None]:
 
     nodes = graph.layers()
     cut = len(nodes)
-    while cut and type(nodes[cut - 1].op).__name__ in CLASSIFIER_OPS and \
+    while cut and isinstance(nodes[cut - 1].op, CLASSIFIER_OPS) and \
             nodes[cut - 1].inputs == [nodes[cut - 2].name if cut > 1 else "input"]:
         cut -= 1
-    while cut < len(nodes) and type(nodes[cut].op).__name__ != "Dense":  # a Flatten/ReLU before the first Dense
-        cut += 1                                                           # stays with the front
+    while cut < len(nodes) and isinstance(nodes[cut].op, ReLU):  # a ReLU before it stays with the front
+        cut += 1
+    if not any(isinstance(node.op, Dense) for node in nodes[cut:]):
+        cut = len(nodes)
     if cut == len(nodes):
         return graph, None
     head = None
@@ -126,7 +129,7 @@ def densities(graph, prune: float | None) -> dict[str, float]:
         return {node.name: 1 - prune for node in weighted}
     if graph.name == "alexnet":
         return DEEP_COMPRESSION_DENSITY
-    return {node.name: network_pass.EIE_DENSITY if type(node.op).__name__ == "Dense" else 1.0 for node in weighted}
+    return {node.name: network_pass.EIE_DENSITY if isinstance(node.op, Dense) else 1.0 for node in weighted}
 
 
 def classifier_spec(spec, layers):
@@ -187,9 +190,9 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
     bits = network_pass.EIE_SHARE_BITS if share is None else share
     head, tail = split(graph)
     if head is None or tail is None:
-        raise UserError(f"MODEL {model.name!r}: has {'no layers before' if head is None else 'no'} fully connected "
-                        f"classifier; --engine auto runs a network with both on the mac_array and eie; expected "
-                        f"--engine {'eie' if head is None else 'mac_array'}")
+        raise UserError(f"MODEL {model.name!r}: has {'no layers before its' if head is None else 'no'} fully "
+                        f"connected classifier; --engine auto runs a network with both on the mac_array and eie; "
+                        f"expected --engine {'eie' if head is None else 'mac_array'}")
     front = network_pass.compile("mac_array", specs["mac_array"],
                                  Model(model.name, graph=head, trained_on_digits=model.trained_on_digits),
                                  images=images, seed=seed, share=bits, calibrate=calibrate)
@@ -203,7 +206,6 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
     read = front.output.nbytes * front.images
     transfer = Transfer("mac_array", "eie", read, written, -(-read // out.beat_bytes),
                         -(-written // classifier.program.spec.beat_bytes))
-    classifier.info["inputs"] = xs
     return Partitioned([Stage("mac_array", front), Stage("eie", classifier)], [transfer],
                        {"model": model.name, "labels": front.info.get("labels"), "densities": density,
                         "share": bits})
