@@ -39,8 +39,9 @@ def compress(graph: Graph, density: float | None, bits: int | None,
         path = cache_dir("compressed") / f"{graph.name}-{key}.npz"
         if path.exists():
             return _load(graph, path, bits)
-    with progress.step(f"{graph.name}: pruning to {density if density is not None else 1:.0%} density"
-                       + (f", sharing {2**bits}-entry codebooks" if bits else "")):
+    steps = ([f"pruning to {density:.0%} density"] if density is not None else []) + \
+        ([f"sharing {2**bits}-entry codebooks"] if bits else [])
+    with progress.step(f"{graph.name}: {', '.join(steps) or 'unchanged'}"):
         if density is not None:
             if data is not None:
                 prune_pass.prune(graph, density, *data, FINETUNE, PRUNE_ROUNDS)
