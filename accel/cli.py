@@ -412,7 +412,8 @@ def compile_(model, engine, spec_file, preset, assignments, removed, bits, binar
 def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed, backend,
         stall, energy_table, as_json):
     """Run MODEL (or a program file `accel compile` wrote) on ENGINE: per-layer table, totals, bit_exact and,
-    for a digits model, the test accuracy next to the reference's."""
+    for a digits model, the test accuracy next to the reference's. ENGINE auto: the convolutions on the
+    mac_array, the fully connected classifier on eie, cycles per engine and the transfer between them."""
     from . import run as runner
     from .compiler import network_file
     from .cost import load_table
