@@ -174,7 +174,8 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
     (default :data:`SHARE_BITS`), its front quantized to int8 and compiled for the mac_array, its classifier
     compiled for eie on the front's converted reference outputs; over ``images`` inputs as
     :func:`accel.compiler.network.compile` draws them."""
-    from ..compress.prune import magnitude_masks
+    from ..compress.pipeline import compress
+    from ..nn import digits
     from ..nn.load import Model
     from . import eie
 
@@ -183,25 +184,28 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
         raise UserError(f"MODEL {model.name!r}: --engine auto partitions a float network (a zoo network, a digits "
                         f"model or a float ONNX file); expected --engine "
                         f"{'xnor' if model.binarized else 'mac_array'}")
-    graph = copy.deepcopy(model.graph)
-    density = densities(graph, prune)
-    for name, mask in magnitude_masks(graph, density).items():
-        graph[name].params["weight"] = graph[name].params["weight"] * mask
-    bits = network_pass.EIE_SHARE_BITS if share is None else share
-    head, tail = split(graph)
+    head, tail = split(model.graph)
     if head is None or tail is None:
         raise UserError(f"MODEL {model.name!r}: has {'no layers before its' if head is None else 'no'} fully "
                         f"connected classifier; --engine auto runs a network with both on the mac_array and eie; "
                         f"expected --engine {'eie' if head is None else 'mac_array'}")
+    density, bits = densities(model.graph, prune), network_pass.EIE_SHARE_BITS if share is None else share
+    data = None
+    if model.trained_on_digits:  # fine-tuned while pruning and sharing, as the single-engine passes do
+        train = digits.load()[0]
+        data = (train.inputs(model.input_shape), train.labels)
+    graph, shared = compress(model.graph, density, bits, data)
+    head, tail = split(graph)
     front = network_pass.compile("mac_array", specs["mac_array"],
                                  Model(model.name, graph=head, trained_on_digits=model.trained_on_digits),
-                                 images=images, seed=seed, share=bits, calibrate=calibrate)
-    layers = eie.network_layers(specs["eie"], tail, None, bits)
+                                 images=images, seed=seed, calibrate=calibrate)
+    layers = eie.shared_layers(specs["eie"], tail, shared)
     spec = classifier_spec(specs["eie"], layers)
     out = front.program.spec
     xs = int8_to_fixed(np.asarray(front.reference()).reshape(front.images, -1), front.info["output_quant"],
                        spec.act_frac)
     classifier = eie.compile_network(spec, layers, xs)
+    classifier.info.update(model=model.name, labels=front.info.get("labels"))  # the whole network's outputs
     written = classifier.program.memory["input"].size
     read = front.output.nbytes * front.images
     transfer = Transfer("mac_array", "eie", read, written, -(-read // out.beat_bytes),
