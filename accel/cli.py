@@ -419,8 +419,6 @@ def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, 
     from .cost import load_table
 
     load_table(energy_table)
-    if engine == "auto":
-        runner.check_partitioned(backend)
     if Path(model).is_file() and Path(model).suffix not in (".onnx", ".csv"):  # a program file
         given = [name for name, value in [("--spec", spec_file), ("--preset", preset), ("--set", assignments),
                                           ("--prune", removed), ("--share", bits), ("--binarize", binarize),

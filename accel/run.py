@@ -104,21 +104,15 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def check_partitioned(backend: str) -> None:
-    """A :class:`UserError` for a backend a partitioned network does not run on."""
-    if backend not in ("golden", "perf"):
-        raise UserError(f"--backend: {backend!r} is not allowed with --engine auto; expected golden or perf")
-
-
 def run_partitioned(partitioned, backend: str, *, stall: bool = False, seed: int = 0, table="45nm",
                     show: bool = True) -> dict:
     """A :class:`~accel.compiler.partition.Partitioned` network on ``backend``, stage after stage (each as
     :func:`run`): totals are the stages' sums plus the transfers' cycles and bytes; ``engines`` per engine
     cycles, macs, bytes (read + written); ``transfers``; ``bit_exact`` when every stage equals its reference
     (each stage's reference runs on the previous one's converted outputs, so this is the whole network
-    against its chained integer reference); layer rows carry their ``engine``. Energy: the stages' (the
-    transfers' DRAM traffic is not costed)."""
-    check_partitioned(backend)
+    against its chained integer reference); layer rows carry their ``engine``; on rtl ``perf_cycles`` (the
+    perf model's total) and ``rtl_seconds``. Energy: the stages' (the transfers' DRAM traffic is not
+    costed)."""
     results = [run(stage.network, backend, stall=stall, seed=seed, table=table, show=show)
                for stage in partitioned.stages]
     transfers = [t.to_dict() for t in partitioned.transfers]
@@ -146,6 +140,9 @@ def run_partitioned(partitioned, backend: str, *, stall: bool = False, seed: int
               "engines": engines, "transfers": transfers,
               "layers": [{"engine": stage.engine, **row} for stage, r in zip(partitioned.stages, results)
                          for row in r["layers"]]}
+    if backend == "rtl":
+        result["perf_cycles"] = sum(r["perf_cycles"] for r in results) + sum(t["cycles"] for t in transfers)
+        result["rtl_seconds"] = sum(r["rtl_seconds"] for r in results)
     if "reference_accuracy" in results[-1]:
         result["accuracy"] = results[-1]["accuracy"]
         result["reference_accuracy"] = results[-1]["reference_accuracy"]

@@ -83,7 +83,7 @@ def test_run_auto_breaks_cycles_and_bytes_down_per_engine(backend, capsys):
 
 @pytest.mark.parametrize("args,complaint", [
     (["compile", "lenet5", "--engine", "auto", "--out", "x.accel"], "--engine: 'auto' is not allowed with accel compile"),
-    (["run", "lenet5", "--engine", "auto", "--backend", "rtl"], "--backend: 'rtl' is not allowed with --engine auto"),
+    (["run", "lenet5", "--engine", "auto", "--calibrate", "bogus"], "--calibrate: 'bogus' is not allowed"),
     (["run", "lenet5", "--engine", "auto", "--set", "n_pe=8"], "--set: not with --engine auto"),
     (["run", "lenet5", "--engine", "auto", "--share", "5"], "--share: 5 bits is not allowed with --engine auto"),
     (["run", "digits-bnn-mlp", "--engine", "auto"], "--engine auto partitions a float network"),
