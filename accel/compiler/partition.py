@@ -25,7 +25,6 @@ from ..errors import UserError
 from ..nn.layers import Dense, Flatten, ReLU
 from . import network as network_pass
 
-ENGINE = "auto"
 DEEP_COMPRESSION_DENSITY = {"conv1": 0.84, "conv2": 0.38, "conv3": 0.35, "conv4": 0.37, "conv5": 0.37,
                             "fc6": 0.09, "fc7": 0.09, "fc8": 0.25}
 """AlexNet's weight density per layer after pruning: Han et al., "Deep Compression", ICLR 2016, Table 4."""
@@ -75,7 +74,7 @@ class Stage:
 @dataclass
 class Partitioned:
     """A network as stages run one after another, the transfers between them (``transfers[i]`` feeds
-    ``stages[i + 1]``) and ``info`` (model name, labels)."""
+    ``stages[i + 1]``) and ``info`` (model name, densities, sharing bits)."""
 
     stages: list[Stage]
     transfers: list[Transfer]
@@ -170,8 +169,9 @@ def check(*, prune: float | None = None, share: int | None = None, binarize: boo
 def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, prune: float | None = None,
             share: int | None = None, calibrate: str | None = None) -> Partitioned:
     """``model`` (an :class:`accel.nn.load.Model` with a float graph) partitioned over ``specs`` (engine name
-    → spec, for ``mac_array`` and ``eie``): pruned (:func:`densities`), weight-shared with ``share`` bits
-    (default :data:`SHARE_BITS`), its front quantized to int8 and compiled for the mac_array, its classifier
+    → spec, for ``mac_array`` and ``eie``): pruned (:func:`densities`) and weight-shared with ``share`` bits
+    (default :data:`~.network.EIE_SHARE_BITS`) as a whole (fine-tuned for a digits model), then split: its
+    front quantized to int8 and compiled for the mac_array, its classifier
     compiled for eie on the front's converted reference outputs; over ``images`` inputs as
     :func:`accel.compiler.network.compile` draws them."""
     from ..compress.pipeline import compress
@@ -211,5 +211,4 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
     transfer = Transfer("mac_array", "eie", read, written, -(-read // out.beat_bytes),
                         -(-written // classifier.program.spec.beat_bytes))
     return Partitioned([Stage("mac_array", front), Stage("eie", classifier)], [transfer],
-                       {"model": model.name, "labels": front.info.get("labels"), "densities": density,
-                        "share": bits})
+                       {"model": model.name, "densities": density, "share": bits})
