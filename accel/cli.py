@@ -412,7 +412,8 @@ def _file_summary(result: dict) -> str:
 def _network_options(metavar: str):
     """The argument and options ``compile`` and ``run`` share: the model, engine, its spec, compression, inputs."""
     options = [click.argument("model", metavar=metavar),
-        click.option("--engine", required=True, help="Engine to compile for (eie, mac_array, xnor)."),
+        click.option("--engine", required=True, help="Engine to compile for (eie, mac_array, xnor; run: also auto, "
+                                                     "convolutions on the mac_array and the classifier on eie)."),
         _spec_file, _preset, _set,
         click.option("--prune", "removed", type=float, default=None, metavar="FRACTION",
                      help="Remove this fraction of each layer's weights by magnitude (eie default 0.9)."),
@@ -439,6 +440,17 @@ def _network(model, engine, spec_file, preset, assignments, removed, bits, binar
     from .compiler.network import check, compile as compile_network
     from .nn.load import load
 
+    if engine == "auto":
+        from .compiler import partition
+
+        given = [name for name, value in [("--spec", spec_file), ("--preset", preset), ("--set", assignments)] if value]
+        if given:
+            raise UserError(f"{given[0]}: not with --engine auto (it runs the default mac_array and eie specs); "
+                            f"allowed: --prune, --share, --calibrate, --images, --seed")
+        partition.check(prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
+        specs = {name: _spec(name, None, None, ()) for name in ("mac_array", "eie")}
+        return partition.compile(specs, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
+                                 calibrate=calibrate)
     check(engine, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
     spec = _spec(engine, spec_file, preset, assignments)
     return compile_network(engine, spec, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
@@ -457,6 +469,9 @@ def compile_(model, engine, spec_file, preset, assignments, removed, bits, binar
     out = Path(out_file)
     if not out_file or out.is_dir() or not out.absolute().parent.is_dir():
         raise UserError(f"--out: {out_file!r} is not allowed; expected a file path in an existing directory")
+    if engine == "auto":
+        raise UserError("--engine: 'auto' is not allowed with accel compile (a partitioned network is one Program "
+                        "per engine); expected eie, mac_array or xnor, or accel run MODEL --engine auto")
     network = _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed)
     try:
         network_file.save(network, out)
@@ -475,7 +490,8 @@ def compile_(model, engine, spec_file, preset, assignments, removed, bits, binar
 def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed, backend,
         stall, energy_table, as_json):
     """Run MODEL (or a program file `accel compile` wrote) on ENGINE: per-layer table, totals, bit_exact and,
-    for a digits model, the test accuracy next to the reference's."""
+    for a digits model, the test accuracy next to the reference's. ENGINE auto: the convolutions on the
+    mac_array, the fully connected classifier on eie, cycles per engine and the transfer between them."""
     from . import run as runner
     from .compiler import network_file
     from .cost import load_table
@@ -494,7 +510,8 @@ def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, 
     else:
         network = _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images,
                            seed)
-    result = runner.run(network, backend, stall=stall, seed=seed, table=energy_table, show=not as_json)
+    execute = runner.run_partitioned if engine == "auto" else runner.run
+    result = execute(network, backend, stall=stall, seed=seed, table=energy_table, show=not as_json)
     click.echo(json.dumps(result) if as_json else runner.table(result))
     return 1 if result["bit_exact"] is False else 0
 

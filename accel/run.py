@@ -75,7 +75,8 @@ def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45n
 def table(result: dict) -> str:
     """``result`` as text: one row per layer, then the totals, accuracy and energy."""
     head = ("layer", "op", "shape", "mapping", "cycles", "util", "read B", "written B", "energy nJ")
-    rows = [(r["name"], r["op"], r["shape"], r["mapping"], f"{r['cycles']:,}", f"{r['utilization']:.1%}",
+    rows = [(f"{r['engine']}:{r['name']}" if "engine" in r else r["name"], r["op"], r["shape"], r["mapping"],
+             f"{r['cycles']:,}", f"{r['utilization']:.1%}",
              f"{r['bytes_read']:,}", f"{r['bytes_written']:,}", f"{r['energy_pj'] / 1000:.4g}")
             for r in result["layers"]]
     rows.append(("total", "", "", "", f"{result['cycles']:,}", f"{result['utilization']:.1%}",
@@ -91,6 +92,58 @@ def table(result: dict) -> str:
         lines.append(f"accuracy {accuracy}, reference {result['reference_accuracy']:.2%}")
     if "perf_cycles" in result:
         lines.append(f"perf model: {result['perf_cycles']:,} cycles")
+    for engine, part in result.get("engines", {}).items():
+        lines.append(f"{engine}: {part['cycles']:,} cycles, {part['macs']:,} MACs, {part['utilization']:.1%} "
+                     f"utilization, {part['bytes']:,} DRAM bytes")
+    for t in result.get("transfers", ()):
+        lines.append(f"transfer {t['from']} -> {t['to']} through DRAM: {t['bytes_read']:,} B read "
+                     f"({t['read_beats']:,} beats) + {t['bytes_written']:,} B written ({t['write_beats']:,} beats) "
+                     f"= {t['cycles']:,} cycles")
     levels = " ".join(f"{k}={v:.4g}" for k, v in result["energy_breakdown"].items())
     lines.append(f"energy={result['energy_pj']:.4g} pJ ({result['energy_table']}: {levels} pJ)")
     return "\n".join(lines)
+
+
+def run_partitioned(partitioned, backend: str, *, stall: bool = False, seed: int = 0, table="45nm",
+                    show: bool = True) -> dict:
+    """A :class:`~accel.compiler.partition.Partitioned` network on ``backend``, stage after stage (each as
+    :func:`run`): totals are the stages' sums plus the transfers' cycles and bytes; ``engines`` per engine
+    cycles, macs, bytes (read + written); ``transfers``; ``bit_exact`` when every stage equals its reference
+    (each stage's reference runs on the previous one's converted outputs, so this is the whole network
+    against its chained integer reference); layer rows carry their ``engine``; on rtl ``perf_cycles`` (the
+    perf model's total) and ``rtl_seconds``. Energy: the stages' (the transfers' DRAM traffic is not
+    costed)."""
+    results = [run(stage.network, backend, stall=stall, seed=seed, table=table, show=show)
+               for stage in partitioned.stages]
+    transfers = [t.to_dict() for t in partitioned.transfers]
+    engines = {stage.engine: {"cycles": r["cycles"], "macs": r["macs"], "bytes_read": r["bytes_read"],
+                              "bytes_written": r["bytes_written"], "bytes": r["bytes_read"] + r["bytes_written"],
+                              "utilization": r["utilization"], "energy_pj": r["energy_pj"], "spec": r["spec"]}
+               for stage, r in zip(partitioned.stages, results)}
+    peak = sum(r["cycles"] * stage.network.program.spec.macs_per_cycle
+               for stage, r in zip(partitioned.stages, results))
+    exact = [r["bit_exact"] for r in results]
+    breakdown = {}
+    for r in results:
+        for level, pj in r["energy_breakdown"].items():
+            breakdown[level] = breakdown.get(level, 0.0) + pj
+    result = {"engine": "auto", "model": partitioned.info.get("model"), "backend": backend,
+              "images": partitioned.images,
+              "cycles": sum(r["cycles"] for r in results) + sum(t["cycles"] for t in transfers),
+              "macs": sum(r["macs"] for r in results),
+              "utilization": sum(r["macs"] for r in results) / peak if peak else 0.0,
+              "bytes_read": sum(r["bytes_read"] for r in results) + sum(t["bytes_read"] for t in transfers),
+              "bytes_written": sum(r["bytes_written"] for r in results) + sum(t["bytes_written"] for t in transfers),
+              "energy_pj": sum(r["energy_pj"] for r in results), "energy_breakdown": breakdown,
+              "energy_table": results[0]["energy_table"],
+              "bit_exact": None if None in exact else all(exact),
+              "engines": engines, "transfers": transfers,
+              "layers": [{"engine": stage.engine, **row} for stage, r in zip(partitioned.stages, results)
+                         for row in r["layers"]]}
+    if backend == "rtl":
+        result["perf_cycles"] = sum(r["perf_cycles"] for r in results) + sum(t["cycles"] for t in transfers)
+        result["rtl_seconds"] = sum(r["rtl_seconds"] for r in results)
+    if "reference_accuracy" in results[-1]:
+        result["accuracy"] = results[-1]["accuracy"]
+        result["reference_accuracy"] = results[-1]["reference_accuracy"]
+    return result

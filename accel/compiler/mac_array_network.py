@@ -362,6 +362,7 @@ def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray, *, o
                       len(out.channels), order="groups", channel_lanes=() if out.is_dense else
                       tuple(int(lane) for lane in out.channels))
     info = dict(activation_bytes=sum(slot_sizes), activation_slots=len(slot_sizes),
+                output_quant=qgraph.tensors[qgraph.output],
                 weight_bytes=sum(layer.weights.size for layer in layers if layer.weights is not None))
     return Network(Program(spec, commands, memory), records, readout,
                    lambda: qgraph.run(inputs).reshape(len(inputs), -1), len(inputs), info)

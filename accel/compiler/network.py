@@ -106,6 +106,10 @@ class Network:
 
 ENGINES = ("eie", "mac_array", "xnor")
 """Engines with a network pass (what ``accel compile`` and ``accel run`` take)."""
+EIE_DENSITY = 0.1
+"""Weight density the eie pass prunes Dense layers to when ``--prune`` is not given."""
+EIE_SHARE_BITS = 4
+"""Weight-sharing bits of the eie pass when ``--share`` is not given (its 4-bit codebook indices)."""
 RANDOM_CALIBRATION = 16
 """Random inputs that calibrate a float model without a data set when ``--calibrate`` is not given."""
 
@@ -163,7 +167,8 @@ def _eie(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Ne
     if model.graph is None:
         raise UserError(f"MODEL {model.name!r}: an int8 model runs on mac_array; eie runs float MLPs it prunes "
                         f"and weight-shares; expected --engine mac_array")
-    density, bits = 1 - prune if prune is not None else 0.1, share if share is not None else 4
+    density = 1 - prune if prune is not None else EIE_DENSITY
+    bits = share if share is not None else EIE_SHARE_BITS
     if model.name == "digits-mlp":
         layers = eie.digits_mlp(spec, density, bits, seed).layers
     else:

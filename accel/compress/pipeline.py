@@ -21,11 +21,11 @@ from . import prune as prune_pass
 from . import share as share_pass
 
 
-def compress(graph: Graph, density: float | None, bits: int | None,
+def compress(graph: Graph, density: float | dict[str, float] | None, bits: int | None,
              data: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Graph, dict | None]:
-    """A copy of ``graph`` pruned to ``density`` (None: not pruned) and weight-shared with ``2**bits``-entry
-    codebooks (None: not shared), fine-tuned on ``data`` = (inputs, labels) when given; and each layer's
-    :class:`.share.SharedWeight` (None when not shared)."""
+    """A copy of ``graph`` pruned to ``density`` (one value, or one per weighted layer; None: not pruned) and
+    weight-shared with ``2**bits``-entry codebooks (None: not shared), fine-tuned on ``data`` = (inputs, labels)
+    when given; and each layer's :class:`.share.SharedWeight` (None when not shared)."""
     from .report import FINETUNE, PRUNE_ROUNDS
 
     graph, shared = copy.deepcopy(graph), None
@@ -39,8 +39,11 @@ def compress(graph: Graph, density: float | None, bits: int | None,
         path = cache_dir("compressed") / f"{graph.name}-{key}.npz"
         if path.exists():
             return _load(graph, path, bits)
-    with progress.step(f"{graph.name}: pruning to {density if density is not None else 1:.0%} density"
-                       + (f", sharing {2**bits}-entry codebooks" if bits else "")):
+    steps = ([f"pruning to {density:.0%} density" if not isinstance(density, dict) else
+              f"pruning to {min(density.values()):.0%}..{max(density.values()):.0%} density"]
+             if density is not None else []) + \
+        ([f"sharing {2**bits}-entry codebooks"] if bits else [])
+    with progress.step(f"{graph.name}: {', '.join(steps) or 'unchanged'}"):
         if density is not None:
             if data is not None:
                 prune_pass.prune(graph, density, *data, FINETUNE, PRUNE_ROUNDS)
