@@ -447,11 +447,11 @@ def _network(model, engine, spec_file, preset, assignments, removed, bits, binar
         if given:
             raise UserError(f"{given[0]}: not with --engine auto (it runs the default mac_array and eie specs); "
                             f"allowed: --prune, --share, --calibrate, --images, --seed")
-        partition.check(prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
+        partition.check(model, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
         specs = {name: _spec(name, None, None, ()) for name in ("mac_array", "eie")}
         return partition.compile(specs, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
                                  calibrate=calibrate)
-    check(engine, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
+    check(engine, model, prune=removed, share=bits, binarize=binarize, calibrate=calibrate, images=images)
     spec = _spec(engine, spec_file, preset, assignments)
     return compile_network(engine, spec, load(model, seed), images=images, seed=seed, prune=removed, share=bits,
                            binarize=binarize, calibrate=calibrate)

@@ -114,16 +114,23 @@ RANDOM_CALIBRATION = 16
 """Random inputs that calibrate a float model without a data set when ``--calibrate`` is not given."""
 
 
-def check(engine: str, *, prune: float | None = None, share: int | None = None, binarize: bool = False,
-          calibrate: str | None = None, images: int | None = None) -> None:
-    """Every check of :func:`compile`'s options that needs no model: a :class:`UserError` naming the first
-    option that is wrong."""
+def check(engine: str, model: str | None = None, *, prune: float | None = None, share: int | None = None,
+          binarize: bool = False, calibrate: str | None = None, images: int | None = None) -> None:
+    """Every check of :func:`compile`'s options that needs no loaded model (only its name, ``model``): a
+    :class:`UserError` naming the first option that is wrong, before any model is trained or read."""
     if engine not in ENGINES:
         raise UserError(f"--engine: {shown(engine)} is not an engine with a network pass; expected one of "
                         f"{', '.join(ENGINES)}")
     from ..compress.report import check as check_compression
+    from ..nn.load import ALIASES
+    from ..nn.models import BINARIZED
 
     check_compression(prune, share, binarize)
+    if engine == "xnor" and (prune is not None or share is not None):
+        raise UserError("--prune, --share: the xnor engine runs ±1 weights; expected --binarize (or a BNN model)")
+    if engine != "xnor" and (binarize or ALIASES.get(model, model) in BINARIZED.values()):
+        what = "--binarize" if binarize else f"MODEL {model!r}"
+        raise UserError(f"{what}: a binarized network runs on xnor; expected --engine xnor")
     if calibrate is not None:
         if engine != "mac_array":
             raise UserError(f"--calibrate: not on {engine} (it calibrates int8 quantization); allowed on mac_array")
@@ -142,7 +149,7 @@ def compile(engine: str, spec, model, *, images: int | None = None, seed: int = 
     inputs: test images drawn from ``seed`` for a digits model (default 100), else random ones (default 1).
     ``info`` holds the model's name and, for a digits model, the images' labels. A :class:`UserError` names
     what runs where when the engine does not run the model."""
-    check(engine, prune=prune, share=share, binarize=binarize, calibrate=calibrate, images=images)
+    check(engine, model.name, prune=prune, share=share, binarize=binarize, calibrate=calibrate, images=images)
     if model.layers is not None:
         raise UserError(f"MODEL {model.name!r}: a topology file holds unconnected layer shapes; expected a network "
                         f"(a zoo name, a digits model or an ONNX file)")
@@ -162,8 +169,6 @@ def _pixels(model, count: int, seed: int) -> np.ndarray | None:
 def _eie(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> Network:
     from . import eie
 
-    if binarize or model.binarized:
-        raise UserError(f"MODEL {model.name!r}: a binarized network runs on xnor; expected --engine xnor")
     if model.graph is None:
         raise UserError(f"MODEL {model.name!r}: an int8 model runs on mac_array; eie runs float MLPs it prunes "
                         f"and weight-shares; expected --engine mac_array")
@@ -185,8 +190,6 @@ def _xnor(spec, model, count, rng, seed, prune, share, binarize, calibrate) -> N
     from ..nn import digits, models
     from . import xnor
 
-    if prune is not None or share is not None:
-        raise UserError("--prune, --share: the xnor engine runs ±1 weights; expected --binarize (or a BNN model)")
     if binarize and not model.binarized:
         if model.name not in models.BINARIZED:
             raise UserError(f"--binarize: {model.name!r} has no trained binarized counterpart; expected one of "
@@ -209,8 +212,6 @@ def _mac_array(spec, model, count, rng, seed, prune, share, binarize, calibrate)
     from ..nn import digits
     from . import mac_array_network
 
-    if binarize or model.binarized:
-        raise UserError(f"MODEL {model.name!r}: a binarized network runs on xnor; expected --engine xnor")
     qgraph = model.qgraph
     if qgraph is None:
         graph = model.graph

@@ -154,16 +154,16 @@ def classifier_spec(spec, layers):
             n_pe *= 2
 
 
-def check(*, prune: float | None = None, share: int | None = None, binarize: bool = False,
+def check(model: str | None = None, *, prune: float | None = None, share: int | None = None, binarize: bool = False,
           calibrate: str | None = None, images: int | None = None) -> None:
-    """Every check of :func:`compile`'s options that needs no model."""
+    """Every check of :func:`compile`'s options that needs no loaded model (only its name, ``model``)."""
     if binarize:
         raise UserError("--binarize: not with --engine auto (it partitions int8 convolutions and pruned, shared "
                         "fully connected layers); expected --engine xnor")
     if share is not None and share > 4:
         raise UserError(f"--share: {share} bits is not allowed with --engine auto; expected at most 4 (eie's 4-bit "
                         f"codebook indices)")
-    network_pass.check("mac_array", prune=prune, share=share, calibrate=calibrate, images=images)
+    network_pass.check("mac_array", model, prune=prune, share=share, calibrate=calibrate, images=images)
 
 
 def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, prune: float | None = None,
@@ -179,11 +179,10 @@ def compile(specs: dict, model, *, images: int | None = None, seed: int = 0, pru
     from ..nn.load import Model
     from . import eie
 
-    check(prune=prune, share=share, calibrate=calibrate, images=images)
-    if model.graph is None or model.binarized:
+    check(model.name, prune=prune, share=share, calibrate=calibrate, images=images)
+    if model.graph is None:  # (a binarized model was refused by the check)
         raise UserError(f"MODEL {model.name!r}: --engine auto partitions a float network (a zoo network, a digits "
-                        f"model or a float ONNX file); expected --engine "
-                        f"{'xnor' if model.binarized else 'mac_array'}")
+                        f"model or a float ONNX file); expected --engine mac_array")
     head, tail = split(model.graph)
     if head is None or tail is None:
         raise UserError(f"MODEL {model.name!r}: has {'no layers before its' if head is None else 'no'} fully "

@@ -86,7 +86,7 @@ def test_run_auto_breaks_cycles_and_bytes_down_per_engine(backend, capsys):
     (["run", "lenet5", "--engine", "auto", "--calibrate", "bogus"], "--calibrate: 'bogus' is not allowed"),
     (["run", "lenet5", "--engine", "auto", "--set", "n_pe=8"], "--set: not with --engine auto"),
     (["run", "lenet5", "--engine", "auto", "--share", "5"], "--share: 5 bits is not allowed with --engine auto"),
-    (["run", "digits-bnn-mlp", "--engine", "auto"], "--engine auto partitions a float network"),
+    (["run", "digits-bnn-mlp", "--engine", "auto"], "a binarized network runs on xnor"),
     (["run", "lenet-300-100", "--engine", "auto"], "has no layers before its fully connected classifier"),
 ])
 def test_bad_auto_use_is_one_line_exit_2(args, complaint, capsys):
