@@ -17,7 +17,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from accel.board import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ, DEFAULT_IMAGE_KIB
+from accel.board import DEFAULT_BAUD, DEFAULT_IMAGE_KIB
 from accel.spec import XnorSpec, spec_class
 from rtl_gen.board.build import build_board
 from report import table, write_json
@@ -44,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", nargs="+", default=["mac_array", "xnor", "eie"])
     parser.add_argument("--small", action="store_true", help="the small spec of the board test (xnor only)")
-    parser.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ)
+    parser.add_argument("--clock", type=float, default=None, help="MHz (default: each engine's default clock)")
     parser.add_argument("--image-kib", type=int, default=DEFAULT_IMAGE_KIB)
     parser.add_argument("--build", type=Path, default=Path("build/board_bench"))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from accel.board import DEFAULT_CLOCK_MHZ
 from accel.errors import UserError
 from accel.regmap import ENGINE_IDS
 from accel.progress import step
@@ -54,9 +55,10 @@ class BoardBuild:
                 f"{self.baud} baud ({self.divisor} cycles a bit)")
 
 
-def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int, out_dir: Path, *,
+def build_board(spec: Spec, board_name: str, clock_mhz: float | None, image_bytes: int, out_dir: Path, *,
                 baud: int, seeds: int = 4) -> BoardBuild:
     """Build the bitstream of ``spec``'s engine on board ``board_name`` into ``out_dir``; its :class:`BoardBuild`.
+    ``clock_mhz`` None: the engine's :data:`accel.board.DEFAULT_CLOCK_MHZ`.
 
     Raises :class:`UserError` if the design does not meet ``clock_mhz`` with any of ``seeds`` seeds (the
     report of the best one is written anyway).
@@ -64,6 +66,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
     if spec.name not in ENGINE_IDS:
         raise UserError(f"ENGINE: '{spec.name}' is not an engine; allowed: {', '.join(ENGINE_IDS)}")
     board = board_named(board_name)
+    clock_mhz = DEFAULT_CLOCK_MHZ[spec.name] if clock_mhz is None else clock_mhz
     if image_bytes & (image_bytes - 1) or image_bytes < spec.port_bits // 8:
         raise UserError(f"--image-kib: {image_bytes / 1024:g} KiB; allowed: a power of two")
     pll, divisor = clocking(board, clock_mhz, baud)
