@@ -21,8 +21,8 @@ DEFAULT_BAUD = 1_000_000
 DEFAULT_CLOCK_MHZ = {"mac_array": 25.0, "xnor": 50.0, "eie": 25.0}
 """The design clock ``accel board`` asks the PLL for by default, per engine: a clock the whole board design
 meets with margin, measured with ``benchmarks/board_build.py`` (``benchmarks/results/board_build.json``).
-mac_array: the default spec reaches about 39 MHz in context (127 of the 156 MULT18X18D spread over the die),
-so 25 MHz, the ULX3S oscillator's own; xnor: the small spec reaches 69.9 MHz, so 50 MHz; eie: not built on
+mac_array: the default spec reaches about 39 MHz in context (docs/board.md), so 25 MHz, the ULX3S
+oscillator's own; xnor: the small spec reaches 69.9 MHz, so 50 MHz; eie: not built on
 the board here, so the oscillator's 25 MHz until it is measured."""
 
 
