@@ -26,6 +26,11 @@ from .boards import board as board_named
 from .top import BoardTop, clocking
 
 ECPPACK = "yowasp-ecppack"
+ROUTER = ["--router", "router2"]
+"""nextpnr's router for whole boards: the default router1 had routed about 24,000 of the default mac_array's
+127,040 arcs after 273 s at 25 MHz here, slowing, and did not finish at 50 MHz before; router2 negotiates
+congestion over the whole design at once (its overuse fell from 68,407 to 41,718 in its first two
+iterations on the same placement; docs/board.md)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float | None, image_byte
     for seed in range(1, seeds + 1):
         args = [*fpga.DEVICES[platform.device], "--package", board.package, "--speed", platform.speed,
                 "--json", "netlist.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config",
-                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed)]
+                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), *ROUTER]
         with step(f"nextpnr: placing and routing {name} on {board.name} at {pll.out_mhz:g} MHz, seed {seed}"):
             fpga._run(fpga._NEXTPNR, args, work, "nextpnr.log")
         report = json.loads((work / "report.json").read_text())
