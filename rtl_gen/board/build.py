@@ -29,8 +29,8 @@ ECPPACK = "yowasp-ecppack"
 ROUTER = ["--router", "router2"]
 """nextpnr's router for whole boards: the default router1 had routed about 24,000 of the default mac_array's
 127,040 arcs after 273 s at 25 MHz here, slowing, and did not finish at 50 MHz before; router2 negotiates
-congestion over the whole design at once (its overuse fell from 68,407 to 41,718 in its first two
-iterations on the same placement; docs/board.md)."""
+congestion over the whole design at once (on the same placement its overuse fell from 68,407 to 41,718
+and 32,403 in its first three iterations, unfinished when measured; docs/board.md)."""
 
 
 @dataclass(frozen=True)
