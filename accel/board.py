@@ -18,8 +18,12 @@ REGISTERS_BASE = 0x8000_0000
 REGISTERS_SPAN = 0x1000
 """The register map's window (the AXI4-Lite address space of the wrapper, 12 bits)."""
 DEFAULT_BAUD = 1_000_000
-DEFAULT_CLOCK_MHZ = 50.0
-"""The design clock ``accel board`` asks the PLL for by default."""
+DEFAULT_CLOCK_MHZ = {"mac_array": 25.0, "xnor": 50.0, "eie": 25.0}
+"""The design clock ``accel board`` asks the PLL for by default, per engine: a clock the whole board design
+meets with margin, measured with ``benchmarks/board_build.py`` (``benchmarks/results/board_build.json``).
+mac_array: the default spec reaches about 39 MHz in context (docs/board.md), so 25 MHz, the ULX3S
+oscillator's own; xnor: the small spec reaches 69.9 MHz, so 50 MHz; eie: not built on
+the board here, so the oscillator's 25 MHz until it is measured."""
 
 
 def check_image(size: int, image_bytes: int) -> None:
@@ -89,7 +93,8 @@ class UartTransport:
 
 DEFAULT_IMAGE_KIB = 64
 """The image memory ``accel board`` builds by default (32 DP16KD at 64 bits wide), and the limit
-``accel board-run`` checks a Program's memory image against unless told the board's size."""
+``accel run --backend board`` checks a Program's memory image against unless told the board's size. Fixed
+rather than sized to the block RAM the engine leaves: that is known only after synthesising the engine."""
 
 
 async def run_on_board(program, pipe, image_bytes: int = DEFAULT_IMAGE_KIB * 1024):
@@ -99,3 +104,21 @@ async def run_on_board(program, pipe, image_bytes: int = DEFAULT_IMAGE_KIB * 102
 
     check_image(program.memory.size, image_bytes)
     return await Driver(UartTransport(pipe), base=IMAGE_BASE).run(program)
+
+
+def run_on_port(program, port: str, baud: int = DEFAULT_BAUD, image_bytes: int = DEFAULT_IMAGE_KIB * 1024):
+    """:func:`run_on_board` over serial port ``port``; a port that cannot be opened, a board that is not the
+    one built for ``program`` or that answers wrongly is a :class:`UserError` naming the port."""
+    import asyncio
+
+    from .bridge import BridgeError
+    from .driver import DeviceError
+
+    check_image(program.memory.size, image_bytes)  # before the port is touched
+    pipe = SerialPipe(port, baud)
+    try:
+        return asyncio.run(run_on_board(program, pipe, image_bytes))
+    except (BridgeError, DeviceError) as error:
+        raise UserError(f"--port {port}: {error}") from None
+    finally:
+        pipe.close()

@@ -173,8 +173,9 @@ def synth(name, spec_file, preset, assignments, wrap, device, target_mhz, as_jso
 @_preset
 @_set
 @click.option("--board", "board_name", default="ulx3s-85f", show_default=True, help="Board (ulx3s-85f).")
-@click.option("--clock", "clock_mhz", type=float, default=DEFAULT_CLOCK_MHZ, show_default=True,
-              help="Design clock in MHz (made by the PLL from the board's oscillator); the build must meet it.")
+@click.option("--clock", "clock_mhz", type=float, default=None,
+              help="Design clock in MHz (made by the PLL from the board's oscillator); the build must meet it. "
+                   "Default per engine: " + ", ".join(f"{e} {mhz:g}" for e, mhz in DEFAULT_CLOCK_MHZ.items()) + ".")
 @click.option("--image-kib", type=int, default=DEFAULT_IMAGE_KIB, show_default=True,
               help="Image memory (block RAM) for the Program's memory image, KiB; a power of two.")
 @click.option("--baud", type=int, default=DEFAULT_BAUD, show_default=True, help="UART baud rate.")
@@ -186,42 +187,6 @@ def board(name, spec_file, preset, assignments, board_name, clock_mhz, image_kib
     from rtl_gen.board.build import build_board
 
     click.echo(build_board(spec, board_name, clock_mhz, image_kib * 1024, out_dir, baud=baud).summary())
-
-
-@cli.command("board-run")
-@click.argument("program_file", type=click.Path(path_type=Path))
-@click.option("--port", required=True, help="The board's serial port, e.g. /dev/ttyUSB0.")
-@click.option("--baud", type=int, default=DEFAULT_BAUD, show_default=True, help="UART baud rate of the build.")
-@click.option("--image-kib", type=int, default=DEFAULT_IMAGE_KIB, show_default=True,
-              help="Image memory of the build, KiB (a larger memory image is refused).")
-@click.option("--json", "as_json", is_flag=True, help="Print the counters as JSON.")
-def board_run(program_file, port, baud, image_kib, as_json):
-    """Run a saved Program on a board built by `accel board`; print its counters, check bits against golden."""
-    import asyncio
-
-    import numpy as np
-
-    from sim import golden
-
-    from .board import SerialPipe, run_on_board
-    from .bridge import BridgeError
-    from .driver import DeviceError
-    from .program import Program
-
-    program = Program.load(program_file)
-    pipe = SerialPipe(port, baud)
-    try:
-        run = asyncio.run(run_on_board(program, pipe, image_kib * 1024))
-    except (BridgeError, DeviceError) as error:  # the board is not the one built for this Program, or is broken
-        raise UserError(f"--port {port}: {error}") from None
-    finally:
-        pipe.close()
-    exact = bool(np.array_equal(run.memory, golden.run(program).memory))
-    if as_json:
-        click.echo(json.dumps({"bit_exact": exact, "counters": run.counters}))
-    else:
-        click.echo(f"bit_exact={exact} " + " ".join(f"{k}={v}" for k, v in run.counters.items()))
-    return 0 if exact else 1
 
 
 _seed = click.IntRange(min=0)
@@ -483,19 +448,29 @@ def compile_(model, engine, spec_file, preset, assignments, removed, bits, binar
 
 @cli.command()
 @_network_options("MODEL_OR_PROGRAM_FILE")
-@click.option("--backend", type=click.Choice(["golden", "perf", "rtl"]), default="perf", show_default=True)
+@click.option("--backend", type=click.Choice(["golden", "perf", "rtl", "board"]), default="perf", show_default=True)
 @click.option("--stall", is_flag=True, help="rtl: random stalls on the memory port.")
+@click.option("--port", default=None, help="board: the board's serial port, e.g. /dev/ttyUSB0 (required).")
+@click.option("--baud", type=int, default=None, help=f"board: UART baud rate of the build [default: {DEFAULT_BAUD}].")
+@click.option("--image-kib", type=int, default=None,
+              help=f"board: image memory of the build, KiB; a larger memory image is refused [default: "
+                   f"{DEFAULT_IMAGE_KIB}].")
 @_energy_table
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images, seed, backend,
-        stall, energy_table, as_json):
+        stall, port, baud, image_kib, energy_table, as_json):
     """Run MODEL (or a program file `accel compile` wrote) on ENGINE: per-layer table, totals, bit_exact and,
     for a digits model, the test accuracy next to the reference's. ENGINE auto: the convolutions on the
-    mac_array, the fully connected classifier on eie, cycles per engine and the transfer between them."""
+    mac_array, the fully connected classifier on eie, cycles per engine and the transfer between them.
+    `--backend board` runs it on a board built by `accel board`, over its serial port."""
     from . import run as runner
     from .compiler import network_file
     from .cost import load_table
 
+    runner.check_board(backend, port, baud, image_kib)
+    if engine == "auto" and backend == "board":
+        raise UserError("--backend board: not with --engine auto (a board holds one engine); expected golden, perf "
+                        "or rtl")
     load_table(energy_table)
     if Path(model).is_file() and Path(model).suffix not in (".onnx", ".csv"):  # a program file
         given = [name for name, value in [("--spec", spec_file), ("--preset", preset), ("--set", assignments),
@@ -503,15 +478,20 @@ def run(model, engine, spec_file, preset, assignments, removed, bits, binarize, 
                                           ("--calibrate", calibrate), ("--images", images)] if value]
         if given:
             raise UserError(f"{given[0]}: not with a program file (it was compiled with its spec, compression and "
-                            f"images); allowed: --engine, --backend, --seed, --stall, --energy-table, --json")
+                            f"images); allowed: --engine, --backend, --seed, --stall, --port, --baud, --image-kib, --energy-table, "
+                            f"--json")
         network = network_file.load(Path(model))
         if network.program.spec.name != engine:
             raise UserError(f"--engine: {model!r} is a program for '{network.program.spec.name}', not {engine!r}")
     else:
         network = _network(model, engine, spec_file, preset, assignments, removed, bits, binarize, calibrate, images,
                            seed)
-    execute = runner.run_partitioned if engine == "auto" else runner.run
-    result = execute(network, backend, stall=stall, seed=seed, table=energy_table, show=not as_json)
+    if engine == "auto":
+        result = runner.run_partitioned(network, backend, stall=stall, seed=seed, table=energy_table,
+                                        show=not as_json)
+    else:
+        result = runner.run(network, backend, stall=stall, seed=seed, table=energy_table, show=not as_json,
+                            port=port, baud=baud, image_kib=image_kib)
     click.echo(json.dumps(result) if as_json else runner.table(result))
     return 1 if result["bit_exact"] is False else 0
 

@@ -2,7 +2,9 @@
 
 :func:`run` executes a :class:`~accel.compiler.network.Network` on ``golden`` (numpy, the bits; cycles and
 counters from the perf model), ``perf`` (cycles and counters only: no output bits, so no ``bit_exact`` and
-no accuracy) or ``rtl`` (Verilator; cycles and counters measured). Totals come from the backend; the
+no accuracy) ``rtl`` (Verilator; cycles and counters measured) or ``board`` (a board built by ``accel board``, over its
+serial port through :func:`accel.board.run_on_port`: the same driver; cycles and counters measured, the
+AXI path's extra memory stalls included). Totals come from the backend; the
 per-layer rows from :func:`sim.perf.layers` (the RTL's totals equal the perf model's by the second
 invariant, ``perf_cycles`` shows it). Energy is :func:`accel.cost.energy` of the counters, per layer of its
 commands and counters (energy is additive over commands, so the layers sum to the total).
@@ -16,7 +18,19 @@ from . import progress
 from .cost import energy, load_table
 from .errors import UserError
 
-BACKENDS = ("golden", "perf", "rtl")
+BACKENDS = ("golden", "perf", "rtl", "board")
+
+
+def check_board(backend: str, port: str | None, baud: int | None, image_kib: int | None) -> None:
+    """A :class:`UserError` unless ``port`` is given exactly when ``backend`` is ``board`` (and ``baud`` and
+    ``image_kib``, which describe the board, only then)."""
+    if backend == "board" and port is None:
+        raise UserError("--port: required with --backend board; allowed: the board's serial port, e.g. /dev/ttyUSB0")
+    if backend != "board":
+        given = [name for name, value in (("--port", port), ("--baud", baud), ("--image-kib", image_kib))
+                 if value is not None]
+        if given:
+            raise UserError(f"{given[0]}: not with --backend {backend}; allowed: only with --backend board")
 
 
 def _figures(program, counters: dict[str, int], macs: int, table) -> dict:
@@ -29,14 +43,17 @@ def _figures(program, counters: dict[str, int], macs: int, table) -> dict:
             "energy_pj": cost.total_pj, "energy_breakdown": cost.breakdown}
 
 
-def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45nm", show: bool = True) -> dict:
+def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45nm", show: bool = True,
+        port: str | None = None, baud: int | None = None, image_kib: int | None = None) -> dict:
     """``network`` on ``backend``: totals, per-layer rows, ``bit_exact`` (the outputs against the
     independent integer reference; None on perf) and, where the images have labels, ``accuracy`` on this
-    backend (None on perf) next to ``reference_accuracy`` (the reference's). ``show``: progress on stderr."""
+    backend (None on perf) next to ``reference_accuracy`` (the reference's). ``show``: progress on stderr.
+    ``board`` only: serial ``port``, ``baud`` and ``image_kib`` of the build (defaults of ``accel board``)."""
     from sim import golden, perf
 
     if backend not in BACKENDS:
         raise UserError(f"--backend: {backend!r} is not allowed; expected one of {', '.join(BACKENDS)}")
+    check_board(backend, port, baud, image_kib)
     program, spec = network.program, network.program.spec
     predicted = perf.run(program)
     counters, outputs, result = predicted.counters, None, {}
@@ -51,6 +68,13 @@ def run(network, backend: str, *, stall: bool = False, seed: int = 0, table="45n
         outputs, counters = network.output(measured.memory), measured.counters
         result["perf_cycles"] = predicted.cycles
         result["rtl_seconds"] = measured.seconds
+    elif backend == "board":
+        from .board import DEFAULT_BAUD, DEFAULT_IMAGE_KIB, run_on_port
+
+        with progress.step(f"board at {port}: {len(program.commands)} commands, {network.images} images"):
+            measured = run_on_port(program, port, baud or DEFAULT_BAUD, (image_kib or DEFAULT_IMAGE_KIB) * 1024)
+        outputs, counters = network.output(measured.memory), measured.counters
+        result["perf_cycles"] = predicted.cycles
     reference = np.asarray(network.reference()).reshape(network.images, -1)
     result["bit_exact"] = None if outputs is None else bool(np.array_equal(outputs, reference))
     rows = perf.layers(program, network.layers)

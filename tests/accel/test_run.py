@@ -235,3 +235,18 @@ def test_onnx_float_cnn_and_its_qdq_twin_agree_with_onnxruntime(tmp_path):
         outputs = network.output(golden(network.program).memory)
         assert np.array_equal(outputs, network.reference())
         assert np.mean(outputs.argmax(1) == expected) >= 0.99, path.name
+
+
+@pytest.mark.parametrize("args,complaint", [
+    (["--backend", "board"], "--port: required with --backend board"),
+    (["--port", "/dev/ttyUSB0"], "--port: not with --backend perf; allowed: only with --backend board"),
+    (["--backend", "golden", "--image-kib", "64"], "--image-kib: not with --backend golden"),
+    (["--backend", "board", "--port", "/no/such/tty"], "--port: cannot open '/no/such/tty'"),
+    (["--backend", "board", "--port", "/no/such/tty", "--image-kib", "1"],  # checked before the port is opened
+     "the board's image memory holds 1024 (build the board with a larger --image-kib"),
+])
+def test_board_backend_options_and_a_missing_port_are_one_line_exit_2(args, complaint, capsys):
+    assert main(["run", "digits-bnn-mlp", "--engine", "xnor", "--images", "2", *args]) == 2
+    out, err = capsys.readouterr()
+    error, = [line for line in err.splitlines() if not line.startswith("[accel] ")]  # progress lines aside
+    assert out == "" and error.startswith("accel: error: ") and complaint in error
