@@ -29,7 +29,7 @@ from ..errors import UserError
 from ..isa.eie import ADDR, Compute, LoadActs, LoadCodebook, LoadMatrix, LoadPointers, StoreActs
 from ..program import MemoryImage, Program
 from ..spec import EieSpec, shown
-from . import check_memory
+from . import LayerRecord, Network, Readout, check_memory
 
 INT16 = (-(2**15), 2**15 - 1)
 
@@ -656,8 +656,6 @@ def compile_network(spec: EieSpec, layers: list[SparseDense], xs: np.ndarray):
     """The MLP ``layers`` on every int16 input vector of ``xs`` (vectors, inputs) as one network Program
     with all weights resident on chip (:func:`lower_mlp_batch`, on :func:`fit_spec` of ``spec``); the
     reference is the dense integer forward (:func:`reference`)."""
-    from .network import LayerRecord, Network, Readout
-
     spec = fit_spec(spec, layers)
     xs = np.asarray(xs)
     lowered = lower_mlp_batch(spec, layers, xs)

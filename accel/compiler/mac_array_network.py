@@ -43,10 +43,9 @@ from ..isa.mac_array import ADDR, PARAM_BLOCKS, Config, Conv, LoadFeatures, Load
 from ..nn.qgraph import QAdd, QConcat, QConv, QDense, QFlatten, QGraph, QPool, sources
 from ..program import MemoryImage, Program
 from ..spec import MacArraySpec
-from . import check_memory
+from . import LayerRecord, Network, Readout, check_memory
 from .mac_array import (ConvShape, Layout, Mapping, conv_geometry, encode_weights, plan, pool_shape, schedule,
                         schedule_add, schedule_pool)
-from .network import LayerRecord, Network, Readout
 
 
 @dataclass(frozen=True)

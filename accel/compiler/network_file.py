@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..program import ADDRESS_BITS, Program, _integer, _no_duplicates, _object, _short
-from .network import LayerRecord, Network, Readout
+from . import LayerRecord, Network, Readout
 
 FORMAT = 1
 """The sidecar's format version."""

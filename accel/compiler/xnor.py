@@ -34,6 +34,7 @@ from ..nn.graph import Graph
 from ..nn.layers import BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
 from ..program import MemoryImage, Program
 from ..spec import XnorSpec
+from . import LayerRecord, Network, Readout
 
 
 @dataclass(frozen=True)
@@ -708,8 +709,6 @@ def compile_network(spec: XnorSpec, graph: Graph, images: np.ndarray, input_scal
     :func:`fit_spec` of ``spec``; the output is each image's integer scores, the reference
     :func:`accel.compress.binarize.integer_forward`."""
     from ..compress.binarize import integer_forward
-    from .network import LayerRecord, Network, Readout
-
     layers, planes = graph_layers(graph, input_scale, input_max)
     images = np.asarray(images, np.int64)
     maps = [x.reshape(-1, 1, 1) if x.ndim == 1 else x for x in images]

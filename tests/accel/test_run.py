@@ -121,7 +121,7 @@ def test_bad_network_file_is_one_line_exit_2(edit, complaint, tmp_path, capsys):
 
 
 def test_readout_decodes_groups_lanes_and_channels():
-    from accel.compiler.network import Readout
+    from accel.compiler import Readout
 
     memory = np.arange(64, dtype=np.int16).view(np.uint8)
     # 2 pixels of 2 groups of 4 elements, 3 real lanes per group, 5 channels: pixel p's row is
@@ -135,7 +135,7 @@ def test_readout_decodes_groups_lanes_and_channels():
 def test_readout_decodes_group_major_maps_and_channel_lanes():
     """The mac_array's blocked maps (groups, pixels, lanes): 2 groups of 3 pixels of 4 lanes; channels 0..4
     at lanes 5, 0, 1, 4, 2 (a concat's offsets)."""
-    from accel.compiler.network import Readout
+    from accel.compiler import Readout
 
     memory = np.arange(24, dtype=np.int8).view(np.uint8)
     stored = np.arange(24).reshape(2, 3, 4).transpose(1, 0, 2).reshape(3, 8)  # pixel-major rows of 8 lanes
