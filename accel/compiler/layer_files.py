@@ -66,6 +66,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import UserError
+from ..int8 import ACTIVATIONS
 from ..spec import EieSpec
 from .eie import SparseDense
 
@@ -104,9 +105,6 @@ class EieFile:
 
 KINDS = {"iu": "integers", "iuf": "numbers", "b": "bool", "U": "text"}
 """The numpy kinds a field may have, in words."""
-
-
-ACTIVATIONS = ("none", "relu", "relu6")
 
 
 class _Fields:
