@@ -64,9 +64,11 @@ _COMMANDS: dict[tuple[str, int], type["Command"]] = {}
 _COMMANDS_BY_NAME: dict[tuple[str, str], type["Command"]] = {}
 
 
-def bits(width: int, *, signed: bool = False, doc: str = ""):
-    """A command field of ``width`` bits (two's complement if ``signed``)."""
-    return dataclasses.field(metadata={"width": width, "signed": signed, "doc": doc})
+def bits(width: int, *, signed: bool = False, doc: str = "", default: int | None = None):
+    """A command field of ``width`` bits (two's complement if ``signed``); with ``default``, a field that may be
+    left out (after those that may not)."""
+    extra = {} if default is None else {"default": default}
+    return dataclasses.field(metadata={"width": width, "signed": signed, "doc": doc}, **extra)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ DRAM layouts (byte addresses, little-endian):
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..program import Command, bits
 
 ENTRY = 24  # CBUF atom/block indices
@@ -71,6 +73,16 @@ class Conv(Command, engine="mac_array", opcode=4):
     ``first`` starts each pixel's accumulator at the bias; ``last`` requantizes (M0, shift, ``out_zp``,
     clamp to [``lo``, ``hi``]) and writes the output atom of pixel p to DRAM ``out_address + p·atomic_k``.
     A pixel's accumulator persists between commands without ``last`` (only with out_h·out_w == 1).
+
+    Partial sums (input-channel and kernel passes): with ``psum_in`` (which needs ``first``) pixel p's
+    accumulators start at the int32 partial sums held in feature atoms ``psum_entry + PSUM_ATOMS·p`` …
+    ``+ PSUM_ATOMS − 1`` instead of the bias; with ``psum_out`` (which needs ``last``) they are not
+    requantized but saturated to int32 and written raw, PSUM_ATOMS beats per pixel, to DRAM
+    ``out_address + PSUM_ATOMS·p·atomic_c``. Either way, pixel p's partial sums are the atomic_k int32
+    lanes little-endian, lane k at bytes 4k … 4k + 3 of the pixel's PSUM_ATOMS atoms taken in order (see
+    :func:`psum_bytes`). With either flag set every pixel spends PSUM_ATOMS steps on its partial sums
+    before its first MAC step (reads with ``psum_in``, empty steps without). The parameter blocks are read
+    as always; the bias is unused with ``psum_in``, M0, shift, ``out_zp``, ``lo`` and ``hi`` with ``psum_out``.
     """
 
     fbase: int = bits(ENTRY)
@@ -94,9 +106,22 @@ class Conv(Command, engine="mac_array", opcode=4):
     first: int = bits(1)
     last: int = bits(1)
     wait: int = bits(1)
+    psum_entry: int = bits(ENTRY, default=0)
+    psum_in: int = bits(1, default=0)
+    psum_out: int = bits(1, default=0)
 
 
 PARAM_BLOCKS = 3
+PSUM_ATOMS = 4
+"""Feature atoms (and DRAM beats) holding one pixel's partial sums: atomic_k int32 lanes in atoms of
+atomic_c bytes (atomic_k == atomic_c)."""
+
+
+def psum_bytes(acc) -> np.ndarray:
+    """Partial sums (pixels, atomic_k) as the bytes (pixels, PSUM_ATOMS · atomic_c) they occupy in atoms and
+    DRAM: each lane saturated to int32, little-endian."""
+    acc = np.clip(np.asarray(acc, np.int64), -(2**31), 2**31 - 1).astype("<i4")
+    return acc.view(np.uint8).reshape(acc.shape[0], -1)
 
 COUNTERS = ("cycles", "commands", "mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc",
             "stall_issue", "bytes_read", "bytes_written")

@@ -2,7 +2,8 @@
 
 The convolution buffer is modelled as its two spaces (feature atoms, weight blocks) after ``Config``;
 a ``Conv`` gathers its input atoms (pad value outside the stored rows and columns), accumulates exactly
-from the folded bias, saturates the accumulator to int32 and requantizes with :mod:`accel.fixedpoint`.
+from the folded bias (or stored partial sums), saturates the accumulator to int32 and requantizes with
+:mod:`accel.fixedpoint` (or writes it raw as partial sums).
 Commands that would touch memory outside the buffer or the image raise ``ValueError`` (compiler bugs),
 and so do a load and a computation that may run at the same time (:mod:`accel.isa.mac_array`) and touch
 the same buffer atoms: the hardware would race (see :meth:`MacArrayGolden.issue`).
@@ -12,7 +13,7 @@ import numpy as np
 
 from accel.fixedpoint import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier
 from accel.int8 import AddRequant, rounded_average
-from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from accel.isa.mac_array import PARAM_BLOCKS, PSUM_ATOMS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool, psum_bytes
 from accel.program import Program
 from accel.spec import MacArraySpec
 
@@ -141,13 +142,25 @@ class MacArrayGolden:
         w = self.weights[c.wbase + PARAM_BLOCKS:c.wbase + PARAM_BLOCKS + blocks]
         w = w.reshape(c.ncg, c.kernel_h, c.kernel_w, spec.atomic_k, spec.atomic_c)
         partial = np.einsum("pgrsc,grskc->pk", x.astype(np.int64), w.astype(np.int64))
-        if c.first:
+        if c.psum_in and not c.first:
+            raise ValueError("a Conv with psum_in starts its pixels (first=1)")
+        if c.psum_out and not c.last:
+            raise ValueError("a Conv with psum_out ends its pixels (last=1)")
+        if c.psum_in:
+            atoms = pixels * PSUM_ATOMS
+            self._check("feature atoms", c.psum_entry, atoms, len(self.features))
+            self._touch("features", slice(c.psum_entry, c.psum_entry + atoms))
+            stored = self.features[c.psum_entry:c.psum_entry + atoms].reshape(pixels, -1)
+            self.acc = np.ascontiguousarray(stored).view("<i4").astype(np.int64) + partial
+        elif c.first:
             self.acc = bias[None, :] + partial
         else:
             if self.acc is None or pixels != 1 or self.acc.shape[0] != 1:
                 raise ValueError("an accumulating Conv (first=0) continues a single-pixel Conv")
             self.acc = self.acc + partial
-        if c.last:
+        if c.last and c.psum_out:
+            self._store(c.out_address, psum_bytes(self.acc).view(np.int8))
+        elif c.last:
             acc = np.clip(self.acc, INT32_MIN, INT32_MAX)
             out = multiply_by_quantized_multiplier(acc, m0[None, :], shift[None, :]) + c.out_zp
             self._store(c.out_address, np.clip(out, c.lo, c.hi))

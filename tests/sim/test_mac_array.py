@@ -292,3 +292,68 @@ def test_golden_rejects_a_load_racing_a_computation():
     with pytest.raises(ValueError, match="a compute may run while a load"):
         golden(Program(spec, commands[:second] + [replace(commands[second], wait=0)] + commands[second + 1:],
                        lowered.program.memory))
+
+
+def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w: int = 3):
+    """One 3×3 convolution (pad 1) of ``passes`` channel groups to one kernel group, as a Program of one Conv
+    and as one of ``passes`` Convs that carry int32 partial sums through DRAM (``psum_out``, a LoadFeatures of
+    the sums, ``psum_in``); with the output region's name."""
+    from accel.isa.mac_array import PSUM_ATOMS, Config, Conv, LoadFeatures, LoadWeights
+    from accel.program import MemoryImage, Program
+
+    rng = np.random.default_rng(seed)
+    ac, ak, pixels = spec.atomic_c, spec.atomic_k, h * w
+    features = rng.integers(-128, 128, (passes, h, w, ac), dtype=np.int8)
+    weights = rng.integers(-128, 128, (passes, 3, 3, ak, ac), dtype=np.int8)
+    params = np.zeros((3, ak, ac), np.int8)
+    words = np.stack([rng.integers(-2**20, 2**20, ak), rng.integers(2**29, 2**30, ak), np.full(ak, 12)])
+    params[:, :, :4] = words.astype("<i4").view(np.int8).reshape(3, ak, 4)
+    memory = MemoryImage()
+    x = memory.add("features", features)
+    wt = [memory.add(f"weights{p}", np.concatenate([params, weights[p].reshape(-1, ak, ac)])) for p in range(passes)]
+    whole = memory.add("weights", np.concatenate([params, weights.reshape(-1, ak, ac)]))
+    sums = [memory.reserve(f"psum{p}", pixels * PSUM_ATOMS * ac) for p in range(passes - 1)]
+    out = memory.reserve("output", pixels * ak)
+    fields = dict(cg_stride=h * w, in_h=h, in_w=w, kernel_h=3, kernel_w=3, stride=1, y_off=-1, x_off=-1, out_h=h,
+                  out_w=w, pad_value=-3, out_zp=5, lo=-128, hi=127, first=1, last=1, psum_entry=0, psum_in=0,
+                  psum_out=0)
+    fb = ak  # feature banks: features from atom 0, partial sums after them
+    psum_entry = passes * h * w
+    one = [Config(fb), LoadFeatures(x.address, 0, passes * h * w, 1, 0, 0, wait=0),
+           LoadWeights(whole.address, 0, 3 + passes * 9, wait=0),
+           Conv(fbase=0, ncg=passes, wbase=0, out_address=out.address, wait=1, **fields)]
+    split = [Config(fb), LoadFeatures(x.address, 0, passes * h * w, 1, 0, 0, wait=0)]
+    for p in range(passes):
+        split.append(LoadWeights(wt[p].address, 0, 3 + 9, wait=1))
+        if p:
+            split.append(LoadFeatures(sums[p - 1].address, psum_entry, pixels * PSUM_ATOMS, 1, 0, 0, wait=1))
+        split.append(Conv(**fields | dict(fbase=p * h * w, ncg=1, wbase=0, wait=1, psum_entry=psum_entry,
+                                           psum_in=int(p > 0), psum_out=int(p < passes - 1),
+                                           out_address=(sums[p].address if p < passes - 1 else out.address))))
+    return Program(spec, one, memory), Program(spec, split, memory)
+
+
+@pytest.mark.parametrize("passes", [2, 3])
+def test_golden_partial_sums_equal_one_pass(passes):
+    """Input channels split into passes that carry int32 partial sums (``psum_out`` → DRAM → ``psum_in``)
+    give the output of one pass, and the partial sums in DRAM are the int32 sums so far."""
+    one, split = psum_pass_programs(SMALL_4x4, passes, passes)
+    region = one.memory["output"]
+    whole, parts = golden(one).memory, golden(split).memory
+    assert np.array_equal(parts[region.address:region.end], whole[region.address:region.end])
+    assert np.any(whole[region.address:region.end])
+
+
+def test_golden_rejects_partial_sums_without_first_or_last():
+    from dataclasses import replace
+
+    from accel.isa.mac_array import Conv
+    from accel.program import Program
+
+    _, split = psum_pass_programs(SMALL_4x4, 0, 2)
+    n = next(i for i, c in enumerate(split.commands) if isinstance(c, Conv))
+    for change, message in ((dict(psum_out=1, last=0), "psum_out ends"), (dict(psum_in=1, first=0), "psum_in starts")):
+        commands = list(split.commands)
+        commands[n] = replace(commands[n], **change)
+        with pytest.raises(ValueError, match=message):
+            golden(Program(SMALL_4x4, commands, split.memory))
