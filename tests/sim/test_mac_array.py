@@ -294,6 +294,15 @@ def test_golden_rejects_a_load_racing_a_computation():
                        lowered.program.memory))
 
 
+def random_params(rng: np.random.Generator, spec: MacArraySpec) -> np.ndarray:
+    """Parameter blocks (bias, M0, shift per kernel lane) of a kernel group."""
+    ak = spec.atomic_k
+    params = np.zeros((3, ak, spec.atomic_c), np.int8)
+    words = np.stack([rng.integers(-2**20, 2**20, ak), rng.integers(2**29, 2**30, ak), np.full(ak, 12)])
+    params[:, :, :4] = words.astype("<i4").view(np.int8).reshape(3, ak, 4)
+    return params
+
+
 def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w: int = 3, r: int = 3,
                        stride: int = 1):
     """One r×r convolution (pad r // 2) of ``passes`` channel groups to one kernel group, as a Program of one
@@ -308,9 +317,7 @@ def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w
     pixels = out_h * out_w
     features = rng.integers(-128, 128, (passes, h, w, ac), dtype=np.int8)
     weights = rng.integers(-128, 128, (passes, r, r, ak, ac), dtype=np.int8)
-    params = np.zeros((3, ak, ac), np.int8)
-    words = np.stack([rng.integers(-2**20, 2**20, ak), rng.integers(2**29, 2**30, ak), np.full(ak, 12)])
-    params[:, :, :4] = words.astype("<i4").view(np.int8).reshape(3, ak, 4)
+    params = random_params(rng, spec)
     memory = MemoryImage()
     x = memory.add("features", features)
     wt = [memory.add(f"weights{p}", np.concatenate([params, weights[p].reshape(-1, ak, ac)])) for p in range(passes)]
@@ -340,11 +347,11 @@ def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w
 def test_golden_partial_sums_equal_one_pass(passes):
     """Input channels split into passes that carry int32 partial sums (``psum_out`` → DRAM → ``psum_in``)
     give the output of one pass, and the partial sums in DRAM are the int32 sums so far."""
-    one, split = psum_pass_programs(SMALL_4x4, passes, passes)
-    region = one.memory["output"]
-    whole, parts = golden(one).memory, golden(split).memory
-    assert np.array_equal(parts[region.address:region.end], whole[region.address:region.end])
-    assert np.any(whole[region.address:region.end])
+    for one, split in (psum_pass_programs(SMALL_4x4, passes, passes), psum_chunk_programs(SMALL_4x4, passes)):
+        region = one.memory["output"]
+        whole, parts = golden(one).memory, golden(split).memory
+        assert np.array_equal(parts[region.address:region.end], whole[region.address:region.end])
+        assert np.any(whole[region.address:region.end])
 
 
 def test_golden_rejects_partial_sums_without_first_or_last():
@@ -367,9 +374,45 @@ PSUM_SHAPES = [(2, 3, 3, 3, 1), (3, 5, 4, 3, 1), (2, 4, 4, 1, 1), (3, 5, 5, 3, 2
 per pass), strides 1 and 2, one output column."""
 
 
+def psum_chunk_programs(spec: MacArraySpec, seed: int):
+    """A 1×1 convolution of one pixel and 4 channel groups, as one Conv and as 4 that take a group each: the
+    pixel's accumulators persist from a command without ``last`` to one without ``first`` (which writes its
+    partial sums, or starts from them), and between the two halves the partial sums go through DRAM."""
+    from dataclasses import replace
+
+    from accel.isa.mac_array import PSUM_ATOMS, Config, Conv, LoadFeatures, LoadWeights
+    from accel.program import MemoryImage, Program
+
+    rng = np.random.default_rng(seed)
+    ac, ak = spec.atomic_c, spec.atomic_k
+    params = random_params(rng, spec)
+    weights = rng.integers(-128, 128, (4, ak, ac), dtype=np.int8)
+    memory = MemoryImage()
+    x = memory.add("features", rng.integers(-128, 128, (4, ac), dtype=np.int8))
+    whole = memory.add("weights", np.concatenate([params, weights]))
+    chunks = memory.add("chunks", np.concatenate([np.concatenate([params, weights[g:g + 1]]) for g in range(4)]))
+    sums = memory.reserve("psum", PSUM_ATOMS * ac)
+    out = memory.reserve("output", ak)
+    conv = Conv(fbase=0, cg_stride=1, ncg=4, in_h=1, in_w=1, kernel_h=1, kernel_w=1, stride=1, y_off=0, x_off=0,
+                out_h=1, out_w=1, wbase=0, pad_value=0, out_zp=-7, lo=-100, hi=120, out_address=out.address, first=1,
+                last=1, wait=1, psum_entry=4)
+    start = [Config(ak), LoadFeatures(x.address, 0, 4, 1, 0, 0, wait=0)]
+
+    def chunk(g, first, last, **flags):
+        return replace(conv, fbase=g, ncg=1, wbase=4 * g, first=first, last=last, **flags)
+
+    split = [*start, LoadWeights(chunks.address, 0, 16, wait=0), chunk(0, 1, 0),
+             chunk(1, 0, 1, psum_out=1, out_address=sums.address),
+             LoadFeatures(sums.address, 4, PSUM_ATOMS, 1, 0, 0, wait=1), chunk(2, 1, 0, psum_in=1), chunk(3, 0, 1)]
+    return Program(spec, [*start, LoadWeights(whole.address, 0, 7, wait=0), conv], memory), Program(spec, split, memory)
+
+
 def psum_programs(spec: MacArraySpec) -> list:
-    """Each shape of :data:`PSUM_SHAPES` as one pass and split into passes (one Program each)."""
-    return [program for n, shape in enumerate(PSUM_SHAPES) for program in psum_pass_programs(spec, n, *shape)]
+    """(description, Program): each shape of :data:`PSUM_SHAPES` as one pass and split into passes, and
+    :func:`psum_chunk_programs`."""
+    cases = [(shape, psum_pass_programs(spec, n, *shape)) for n, shape in enumerate(PSUM_SHAPES)]
+    return [(f"{case} {kind}", program) for case, programs in cases + [("chunks", psum_chunk_programs(spec, 9))]
+            for kind, program in zip(("one", "split"), programs)]
 
 
 def test_perf_partial_sums_add_their_steps_and_beats():
@@ -398,10 +441,11 @@ def test_rtl_partial_sums(name, stall, tmp_path):
     cycles and the same bits."""
     from sim.rtl.execute import run as rtl
 
-    programs = psum_programs(SPECS[name])
-    for n, (program, result) in enumerate(zip(programs, rtl(programs, stall=stall, seed=11, test_dir=tmp_path))):
-        assert np.array_equal(result.memory, golden(program).memory), PSUM_SHAPES[n // 2]
+    cases = psum_programs(SPECS[name])
+    results = rtl([program for _, program in cases], stall=stall, seed=11, test_dir=tmp_path)
+    for (case, program), result in zip(cases, results):
+        assert np.array_equal(result.memory, golden(program).memory), case
         if stall:
-            assert result.cycles > perf(program).cycles, PSUM_SHAPES[n // 2]
+            assert result.cycles > perf(program).cycles, case
         else:
-            assert result.counters == perf(program).counters, PSUM_SHAPES[n // 2]
+            assert result.counters == perf(program).counters, case
