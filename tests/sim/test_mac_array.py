@@ -3,7 +3,8 @@
 Random layers cover C and K that are not multiples of the atomic sizes, strides 1 and 2, padding,
 1×1/3×3/5×5/7×7 kernels, dense layers (with input-channel chunks on the small buffer), grouped and
 depthwise convolutions and int8 extremes; the small 4×4 configuration forces row bands, weight tiles
-and chunking on small layers.
+and chunking on small layers. Hand-built Programs split convolutions into passes that carry int32 partial
+sums through DRAM.
 """
 
 import numpy as np
