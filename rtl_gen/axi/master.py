@@ -8,6 +8,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..lib.queue import Queue
 from ..shell import ADDRESS_BITS, write_layout
 from .ports import axi_master_members
 
@@ -19,6 +20,9 @@ QUEUED_BURSTS = 4
 """Bursts formed but not yet issued, per direction."""
 OUTSTANDING = 8
 """Bursts issued and not yet answered (read data or write response), per direction."""
+REQUEST_BUFFER = 2
+"""Requests held between each shell request stream and its burst former: the shell's ``ready`` is a register
+(no path from the AXI side into the engine), and a full buffer still passes one request per cycle."""
 INCR, BURST_SIZE_OF = 0b01, {8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 256: 5, 512: 6, 1024: 7}
 
 
@@ -90,9 +94,12 @@ class AxiMaster(wiring.Component):
     read_error, write_error : ``Out(1)`` — a read beat or write response with SLVERR/DECERR, this cycle.
     busy : ``Out(1)`` — a burst is being formed, queued, in flight, or write acknowledgements are owed.
 
-    Timing: a read request accepted in cycle t whose burst closes then is issued on AR from cycle t + 3
-    (held in t + 1, the burst emitted into the queue in t + 2); read data passes straight from R to ``rd_data`` (``rready``
-    is ``rd_data.ready``). Write data is buffered (a whole burst, :data:`MAX_BURST` beats) before its AW is
+    Timing: ``rd_req`` and ``wr_req`` enter :data:`REQUEST_BUFFER`-entry queues (:class:`rtl_gen.lib.queue.Queue`),
+    so their ``ready`` is a register and a request stalls only while its queue is full; the queues pass one
+    request per cycle, so they add latency (a cycle) but no lost throughput. A read request accepted in cycle t
+    whose burst closes then is issued on AR from cycle t + 4 (queued in t + 1, held in t + 2, the burst
+    emitted into the queue in t + 3); read data passes straight from R to ``rd_data`` (``rready`` is
+    ``rd_data.ready``). Write data is buffered (a whole burst, :data:`MAX_BURST` beats) before its AW is
     issued, so W never waits for the engine; each write response acknowledges its burst's beats one per
     cycle on ``wr_ack``. Requests stall while :data:`QUEUED_BURSTS` bursts wait or the write buffer is full;
     issue stalls while :data:`OUTSTANDING` bursts are unanswered.
@@ -115,16 +122,19 @@ class AxiMaster(wiring.Component):
                          getattr(self, f"m_axi_{channel}cache").eq(0b0011)]  # normal non-cacheable bufferable
         layout = burst_layout(self.address_bits)
 
-        # Reads.
+        # Reads; on ``stop`` the queued requests are dropped.
+        m.submodules.rd_buffer = rd_buffer = Queue(ADDRESS_BITS, REQUEST_BUFFER)
         m.submodules.read_bursts = read_bursts = BurstFormer(self.address_bits, beat)
         m.submodules.ar_queue = ar_queue = fifo.SyncFIFOBuffered(width=layout.size, depth=QUEUED_BURSTS)
         reads_out = Signal(range(OUTSTANDING + 1))
         issue_read = Signal()
         ar = layout(ar_queue.r_data)
         m.d.comb += [
-            self.rd_req.ready.eq(read_bursts.ready & ~self.stop),
-            read_bursts.push.eq(self.rd_req.valid & ~self.stop),
-            read_bursts.address.eq(self.rd_req.payload + self.base),
+            self.rd_req.ready.eq(rd_buffer.w_rdy & ~self.stop),
+            rd_buffer.w_en.eq(self.rd_req.valid & ~self.stop), rd_buffer.w_data.eq(self.rd_req.payload),
+            rd_buffer.r_en.eq(read_bursts.ready | self.stop),
+            read_bursts.push.eq(rd_buffer.r_rdy & ~self.stop),
+            read_bursts.address.eq(rd_buffer.r_data + self.base),
             read_bursts.room.eq(ar_queue.w_rdy),
             ar_queue.w_en.eq(read_bursts.emit), ar_queue.w_data.eq(read_bursts.burst),
             self.m_axi_arvalid.eq(ar_queue.r_rdy & ~self.stop & (reads_out != OUTSTANDING)),
@@ -138,18 +148,23 @@ class AxiMaster(wiring.Component):
         m.d.comb += self.read_error.eq(read_beat & self.m_axi_rresp[1])
 
         # Writes: data buffered per burst; AW once the burst is complete; acknowledgements from B.
+        request = write_layout(self.port_bits)
+        m.submodules.wr_buffer = wr_buffer = Queue(request.size, REQUEST_BUFFER)
+        queued = request(wr_buffer.r_data)
         m.submodules.write_bursts = write_bursts = BurstFormer(self.address_bits, beat)
         m.submodules.w_queue = w_queue = fifo.SyncFIFOBuffered(width=self.port_bits, depth=MAX_BURST)
         m.submodules.aw_queue = aw_queue = fifo.SyncFIFOBuffered(width=layout.size, depth=QUEUED_BURSTS)
         m.submodules.w_lengths = w_lengths = fifo.SyncFIFOBuffered(width=8, depth=QUEUED_BURSTS)
         m.submodules.b_lengths = b_lengths = fifo.SyncFIFOBuffered(width=8, depth=OUTSTANDING)
         aw = layout(aw_queue.r_data)
-        write = self.wr_req.valid & self.wr_req.ready
+        write = wr_buffer.r_rdy & write_bursts.ready & w_queue.w_rdy
         m.d.comb += [
+            self.wr_req.ready.eq(wr_buffer.w_rdy),
+            wr_buffer.w_en.eq(self.wr_req.valid), wr_buffer.w_data.eq(self.wr_req.payload),
+            wr_buffer.r_en.eq(write),
             write_bursts.room.eq(aw_queue.w_rdy & w_lengths.w_rdy),
-            self.wr_req.ready.eq(write_bursts.ready & w_queue.w_rdy),
-            write_bursts.push.eq(write), write_bursts.address.eq(self.wr_req.payload.address + self.base),
-            w_queue.w_en.eq(write), w_queue.w_data.eq(self.wr_req.payload.data),
+            write_bursts.push.eq(write), write_bursts.address.eq(queued.address + self.base),
+            w_queue.w_en.eq(write), w_queue.w_data.eq(queued.data),
             aw_queue.w_en.eq(write_bursts.emit), aw_queue.w_data.eq(write_bursts.burst),
             w_lengths.w_en.eq(write_bursts.emit), w_lengths.w_data.eq(write_bursts.burst.len),
             self.m_axi_awvalid.eq(aw_queue.r_rdy & b_lengths.w_rdy),
@@ -177,6 +192,6 @@ class AxiMaster(wiring.Component):
         ]
         m.d.sync += acks.eq(acks + Mux(response, b_lengths.r_data + 1, 0) - (self.wr_ack.valid & self.wr_ack.ready))
         m.d.comb += self.busy.eq(
-            (read_bursts.busy | ar_queue.r_rdy) & ~self.stop | (reads_out != 0)
-            | write_bursts.busy | aw_queue.r_rdy | w_queue.r_rdy | b_lengths.r_rdy | (acks != 0) & ~self.stop)
+            (rd_buffer.r_rdy | read_bursts.busy | ar_queue.r_rdy) & ~self.stop | (reads_out != 0)
+            | wr_buffer.r_rdy | write_bursts.busy | aw_queue.r_rdy | w_queue.r_rdy | b_lengths.r_rdy | (acks != 0) & ~self.stop)
         return m
