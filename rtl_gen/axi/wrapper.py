@@ -40,7 +40,7 @@ from accel.spec import Spec
 
 from ..blocks import build
 from ..export import module_name, write_if_changed
-from ..lib.pipeline import registered
+from ..lib.pipeline import staged
 from ..lib.queue import Queue
 from .lite import AxiLiteSlave
 from .master import AxiMaster
@@ -111,19 +111,14 @@ class AxiEngine(wiring.Component):
         # ``more``: issued != CMD_COUNT, a register (CMD_COUNT is written before start): ``take`` only selects
         # between compares of registers, so the engine's ready meets no 32-bit compare on its way back.
         more = Signal()
-        # The FIFO's block RAM feeds a register (packed into the RAM's output register: a block RAM's read
-        # port has 5.6 ns clock-to-out on ECP5 -6, which capped the wrapped xnor at 74 MHz), and that a
-        # 2-entry queue in the fabric, which the engine reads. The register loads on registers only (the
-        # queue's w_rdy), so the engine's ready never reaches the RAM; one command per cycle still flows.
+        # The FIFO's block RAM feeds a register stage (packed into the RAM's output register: a block RAM's
+        # read port has 5.6 ns clock-to-out on ECP5 -6, which capped the wrapped xnor at 74 MHz), and that a
+        # 2-entry queue in the fabric, which the engine reads: the stage loads on the queue's registered
+        # w_rdy, so the engine's ready never reaches the RAM.
         stopped.submodules.next = upcoming = Queue(command_bits, 2)
-        staged_valid = Signal()
-        load = ~staged_valid | upcoming.w_rdy
-        staged = registered(stopped, load, "staged_command", command_bits, commands.r_data, reset_less=True)
-        with stopped.If(load):
-            stopped.d.sync += staged_valid.eq(commands.r_rdy)
+        staged_valid, staged_command = staged(stopped, "staged_command", commands, upcoming.w_rdy)
         take = engine.cmd.valid & engine.cmd.ready
-        stopped.d.comb += [commands.r_en.eq(load), upcoming.w_en.eq(staged_valid), upcoming.w_data.eq(staged),
-                           upcoming.r_en.eq(take)]
+        stopped.d.comb += [upcoming.w_en.eq(staged_valid), upcoming.w_data.eq(staged_command), upcoming.r_en.eq(take)]
         core.d.comb += [engine.cmd.valid.eq(running & upcoming.r_rdy & more), engine.cmd.payload.eq(upcoming.r_data)]
         core.d.sync += more.eq(Mux(take, issued + 1 != regs.cmd_count, issued != regs.cmd_count))
         with core.If(take):
