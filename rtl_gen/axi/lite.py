@@ -5,13 +5,16 @@ Members
 s_axil_* : the AXI4-Lite slave ports (:func:`rtl_gen.axi.ports.axil_slave_members`), 32-bit data.
 addr, hit, write, wdata, read, rdata : the register bus, driving a RegisterBlock (same names, flipped).
 
-One transaction at a time; a write (AW and W both valid, taken in the same cycle) wins over a read. A write
-is answered in the cycle after its address and data are taken, a read in the cycle after its address is
-taken (the block's registered ``rdata``); each response waits for its ready. An address without a register
-answers SLVERR (reads return 0). Byte strobes are ignored: registers are written as whole words.
+One transaction at a time; a write (AW and W both valid, taken in the same cycle) wins over a read. The
+address and data taken are registered, and the register bus is driven from those registers in the next
+cycle (so no path runs from the AXI4-Lite ports, or from this block's state, through the register
+decode into the core). A write taken in cycle t is written on the bus in t + 1 and answered from t + 2; a
+read taken in t is read in t + 1 and answered from t + 2 (the block's registered ``rdata``); each
+response waits for its ready. An address without a register answers SLVERR (reads return 0). Byte strobes
+are ignored: registers are written as whole words.
 """
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,24 +32,27 @@ class AxiLiteSlave(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        word_bits = len(self.addr)
+        address, wdata = Signal(self.address_bits), Signal(32)
+        present = self.in_range(address) & self.hit
+        m.d.comb += [self.addr.eq(address[2:2 + len(self.addr)]), self.wdata.eq(wdata)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.s_axil_awvalid & self.s_axil_wvalid):
-                    m.d.comb += [
-                        self.s_axil_awready.eq(1), self.s_axil_wready.eq(1),
-                        self.addr.eq(self.s_axil_awaddr[2:2 + word_bits]), self.wdata.eq(self.s_axil_wdata),
-                        self.write.eq(self.in_range(self.s_axil_awaddr) & self.hit),
-                    ]
-                    m.d.sync += self.s_axil_bresp.eq(self.response(self.s_axil_awaddr))
-                    m.next = "WRITE_RESPONSE"
+                    m.d.comb += [self.s_axil_awready.eq(1), self.s_axil_wready.eq(1)]
+                    m.d.sync += [address.eq(self.s_axil_awaddr), wdata.eq(self.s_axil_wdata)]
+                    m.next = "WRITE"
                 with m.Elif(self.s_axil_arvalid):
-                    m.d.comb += [
-                        self.s_axil_arready.eq(1), self.addr.eq(self.s_axil_araddr[2:2 + word_bits]),
-                        self.read.eq(self.in_range(self.s_axil_araddr) & self.hit),
-                    ]
-                    m.d.sync += self.s_axil_rresp.eq(self.response(self.s_axil_araddr))
-                    m.next = "READ_RESPONSE"
+                    m.d.comb += self.s_axil_arready.eq(1)
+                    m.d.sync += address.eq(self.s_axil_araddr)
+                    m.next = "READ"
+            with m.State("WRITE"):
+                m.d.comb += self.write.eq(present)
+                m.d.sync += self.s_axil_bresp.eq(Mux(present, OKAY, SLVERR))
+                m.next = "WRITE_RESPONSE"
+            with m.State("READ"):
+                m.d.comb += self.read.eq(present)
+                m.d.sync += self.s_axil_rresp.eq(Mux(present, OKAY, SLVERR))
+                m.next = "READ_RESPONSE"
             with m.State("WRITE_RESPONSE"):
                 m.d.comb += self.s_axil_bvalid.eq(1)
                 with m.If(self.s_axil_bready):
@@ -62,7 +68,3 @@ class AxiLiteSlave(wiring.Component):
         """``address`` is inside the register block (above it the word address would alias)."""
         top = 2 + len(self.addr)
         return address[top:] == 0 if top < self.address_bits else 1
-
-    def response(self, address):
-        """OKAY for a register at ``address`` (on ``addr`` this cycle), SLVERR otherwise."""
-        return Mux(self.in_range(address) & self.hit, OKAY, SLVERR)

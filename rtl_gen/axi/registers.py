@@ -11,10 +11,12 @@ read : ``In(1)``; rdata : ``Out(32)``
     Read ``addr``: ``rdata`` holds its value from the next cycle until the next read.
 ``ro`` field ``<name>`` : ``In(width)``
 ``rw`` field ``<name>`` : ``Out(width)`` — the register, reset to the field's reset value.
-``w1p`` field ``<name>`` : ``Out(1)`` — high in the cycle a 1 is written (combinational).
+``w1p`` field ``<name>`` : ``Out(1)`` — high in the cycle after a 1 is written.
 ``w1c`` field ``<name>`` : ``Out(1)``, ``<name>_set`` : ``In(1)`` — set by ``_set``, cleared by writing 1
     (a set in the same cycle wins).
-``wo`` register ``<reg>`` : ``Out(32)``, ``<reg>_write`` : ``Out(1)`` — the data and strobe of each write.
+``wo`` register ``<reg>`` : ``Out(32)``, ``<reg>_write`` : ``Out(1)`` — the data and strobe of each write, in
+    the cycle after it.
+The ``w1p`` pulses and the ``wo`` data and strobes are registers, so their users see no address decode.
 ``<reg>_read`` : ``Out(1)`` for registers with ``read_strobe`` — high in the cycle of each read.
 """
 
@@ -56,6 +58,13 @@ class RegisterBlock(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         value = Signal(32)
+        for register in self.regmap.registers:  # the pulses are 0 unless written below
+            for f in register.fields:
+                name = port_name(register, f)
+                if f.access == "w1p":
+                    m.d.sync += getattr(self, name).eq(0)
+                elif f.access == "wo":
+                    m.d.sync += [getattr(self, name).eq(self.wdata), getattr(self, f"{name}_write").eq(0)]
         with m.Switch(self.addr):
             for register in self.regmap.registers:
                 with m.Case(register.offset // 4):
@@ -84,9 +93,9 @@ class RegisterBlock(wiring.Component):
                 with m.If(self.write):
                     m.d.sync += port.eq(bits)
             elif f.access == "w1p":
-                m.d.comb += port.eq(self.write & bits)
+                m.d.sync += port.eq(self.write & bits)
             elif f.access == "w1c":
                 with m.If(self.write & bits):
                     m.d.sync += port.eq(0)
             elif f.access == "wo":
-                m.d.comb += [port.eq(self.wdata), getattr(self, f"{port_name(register, f)}_write").eq(self.write)]
+                m.d.sync += getattr(self, f"{port_name(register, f)}_write").eq(self.write)

@@ -7,22 +7,31 @@ m_axi_* : AXI4 master, the engine's memory (``address_bits``, data ``port_bits``
 irq : ``Out(1)`` — ``CONTROL.irq_enable`` and any ``IRQ_STATUS`` bit set (level).
 
 Behaviour is the register map's (accel.regmap's conventions). Commands flow from ``CMD_DATA`` through a
-:data:`accel.regmap.CMD_FIFO_DEPTH`-deep FIFO and a one-command register (``CMD_SPACE`` counts the FIFO
-only) to the engine's command port from ``CONTROL.start`` on,
-until ``CMD_COUNT`` commands were issued; ``STATUS.done`` rises the cycle after the engine and the memory
-port are idle. ``CONTROL.soft_reset`` resets everything but the AXI4-Lite slave itself (every register to
-its reset value) in the cycle after its write, before the write's response can be taken. A memory error holds the engine and the command FIFO in reset (see AxiMaster's ``stop``).
+:data:`accel.regmap.CMD_FIFO_DEPTH`-deep FIFO, a register and a 2-command queue (``CMD_SPACE`` counts the
+FIFO only) to the engine's command port from ``CONTROL.start`` on, until ``CMD_COUNT`` commands were issued
+(as the map says, ``CMD_COUNT`` is written before ``start``); ``STATUS.done`` rises the cycle after the
+engine and the memory port are idle. ``CONTROL.soft_reset`` resets everything but the AXI4-Lite slave itself
+(every register to its reset value) in the cycle after its register write, i.e. by the time the write's
+response is taken (AxiLiteSlave's timing). A memory error holds the engine and the command FIFO in reset
+(see AxiMaster's ``stop``).
+
+Timing: no path runs from an AXI port, or from the AXI side's queues, into the engine: the AXI4-Lite slave
+drives the register bus from registers, ``CONTROL``'s pulses and ``CMD_DATA``'s strobe are registers, the
+engine's ready for commands never reaches the command FIFO, and the AxiMaster's skid buffers make the
+engine's memory-port ready and the AXI4 master's valid and ready outputs registers.
 
 Overhead against the simulation harness: none in the engine's own counting (a preloaded command reaches the
-engine in the cycle after ``start``, as in the harness); the memory behind AXI answers with its own timing
-(burst forming, the interconnect, the RAM), so cycles and stall counters follow that memory, not the
-harness's fixed latency.
+engine in the cycle after the ``CONTROL.start`` pulse, as in the harness); the memory behind AXI answers
+with its own timing (the skid buffers, burst forming, the interconnect, the RAM), so cycles and stall
+counters follow that memory, not the harness's fixed latency: the skid buffers add cycles of latency to
+reads and writes and take a request or two while the AXI side stalls, which only the counters of cycles
+waiting on memory see (tests/sim/test_axi.py).
 """
 
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Cat, Module, ResetInserter, Signal
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import Out
 
@@ -31,6 +40,8 @@ from accel.spec import Spec
 
 from ..blocks import build
 from ..export import module_name, write_if_changed
+from ..lib.pipeline import staged
+from ..lib.queue import Queue
 from .lite import AxiLiteSlave
 from .master import AxiMaster
 from .ports import axi_master_members, axil_slave_members, pass_through
@@ -66,7 +77,7 @@ class AxiEngine(wiring.Component):
         for name in ("addr", "write", "wdata", "read"):
             m.d.comb += getattr(regs, name).eq(getattr(lite, name))
         m.d.comb += [lite.hit.eq(regs.hit), lite.rdata.eq(regs.rdata)]
-        m.d.sync += soft_reset.eq(regs.control_soft_reset)  # registered: its fan-out is the whole core
+        m.d.comb += soft_reset.eq(regs.control_soft_reset)  # a register: its fan-out is the whole core
 
         core.submodules.master = master = AxiMaster(self.spec.port_bits, self.address_bits)
         pass_through(m, self, master, axi_master_members(self.address_bits, self.spec.port_bits))
@@ -97,25 +108,24 @@ class AxiEngine(wiring.Component):
 
         # The run.
         running, done, issued = Signal(), Signal(), Signal(32)
-        with core.If(regs.control_start):
-            core.d.sync += [running.eq(1), done.eq(0), issued.eq(0)]
-        # The next command waits in a fabric register (loaded whenever it is empty or taken, so one command
-        # per cycle still flows): the engine's decode and ready start from a flip-flop, not a block RAM's
-        # read port (5.6 ns clock-to-out on ECP5 -6, which capped the wrapped xnor at 74 MHz).
-        next_valid, next_command = Signal(), Signal(command_bits)
+        # ``more``: issued != CMD_COUNT, a register (CMD_COUNT is written before start): ``take`` only selects
+        # between compares of registers, so the engine's ready meets no 32-bit compare on its way back.
+        more = Signal()
+        # The FIFO's block RAM feeds a register stage (packed into the RAM's output register: a block RAM's
+        # read port has 5.6 ns clock-to-out on ECP5 -6, which capped the wrapped xnor at 74 MHz), and that a
+        # 2-entry queue in the fabric, which the engine reads: the stage loads on the queue's registered
+        # w_rdy, so the engine's ready never reaches the RAM.
+        stopped.submodules.next = upcoming = Queue(command_bits, 2)
+        staged_valid, staged_command = staged(stopped, "staged_command", commands, upcoming.w_rdy)
         take = engine.cmd.valid & engine.cmd.ready
-        stopped.d.comb += commands.r_en.eq(~next_valid | take)
-        with stopped.If(commands.r_en & commands.r_rdy):
-            stopped.d.sync += [next_valid.eq(1), next_command.eq(commands.r_data)]
-        with stopped.Elif(take):
-            stopped.d.sync += next_valid.eq(0)
-        core.d.comb += [
-            engine.cmd.valid.eq(running & next_valid & (issued != regs.cmd_count)),
-            engine.cmd.payload.eq(next_command),
-        ]
+        stopped.d.comb += [upcoming.w_en.eq(staged_valid), upcoming.w_data.eq(staged_command), upcoming.r_en.eq(take)]
+        core.d.comb += [engine.cmd.valid.eq(running & upcoming.r_rdy & more), engine.cmd.payload.eq(upcoming.r_data)]
+        core.d.sync += more.eq(Mux(take, issued + 1 != regs.cmd_count, issued != regs.cmd_count))
         with core.If(take):
             core.d.sync += issued.eq(issued + 1)
-        finished = running & ~regs.control_start & (issued == regs.cmd_count) & ~engine.busy & ~master.busy
+        with core.If(regs.control_start):
+            core.d.sync += [running.eq(1), done.eq(0), issued.eq(0), more.eq(regs.cmd_count != 0)]
+        finished = running & ~regs.control_start & ~more & ~engine.busy & ~master.busy
         with core.If(finished | error):
             core.d.sync += running.eq(0)
         with core.If(finished & ~error):

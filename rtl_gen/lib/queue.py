@@ -1,5 +1,5 @@
 """A first-word-fall-through FIFO whose ready flags are registers (the EIE PE's activation queue, the
-mac_array conv unit's output queue)."""
+mac_array conv unit's output queue, the AXI master's request buffers)."""
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import memory, wiring
