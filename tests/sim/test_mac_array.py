@@ -88,13 +88,18 @@ def test_perf_counters_partition_the_cycles():
                                            for c in lowered.program.commands if type(c).__name__ == "Conv")
 
 
-def test_untileable_layers_are_clear_errors():
-    with pytest.raises(UserError, match="kernel 13×13 is not allowed"):
-        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 13, 13, 1, 0, 0, 1))
-    with pytest.raises(UserError, match="cannot be tiled"):
-        plan(SMALL_4x4, ConvShape(512, 400, 400, 8, 3, 3, 1, 1, 1, 1))
-    with pytest.raises(UserError, match="stride 5 is not allowed"):
+def test_refusals_name_the_layer_shape_limit_and_setting():
+    """Only hard limits are refused, each naming the layer, its shape, the limit and the --set that lifts it."""
+    with pytest.raises(UserError, match=r"layer 'c1' \(8×20×20 input, 8 kernels of 13×13, stride 1, padding \(13, "
+                                        r"0\)\): padding \(13, 0\) is not allowed; expected 0 <= padding < kernel"):
+        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 13, 13, 1, 13, 0, 1), "c1")
+    with pytest.raises(UserError, match=r"reduction C/groups·R·S = 73728 exceeds mac_array.max_reduction = 65536; "
+                                        r"--set max_reduction=73728 lifts it"):
+        plan(DEFAULT_8x8, ConvShape(8192, 4, 4, 8, 3, 3, 1, 1, 1, 1))
+    with pytest.raises(UserError, match="stride 5 is not allowed; expected 1..4"):
         plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 3, 3, 5, 0, 0, 1))
+    with pytest.raises(UserError, match="no mapping .* has mode=data-reuse"):  # partial sums: weight-reuse only
+        plan(SMALL_4x4, ConvShape(512, 400, 400, 8, 3, 3, 1, 1, 1, 1), mode="data-reuse")
 
 
 @pytest.mark.rtl
