@@ -189,6 +189,11 @@ def _capacities(spec: MacArraySpec, feature_banks: int, double: bool) -> tuple[i
     return feature_banks * spec.bank_entries // share, weight_blocks // share
 
 
+def _pow2(n: int) -> int:
+    """The least power of two >= n."""
+    return 1 << max(0, n - 1).bit_length()
+
+
 def _untileable(spec, shape, name):
     raise UserError(f"layer '{name}' ({shape_text(shape)}): cannot be tiled on mac_array with {spec.banks} × "
                     f"{spec.bank_kib} KiB banks: one channel group of one output pixel's inputs for a kernel of at "
@@ -815,6 +820,9 @@ def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config,
     channel groups independently) as many as fit half the space; a :class:`UserError` if the layer is not
     allowed or cannot be tiled."""
     _check(shape, spec, name)
+    if max(shape.r, shape.s) > spec.MAX_KERNEL:
+        raise UserError(f"layer '{name}' ({shape_text(shape)}): kernel {shape.r}×{shape.s} is not allowed; expected "
+                        f"1..{spec.MAX_KERNEL} (mac_array MAX_KERNEL, the Pool command's kernel fields)")
     cgs = -(-shape.c // spec.atomic_c)
     config = _feature_only_config(spec)
     half, whole = _capacities(spec, config.feature_banks, True)[0], _capacities(spec, config.feature_banks, False)[0]
@@ -824,7 +832,11 @@ def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config,
     if rows == 0:
         double, groups = True, half // (min(shape.h, shape.r) * shape.w)
         if groups == 0:
-            _untileable(spec, shape, name)
+            need = min(shape.h, shape.r) * shape.w * spec.atomic_c
+            raise UserError(f"layer '{name}' ({shape_text(shape)}): cannot be tiled on mac_array with {spec.banks} × "
+                            f"{spec.bank_kib} KiB banks: a pooling band of {min(shape.h, shape.r)} rows × {shape.w} "
+                            f"columns of one channel group ({need // spec.atomic_c} atoms) exceeds half the feature "
+                            f"space ({half} atoms); --set bank_kib={_pow2(-(-2 * need // (config.feature_banks * 1024)))} lifts it")
         rows = _band_rows(shape, half, groups)
     return config, half, double, rows, min(groups, cgs)
 

@@ -362,3 +362,74 @@ def test_golden_rejects_partial_sums_without_first_or_last():
         commands[n] = replace(commands[n], **change)
         with pytest.raises(ValueError, match=message):
             golden(Program(SMALL_4x4, commands, split.memory))
+
+
+def partial_sum_layers(count: int, seed: int):
+    """Random layers the 4×4 configuration runs only in partial-sum mappings: *wide* (one output row's inputs
+    of every channel group overflow feature space: column tiles), *deep* (one kernel group's weights overflow
+    weight space: input-channel passes), *large kernels* (beyond MAX_KERNEL: kernel passes), *long
+    matrix multiplies* (1×1 over a few pixels of many channels) and *both* wide and deep (passes over column
+    tiles); (config, op, x, x_zp, lowered)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n in range(count):
+        kind = ("wide", "deep", "kernel", "matmul", "both")[n % 5]
+        stride = int(rng.choice([1, 2]))
+        if kind in ("wide", "both"):
+            r = int(rng.choice([3, 5]))
+            config = dict(c=int(rng.integers(13, 17) if kind == "wide" else rng.integers(120, 160)), h=int(rng.integers(r, 7)),
+                          w=int(rng.integers(120, 200) if kind == "wide" else rng.integers(40, 60)),
+                          k=int(rng.integers(1, 9)), r=r, pad=r // 2, stride=stride)
+        elif kind == "deep":
+            config = dict(c=int(rng.integers(116, 260)), h=int(rng.integers(3, 7)), w=int(rng.integers(3, 7)),
+                          k=int(rng.integers(1, 9)), r=3, pad=int(rng.integers(0, 2)), stride=stride)
+        elif kind == "kernel":
+            r, s = int(rng.integers(12, 16)), int(rng.integers(1, 14))
+            config = dict(c=int(rng.integers(1, 9)), h=int(rng.integers(r, r + 6)), w=int(rng.integers(s, s + 6)),
+                          k=int(rng.integers(1, 9)), r=r, s=s, stride=stride, padding=(int(rng.integers(0, r)),
+                                                                                       int(rng.integers(0, s))))
+        else:
+            config = dict(c=int(rng.integers(1100, 1500)), h=int(rng.integers(1, 4)), w=int(rng.integers(2, 5)),
+                          k=int(rng.integers(1, 9)))
+        config["extremes"] = bool(rng.random() < 0.2)
+        op, x, x_zp = random_layer(rng, **{k: v for k, v in config.items() if k != "padding"})
+        if "padding" in config:
+            op = replace(op, padding=config["padding"])
+        lowered = lower(SMALL_4x4, op, x, x_zp)
+        layers.append((config | dict(kind=kind), op, x, x_zp, lowered))
+    return layers
+
+
+def test_golden_partial_sum_mappings_equal_int8_reference():
+    """Layers the compiler refused before partial sums (each mapped only in partial-sum passes or column
+    tiles): the golden model of their Programs equals the int8 reference."""
+    kinds = set()
+    for config, op, x, x_zp, lowered in partial_sum_layers(25, seed=4):
+        m = lowered.mapping
+        assert m.partial and (m.passes > 1 or m.col_tiles > 1), (config, m)
+        kinds |= {"passes"} if m.passes > 1 else set()
+        kinds |= {"columns"} if m.col_tiles > 1 else set()
+        kinds |= {"kernel"} if m.pass_kernel != (op.weight.shape[2], op.weight.shape[3]) else set()
+        kinds |= {"both"} if m.passes > 1 and m.col_tiles > 1 else set()
+        got = lowered.output(golden(lowered.program).memory)
+        assert np.array_equal(got, reference(op, x, x_zp)), config
+    assert kinds == {"passes", "columns", "kernel", "both"}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("stall", [False, True])
+def test_rtl_partial_sum_mappings(stall, tmp_path):
+    """Column tiles, input-channel and kernel passes on the RTL: memory == golden bit for bit, counters ==
+    perf (without stalls), with random memory stalls the same bits."""
+    from sim.rtl.execute import run as rtl
+
+    layers = partial_sum_layers(10, seed=5)
+    results = rtl([lowered.program for *_, lowered in layers], stall=stall, seed=11, test_dir=tmp_path)
+    for (config, *_, lowered), result in zip(layers, results):
+        assert np.array_equal(result.memory, golden(lowered.program).memory), config
+        if stall:
+            assert result.cycles > perf(lowered.program).cycles, config
+        else:
+            assert result.counters == perf(lowered.program).counters, config
