@@ -10,14 +10,27 @@ buffer's banks between features and weights):
   first MAC waits for one row's load instead of a full band's;
 - weight *tiles*: consecutive kernel groups whose blocks fit in weight space together;
 - a dense layer whose kernel group alone overflows weight space is split into input-channel *chunks*
-  whose partial sums stay in the accumulators (``first``/``last``).
+  whose partial sums stay in the accumulators (``first``/``last``);
+- *partial-sum mappings*, for a layer none of the above fits (one output row's input rows of every
+  channel group overflow feature space, or one kernel group's weights weight space, or a kernel is larger
+  than the Conv's MAX_KERNEL): each kernel group's channel groups (and a large kernel's rows and columns)
+  are split into *passes*, each a weight piece that stays resident while every *tile* — a band of output
+  rows × a *column tile* of output columns — streams through, loading just the input rectangle (halo
+  included; reads beyond it fall outside the map) of the pass's channel groups and kernel rows and
+  columns. Every pass but the last writes int32 partial sums (``psum_out``) to a partial-sum region of
+  DRAM (one kernel group's output pixels, tile by tile); every pass but the first loads them next to its
+  features and starts from them (``psum_in``); the last requantizes, one Conv per output row if its tile
+  is narrower than the map. Commands run one after another (no double buffering). Only hard limits
+  are refused: stride, map size, padding (< kernel, <= MAX_PAD), ``max_reduction``.
 
 Loop order (NVDLA's two reuse modes): *weight-reuse* keeps a weight tile resident while all bands
 stream through; *data-reuse* keeps a band resident while all weight tiles stream through. With *double
 buffering* the feature and weight spaces are halved and consecutive loads alternate halves, so the next
 band or tile loads while the current one computes (NVDLA's CDMA prefetch); the ``wait`` flags order the
 rest. The mapping with the fewest estimated cycles wins (then the least DRAM traffic); :class:`Mapping`
-reports the choice.
+reports the choice. Partial-sum mappings are estimated with their pass overheads (PSUM_ATOMS steps per
+pixel, the partial sums' DRAM traffic and loads) and chosen only when no other mapping exists, so a layer
+that tiles without them keeps its mapping.
 Grouped and depthwise convolutions read only the channel groups a kernel group needs; weights outside a
 kernel's group are zero.
 """
