@@ -450,13 +450,13 @@ def _largest(most: int, fits) -> int:
 
 def _pass_mappings(spec: MacArraySpec, shape: ConvShape):
     """Mappings in tiles of output rows and columns, each kernel group's channel groups and kernel in passes
-    that carry int32 partial sums through DRAM (single-buffered, weight-reuse: a pass's weights stay while
-    every tile streams through). Per split of the banks and channel groups per pass: the tallest full-width
-    band that fits, or else for bands of 1, 2, 4, … rows the widest column tile."""
+    that carry int32 partial sums through DRAM (weight-reuse: a pass's weights stay while every tile streams
+    through). Per split of the banks, buffering and channel groups per pass: the tallest full-width band that
+    fits, or else for bands of 1, 2, 4, … rows the widest column tile."""
     cg_max = max(_kernel_group_blocks(spec, shape)) // (shape.r * shape.s)
     s = shape.stride
-    for fb in _feature_bank_choices(spec):
-        feature_atoms, weight_blocks = _capacities(spec, fb, False)
+    for fb, double in itertools.product(_feature_bank_choices(spec), (False, True)):
+        feature_atoms, weight_blocks = _capacities(spec, fb, double)
         kernel = _kernel_pass(spec, shape, weight_blocks)
         if kernel is None:
             continue
@@ -480,14 +480,15 @@ def _pass_mappings(spec: MacArraySpec, shape: ConvShape):
                 tiles = [(rows, cols) for rows in itertools.takewhile(lambda r: r <= shape.out_h, (1 << i for i in range(12)))
                          for cols in [_largest(shape.out_w, lambda c: fits(rows, c))] if cols]
             for rows, cols in tiles:
-                yield _pass_estimate(spec, shape, fb, groups, (kr, ks), rows, cols)
+                yield _pass_estimate(spec, shape, fb, double, groups, (kr, ks), rows, cols)
 
 
-def _pass_estimate(spec: MacArraySpec, shape: ConvShape, feature_banks: int, groups: int, kernel: tuple[int, int],
-                   rows: int, cols: int) -> Mapping:
-    """The mapping of :func:`_pass_mappings` with its DRAM traffic and estimated cycles: every command one
-    after another, a load costing its beats and the memory latency, a convolution its MAC steps, its partial
-    sums' steps (PSUM_ATOMS per pixel) and its drain."""
+def _pass_estimate(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: bool, groups: int,
+                   kernel: tuple[int, int], rows: int, cols: int) -> Mapping:
+    """The mapping of :func:`_pass_mappings` with its DRAM traffic and estimated cycles: a load costs its
+    beats and the memory latency, a convolution its MAC steps, its partial sums' steps (PSUM_ATOMS per
+    pixel) and its drain; single-buffered they add up, double-buffered the loads after the first tile's
+    hide behind the computations (or these behind them)."""
     ac, ak, s = spec.atomic_c, spec.atomic_k, shape.stride
     bands, col_tiles = _bands(shape, rows), _col_tiles(shape, cols)
     tiles, pixels = len(bands) * len(col_tiles), shape.out_h * shape.out_w
@@ -513,12 +514,16 @@ def _pass_estimate(spec: MacArraySpec, shape: ConvShape, feature_banks: int, gro
             convs += count * (shape.out_h * len(col_tiles) if per_row else tiles)
             psum_read += count * pixels * PSUM_ATOMS * (n > 0)
             psum_written += count * pixels * PSUM_ATOMS * (n + 1 < len(parts))
-    cycles = beats + psum_read + steps + loads * (spec.mem_latency + 3) + convs * (spec.mem_latency + COMPUTE_DRAIN)
+    loading = beats + psum_read + loads * (spec.mem_latency + 3)
+    computing = steps + convs * (spec.mem_latency + COMPUTE_DRAIN)
+    first = (PARAM_BLOCKS + groups * kernel[0] * kernel[1]) * ak + spec.mem_latency + 3 + \
+        groups * min(shape.h, (rows - 1) * s + kernel[0]) * min(shape.w, (cols - 1) * s + kernel[1])
+    cycles = first + max(loading - first, computing) if double else loading + computing
     passes = max(len(_parts(0, size, groups)) for size in sizes) * len(row_parts) * len(col_parts)
     written = -(-shape.k // ak) * pixels * ak
     return Mapping("weight-reuse", feature_banks, rows, len(bands), -(-shape.k // ak), 1,
                    bytes_read=(beats + psum_read) * ac, bytes_written=written + psum_written * ac,
-                   cycles=int(cycles), passes=passes, pass_groups=groups, pass_kernel=kernel,
+                   double=double, cycles=int(cycles), passes=passes, pass_groups=groups, pass_kernel=kernel,
                    col_tiles=len(col_tiles), tile_cols=cols)
 
 
@@ -684,35 +689,40 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
 
 
 def _schedule_passes(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, quant: dict) -> list:
-    """The commands of a partial-sum mapping, one after another: per weight piece (kernel group by kernel
-    group, pass by pass) its weights, then per tile (row band × column tile) the input rectangle its kernel
-    rows and columns read, the partial sums so far (after the first pass), and its convolution — one per
-    output row in the last pass of a column tile narrower than the map, whose output rows are apart in DRAM.
-    Partial sums of a tile's pixels lie together, in tile order, in the partial-sum region."""
-    ac, ak, h, w, stride = spec.atomic_c, spec.atomic_k, shape.h, shape.w, shape.stride
+    """The commands of a partial-sum mapping: per weight piece (kernel group by kernel group, pass by pass)
+    its weights, then per tile (row band × column tile) the input rectangle its kernel rows and columns read,
+    the partial sums so far (after the first pass), and its convolution — one per output row in the last
+    pass of a column tile narrower than the map, whose output rows are apart in DRAM. Partial sums of a
+    tile's pixels lie together, in tile order, in the partial-sum region. Double-buffered, tiles alternate
+    feature halves and pieces weight halves (:func:`_emit`); a tile's partial sums, which the previous
+    computation may still be writing if it is the only tile, are then loaded after it."""
+    ac, ak, h, w, stride, double = spec.atomic_c, spec.atomic_k, shape.h, shape.w, shape.stride, mapping.double
     tiles = [(a, b, c0, c1) for a, b in _bands(shape, mapping.band_rows) for c0, c1 in _col_tiles(shape, mapping.tile_cols)]
     first_pixel = np.cumsum([0] + [(b - a) * (c1 - c0) for a, b, c0, c1 in tiles]).tolist()
     piece_address = layout.weights_address + np.cumsum([0] + layout.piece_blocks).astype(int) * ak * ac
+    feature_half, weight_half = _capacities(spec, mapping.feature_banks, True)
+    wait = int(not double)  # as _emit would set them: single-buffered, every command waits
     phases = []
     for i, (kg, first, g0, g1, (r0, r1), (s0, s1)) in enumerate(layout.pieces):
         last = i + 1 == len(layout.pieces) or layout.pieces[i + 1].kg != kg
-        groups = g1 - g0
-        weights = LoadWeights(int(piece_address[i]), 0, layout.piece_blocks[i], wait=0)
+        groups, wbase = g1 - g0, i % 2 * weight_half if double else 0
+        weights = LoadWeights(int(piece_address[i]), wbase, layout.piece_blocks[i], wait=wait)
         for t, (a, b, c0, c1) in enumerate(tiles):
             y0, y1 = _span(h, shape.pad_h, stride, a, b, r0, r1)
             x0, x1 = _span(w, shape.pad_w, stride, c0, c1, s0, s1)
             rows, cols = y1 - y0, x1 - x0
+            base = len(phases) % 2 * feature_half if double else 0
             loads = [weights] if t == 0 else []
             source = layout.input_address + ((g0 * h + y0) * w + x0) * ac
             if cols == w:
-                loads.append(LoadFeatures(source, 0, rows * w, groups, h * w * ac, rows * w, wait=0))
+                loads.append(LoadFeatures(source, base, rows * w, groups, h * w * ac, rows * w, wait=wait))
             else:
-                loads += [LoadFeatures(source + g * h * w * ac, g * rows * cols, cols, rows, w * ac, cols, wait=0)
-                          for g in range(groups)]
-            psum_entry = groups * rows * cols
+                loads += [LoadFeatures(source + g * h * w * ac, base + g * rows * cols, cols, rows, w * ac, cols,
+                                       wait=wait) for g in range(groups)]
+            psum_entry = base + groups * rows * cols
             if not first:
                 loads.append(LoadFeatures(layout.psum_address + first_pixel[t] * PSUM_ATOMS * ac, psum_entry,
-                                          (b - a) * (c1 - c0) * PSUM_ATOMS, 1, 0, 0, wait=0))
+                                          (b - a) * (c1 - c0) * PSUM_ATOMS, 1, 0, 0, wait=int(len(tiles) == 1 or wait)))
             per_row = last and c1 - c0 < shape.out_w
             convs = []
             for ra, rb in ([(y, y + 1) for y in range(a, b)] if per_row else [(a, b)]):
@@ -722,13 +732,16 @@ def _schedule_passes(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, lay
                 out_address = (layout.output_address + ((kg * shape.out_h + ra) * shape.out_w + c0) * ak if last
                                else layout.psum_address + (first_pixel[t] + pixel) * PSUM_ATOMS * ac)
                 convs.append(Conv(
-                    fbase=start * cols, cg_stride=rows * cols, ncg=groups, in_h=rows - start, in_w=cols,
+                    fbase=base + start * cols, cg_stride=rows * cols, ncg=groups, in_h=rows - start, in_w=cols,
                     kernel_h=r1 - r0, kernel_w=s1 - s0, stride=stride, y_off=top - start,
-                    x_off=c0 * stride - shape.pad_w + s0 - x0, out_h=rb - ra, out_w=c1 - c0, wbase=0,
-                    out_address=out_address, first=1, last=1, wait=0, psum_entry=psum_entry + pixel * PSUM_ATOMS,
+                    x_off=c0 * stride - shape.pad_w + s0 - x0, out_h=rb - ra, out_w=c1 - c0, wbase=wbase,
+                    out_address=out_address, first=1, last=1, wait=wait, psum_entry=psum_entry + pixel * PSUM_ATOMS,
                     psum_in=int(not first), psum_out=int(not last), **quant))
             phases.append((loads, convs))
-    return _emit(spec, Config(mapping.feature_banks), phases, False)
+    config = Config(mapping.feature_banks)
+    if double:
+        return _emit(spec, config, phases, True)
+    return [config] + [command for loads, convs in phases for command in loads + convs]
 
 
 def _place_loads(spec: MacArraySpec, phases: list, double: bool) -> list[tuple[list, list]]:
@@ -804,10 +817,12 @@ def encode_weights(spec: MacArraySpec, op: QConv | QDense, weight: np.ndarray, s
     return weights
 
 
-def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
-    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int, *,
+          double: bool | None = None) -> Lowered:
+    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program;
+    ``double`` restricts the buffering as :func:`plan`'s does."""
     weight, shape = conv_geometry(op, x.shape)
-    mapping = plan(spec, shape, op.name)
+    mapping = plan(spec, shape, op.name, double=double)
     layout = Layout.of(spec, shape, mapping)
     memory = MemoryImage(alignment=64)
     regions = (memory.add("input", block_features(x.reshape(shape.c, shape.h, shape.w), spec.atomic_c)),

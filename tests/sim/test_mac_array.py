@@ -369,7 +369,7 @@ def partial_sum_layers(count: int, seed: int):
     of every channel group overflow feature space: column tiles), *deep* (one kernel group's weights overflow
     weight space: input-channel passes), *large kernels* (beyond MAX_KERNEL: kernel passes), *long
     matrix multiplies* (1×1 over a few pixels of many channels) and *both* wide and deep (passes over column
-    tiles); (config, op, x, x_zp, lowered)."""
+    tiles); single- and double-buffered in turn; (config, op, x, x_zp, lowered)."""
     from dataclasses import replace
 
     rng = np.random.default_rng(seed)
@@ -397,8 +397,8 @@ def partial_sum_layers(count: int, seed: int):
         op, x, x_zp = random_layer(rng, **{k: v for k, v in config.items() if k != "padding"})
         if "padding" in config:
             op = replace(op, padding=config["padding"])
-        lowered = lower(SMALL_4x4, op, x, x_zp)
-        layers.append((config | dict(kind=kind), op, x, x_zp, lowered))
+        lowered = lower(SMALL_4x4, op, x, x_zp, double=bool(n % 2))
+        layers.append((config | dict(kind=kind, double=bool(n % 2)), op, x, x_zp, lowered))
     return layers
 
 

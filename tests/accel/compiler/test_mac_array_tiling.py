@@ -152,7 +152,9 @@ def check_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout:
 
 
 def check_partial_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout: Layout) -> None:
-    """A partial-sum mapping's commands, one after another, inside their buffer spaces and DRAM regions:
+    """A partial-sum mapping's commands inside their buffer spaces and DRAM regions, a load of partial sums
+    never overlapping the computation that writes them (issue is in order and a unit takes a command only
+    when free: without ``wait`` a load may overlap the last computation issued before it, and the reverse):
     loads from the input, the weights or the partial sums; each kernel group's passes in order (partial sums
     in from the second, out up to the last); the last passes write each output atom exactly once."""
     ac, ak = spec.atomic_c, spec.atomic_k
@@ -162,21 +164,39 @@ def check_partial_schedule(spec: MacArraySpec, shape: ConvShape, commands: list,
                "psum": (layout.psum_address, layout.psum_address + layout.psum_size)}
     config, *rest = commands
     features = config.feature_banks * spec.bank_entries
+    blocks = (spec.banks - config.feature_banks) // ak * spec.bank_entries
     written = np.zeros(layout.output_size // ak, int)
-    piece = -1
+    piece, resident = -1, {}  # weight pieces loaded, and which one starts at each block
+    running = {"load": None, "compute": None}  # DRAM bytes the last command of each unit reads or writes
+
+    def dram(c):
+        if isinstance(c, LoadFeatures):
+            return c.address, c.address + (c.groups - 1) * c.src_stride + c.count * ac
+        if isinstance(c, LoadWeights):
+            return c.address, c.address + c.count * ak * ac
+        return c.out_address, c.out_address + c.out_h * c.out_w * (PSUM_ATOMS * ac if c.psum_out else ak)
+
     for c in rest:
-        assert c.wait == 1, c
+        unit, other = ("compute", "load") if isinstance(c, Conv) else ("load", "compute")
+        lo, hi = dram(c)
+        if c.wait:
+            running[other] = None
+        elif running[other] is not None:
+            assert hi <= running[other][0] or running[other][1] <= lo, c
+        running[unit] = (lo, hi)
         if isinstance(c, LoadFeatures):
             ends = (c.address, c.address + (c.groups - 1) * c.src_stride + c.count * ac)
             assert any(lo <= ends[0] <= ends[1] <= hi for lo, hi in (regions["input"], regions["psum"])), c
             assert c.entry + (c.groups - 1) * c.dst_stride + c.count <= features, c
         elif isinstance(c, LoadWeights):
             piece += 1
-            assert (c.block, c.count) == (0, layout.piece_blocks[piece]), c
+            assert c.count == layout.piece_blocks[piece] and c.block + c.count <= blocks, c
             assert regions["weights"][0] <= c.address < c.address + c.count * ak * ac <= regions["weights"][1], c
+            resident[c.block] = piece
         else:
-            kg, first, lo, hi, rows, cols = layout.pieces[piece]
-            last = piece + 1 == len(layout.pieces) or layout.pieces[piece + 1].kg != kg
+            n = resident[c.wbase]  # the piece whose weights the convolution reads
+            kg, first, lo, hi, rows, cols = layout.pieces[n]
+            last = n + 1 == len(layout.pieces) or layout.pieces[n + 1].kg != kg
             assert (c.ncg, c.kernel_h, c.kernel_w) == (hi - lo, rows[1] - rows[0], cols[1] - cols[0]), c
             assert (c.psum_in, c.psum_out, c.first, c.last) == (not first, not last, 1, 1), c
             assert c.fbase + (c.ncg - 1) * c.cg_stride + c.in_h * c.in_w <= features, c
