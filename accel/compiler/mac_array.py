@@ -20,8 +20,9 @@ buffer's banks between features and weights):
   columns. Every pass but the last writes int32 partial sums (``psum_out``) to a partial-sum region of
   DRAM (one kernel group's output pixels, tile by tile); every pass but the first loads them next to its
   features and starts from them (``psum_in``); the last requantizes, one Conv per output row if its tile
-  is narrower than the map. Commands run one after another (no double buffering). Only hard limits
-  are refused: stride, map size, padding (< kernel, <= MAX_PAD), ``max_reduction``.
+  is narrower than the map; single- or double-buffered (tiles alternate feature halves, passes weight
+  halves). Only hard limits are refused: stride, map size, padding (< kernel, <= MAX_PAD),
+  ``max_reduction``.
 
 Loop order (NVDLA's two reuse modes): *weight-reuse* keeps a weight tile resident while all bands
 stream through; *data-reuse* keeps a band resident while all weight tiles stream through. With *double
@@ -1038,7 +1039,8 @@ def file_case(spec: MacArraySpec, path, seed: int = 0) -> "Case":
     m = lowered.mapping
     info = dict(weights=str(path), input="file" if read.x is not None else "random", mode=m.mode,
                 feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles, chunks=m.chunks,
-                split=m.bands * m.weight_tiles * m.chunks > 1)
+                col_tiles=m.col_tiles, passes=m.passes,
+                split=m.bands * m.weight_tiles * m.chunks * m.col_tiles * m.passes > 1)
     return Case(lowered.program, lowered.output, lambda: _reference(op, x, x_zp), lowered.macs, info)
 
 
@@ -1091,5 +1093,5 @@ def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator
             return op.requant.apply(a, b)
     m = lowered.mapping
     info = dict(mode=m.mode, feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles,
-                chunks=m.chunks)
+                chunks=m.chunks, col_tiles=m.col_tiles, passes=m.passes)
     return Case(lowered.program, lowered.output, reference, lowered.macs, info)
