@@ -342,8 +342,8 @@ class MacArraySpec(Spec):
     def acc_width(self) -> int:
         """Signed accumulator width, derived so no allowed reduction can overflow.
 
-        The accumulator starts at the folded bias ``b − x_zp·Σw`` (|b| < 2**31, |x_zp·Σw| <= 128·127·n) and
-        adds n = max_reduction products of int8 × int8 (each |x·w| <= 128·128), so
+        The accumulator starts at the folded bias ``b − x_zp·Σw`` (|b| < 2**31, |x_zp·Σw| <= 128·127·n), or at
+        an int32 partial sum (``Conv.psum_in``, within 2**31), and adds n = max_reduction products of int8 × int8 (each |x·w| <= 128·128), so
         |acc| < 2**31 + 2·2**14·n = 2**31 + 2**15·n, which fits in ⌈log2(2**31 + 2**15·n)⌉ + 1 bits.
         """
         return math.ceil(math.log2(2**31 + 2**15 * self.max_reduction)) + 1

@@ -129,8 +129,8 @@ COUNTERS = ("cycles", "commands", "mac_active", "pp_active", "stall_memory", "st
 commands. Every cycle from the first issue to the end of the last command is exactly one of, by
 what the compute units do: issue MACs (``mac_active``) or pooling steps and element-wise lanes
 (``pp_active``); wait on the memory port — a blocked write port, write acknowledgements, or, while idle,
-a running load (``stall_memory``); read parameters and operands and fill the read pipeline before their
-last step (``stall_buffer``); drain their pipelines after it (``stall_postproc``); or nothing, while
+a running load (``stall_memory``); read parameters, operands and partial sums (a ``Conv``'s partial-sum
+steps) and fill the read pipeline before their last step (``stall_buffer``); drain their pipelines after it (``stall_postproc``); or nothing, while
 commands are being issued (``stall_issue``). ``cycles`` is their sum."""
 WORK = ("mac_active", "pp_active", "stall_memory", "stall_buffer", "stall_postproc", "stall_issue")
 """The classes that partition ``cycles``."""

@@ -7,6 +7,8 @@ from .pipeline import registered
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 STAGES = 12
 """Pipeline depth of :func:`multiply_by_quantized_multiplier`."""
+SATURATE_STAGES = 4
+"""Pipeline depth of :func:`saturating_shift`, its first stages."""
 OUTPUT_STAGES = 2
 """Pipeline depth of :func:`offset_and_clamp`."""
 
@@ -37,14 +39,34 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
 
     ``m0`` and ``shift`` must be stable from two cycles before a value enters until it leaves (the shift
     amounts, rounding offsets and the copy of ``m0`` are registered, free-running). Returns the int32
-    result register.
+    result register: :func:`multiplied` of :func:`saturating_shift` (stages 1 to 4).
     """
-    left, right = Signal(5, name=f"{name}_left"), Signal(5, name=f"{name}_right")
+    return multiplied(m, advance, name, saturating_shift(m, advance, name, x, shift), m0, shift)
+
+
+def saturating_shift(m, advance, name: str, x, shift):
+    """``x << max(shift, 0)`` saturated to int32: stages 1 to 4 (:data:`SATURATE_STAGES`) of
+    :func:`multiply_by_quantized_multiplier`, advancing with ``advance``; ``shift`` must be stable from a
+    cycle before a value enters until it leaves. Returns the int32 register of stage 4."""
+    left = Signal(5, name=f"{name}_left")
+    m.d.sync += left.eq(Mux(shift > 0, shift, 0)[:5])
+    # The barrel shift in two stages: by the multiple of 8, then by the rest.
+    raised = registered(m, advance, f"{name}_raised", signed(len(x) + 24), x << Cat(0, 0, 0, left[3:]))
+    wide = registered(m, advance, f"{name}_wide", signed(len(x) + 32), raised << left[:3])
+    overflow = registered(m, advance, f"{name}_overflow", 1, wide[31:].any() & ~wide[31:].all())
+    sign = registered(m, advance, f"{name}_sign", 1, wide[-1])
+    low = registered(m, advance, f"{name}_low", 32, wide[:32])
+    return registered(m, advance, f"{name}_shifted", signed(32), Mux(overflow, Mux(sign, INT32_MIN, INT32_MAX), low))
+
+
+def multiplied(m, advance, name: str, shifted, m0, shift):
+    """Stages 5 to 12 of :func:`multiply_by_quantized_multiplier` on the int32 ``shifted`` (the result of
+    :func:`saturating_shift`), advancing with ``advance``; returns the int32 result register."""
+    right = Signal(5, name=f"{name}_right")
     half, half_less = Signal(31, name=f"{name}_half"), Signal(31, name=f"{name}_half_less")
     multiplier = Signal(31, name=f"{name}_m0")  # the multipliers' B operand register
     m.d.sync += [
         multiplier.eq(m0),
-        left.eq(Mux(shift > 0, shift, 0)[:5]),
         right.eq(Mux(shift < 0, -shift, 0)[:5]),
     ]
     # 2**(e−1) and 2**(e−1) − 1 (0 for e = 0) from the thermometer code of e (bit j: e > j), each bit one
@@ -63,14 +85,6 @@ def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):
         half.eq(Cat(above[k] & ~above[k + 1] for k in range(31))),
         half_less.eq(Cat(above[k + 1] for k in range(30))),  # e <= 31: bit 30 is 0
     ]
-    # The barrel shifts in two stages each: by the multiple of 8, then by the rest.
-    raised = registered(m, advance, f"{name}_raised", signed(len(x) + 24), x << Cat(0, 0, 0, left[3:]))
-    wide = registered(m, advance, f"{name}_wide", signed(len(x) + 32), raised << left[:3])
-    overflow = registered(m, advance, f"{name}_overflow", 1, wide[31:].any() & ~wide[31:].all())
-    sign = registered(m, advance, f"{name}_sign", 1, wide[-1])
-    low = registered(m, advance, f"{name}_low", 32, wide[:32])
-    shifted = registered(m, advance, f"{name}_shifted", signed(32),
-                         Mux(overflow, Mux(sign, INT32_MIN, INT32_MAX), low))
     operand = registered(m, advance, f"{name}_operand", signed(32), shifted)
     x_lo, x_hi = operand[:16], operand[16:].as_signed()
     m_lo, m_hi = multiplier[:16], multiplier[16:]

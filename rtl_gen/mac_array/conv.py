@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accel.isa.mac_array import PARAM_BLOCKS, Conv
+from accel.isa.mac_array import PARAM_BLOCKS, PSUM_ATOMS, Conv
 from accel.spec import DotProductSpec, MacArraySpec
 
 from ..lib.dot_product import DotProduct
@@ -24,7 +24,9 @@ def output_queue_depth(spec: MacArraySpec) -> int:
     """Output atoms in flight at most, a power of two above the cycles from a step that ends a pixel
     leaving the sequencer until its credit returns: READ_LATENCY + 1 + (3 + log2 atomic_c) + 1 +
     requant.LATENCY + 1 cycles to its write and one more (31 in all for atomic_c = 8, 34 for 64). So with
-    the default memory model (writes never refused) the credits never run out."""
+    the default memory model (writes never refused) the credits never run out. With ``psum_out`` a pixel's
+    PSUM_ATOMS partial-sum steps take its beats' credits, which return 19 + (3 + log2 atomic_c) + n cycles
+    later for a pixel of n MAC steps: PSUM_ATOMS per PSUM_ATOMS + n steps, at most 24 in flight."""
     flight = READ_LATENCY + 1 + DotProductSpec(lanes=spec.atomic_c).latency + 1 + REQUANT_LATENCY + 1 + 1
     return 1 << flight.bit_length()
 
@@ -45,6 +47,14 @@ class ConvUnit(wiring.Component):
     leaves the sequencer only while fewer than :func:`output_queue_depth` output atoms are in flight (issued
     and not written before the previous cycle), so a blocked write port fills the queue and then holds
     the sequencer.
+
+    Partial sums (``psum_in``, ``psum_out``): a pixel's PSUM_ATOMS partial-sum steps come before its MAC
+    steps and enter no MAC cell. With ``psum_in`` their atoms, from the operand register, travel beside
+    the MAC cells and shift into the bias register as they reach the accumulators, so the pixel's first
+    step starts from them. With ``psum_out`` the requantizer's int32-saturated sums
+    (:data:`~.requant.RAW_LATENCY` cycles after the accumulators) are captured and enter the output queue
+    as PSUM_ATOMS beats over the next PSUM_ATOMS cycles (1 + RAW_LATENCY + PSUM_ATOMS + 1 cycles from the
+    accumulators to the last beat's write, 6 fewer than an output atom's), each with its own credit.
 
     ``busy`` is high from ``start`` until the last step is accumulated and, with ``last``, every output
     atom has been written and acknowledged.
@@ -99,7 +109,8 @@ class ConvUnit(wiring.Component):
         m.submodules.outputs = outputs = Queue(8 * max(ac, ak) + 1, depth)
         issue = sequencer.steps.valid & sequencer.steps.ready
         step = sequencer.steps.payload
-        issue_output = issue & ~step.param & step.last & c.last  # Pool commands set last
+        # Pool commands set last; with psum_out a pixel's PSUM_ATOMS partial-sum steps take its credits
+        issue_output = issue & Mux(c.psum_out, step.psum, ~step.param & step.last & c.last)
         write = self.wr_req.valid & self.wr_req.ready
         wrote = registered(m, 1, "wrote", 1, write)  # a write a cycle ago: a credit returns then
         room = credit_room(m, depth, issue_output, wrote)
@@ -110,13 +121,14 @@ class ConvUnit(wiring.Component):
 
         # Buffer read: READ_LATENCY cycles, the step's flags delayed alongside.
         m.d.comb += [self.feature_index.eq(step.feature), self.weight_index.eq(step.block)]
-        read = Signal(TAG.size + 3)  # valid, param, inside, then the tag
-        flags = Cat(issue, step.param, step.inside, step.first, step.last, step.final)
+        read = Signal(TAG.size + 4)  # valid, param, inside, psum, then the tag
+        flags = Cat(issue, step.param, step.inside, step.psum, step.first, step.last, step.final)
         for n in range(READ_LATENCY - 1):
             flags = registered(m, 1, f"read_{n}", len(read), flags)
         param_arrives = registered(m, 1, "param_arrives", 1, flags[0] & flags[1])  # read_valid & read_param
         m.d.comb += read.eq(registered(m, 1, f"read_{READ_LATENCY - 1}", len(read), flags))
-        read_valid, read_param, read_inside, read_tag = read[0], read[1], read[2], data.View(TAG, read[3:])
+        read_valid, read_param, read_inside, read_psum = read[0], read[1], read[2], read[3]
+        read_tag = data.View(TAG, read[4:])
 
         # Parameter blocks: bias, M0, shift in the low 32 bits of each lane's atom, shifted in as they
         # arrive (the command's first 3 reads), so their enable is a register.
@@ -126,8 +138,8 @@ class ConvUnit(wiring.Component):
             m.d.sync += [params[-1][lane].eq(self.weight_data[lane][:32]) for lane in range(ak)]
 
         # Operand registers: the feature atom or the pad value, and the weights; the feature atom again for the
-        # pooling reducer (which skips positions outside the map), a register of its own next to it.
-        operand_valid = registered(m, 1, "operand_valid", 1, read_valid & ~read_param)
+        # pooling reducer (which skips positions outside the map) and partial sums, a register of its own.
+        operand_valid = registered(m, 1, "operand_valid", 1, read_valid & ~read_param & ~read_psum)
         operand_tag = registered(m, 1, "operand_tag", TAG, read_tag)
         operand_restart = registered(m, 1, "operand_restart", 1, read_tag.first & c.first)
         operand_inside = registered(m, 1, "operand_inside", 1, read_inside)
@@ -165,6 +177,17 @@ class ConvUnit(wiring.Component):
             self.pool_step.eq(reducer.i.valid),
         ]
 
+        # Partial sums in: a partial-sum step's atom travels beside the MAC cells (a register per stage) and
+        # shifts, at the accumulators, into the bias register, which the pixel's restart step, behind its
+        # PSUM_ATOMS atoms, takes as its base (the next pixel's atoms arrive after it).
+        psum_valid = registered(m, 1, "psum_operand", 1, read_valid & read_psum & c.psum_in)
+        psum_atom = pooled
+        for n in range(DotProductSpec(lanes=ac).latency):
+            psum_valid = registered(m, 1, f"psum_valid_{n}", 1, psum_valid)
+            psum_atom = registered(m, 1, f"psum_atom_{n}", 8 * ac, psum_atom, reset_less=True)
+        with m.If(psum_valid):
+            m.d.sync += params[0].eq(Cat(params[0].as_value()[8 * ac:], psum_atom))
+
         # Accumulators.
         m.submodules.requant = requant = Requantizer(ak, spec.acc_width)
         acc = [Signal(signed(spec.acc_width), name=f"acc_{k}") for k in range(ak)]
@@ -178,16 +201,29 @@ class ConvUnit(wiring.Component):
                 m.d.sync += [acc[k].eq(total), requant.i.payload.acc[k].eq(total)]
 
         for k in range(ak):
-            m.d.comb += [requant.m0[k].eq(params[1][k]), requant.shift[k].eq(params[2][k][:8])]
+            m.d.comb += [requant.m0[k].eq(params[1][k]),
+                         requant.shift[k].eq(Mux(c.psum_out, 0, params[2][k][:8]))]  # psum_out: raw int32
         m.d.comb += [requant.zero_point.eq(c.out_zp), requant.lo.eq(c.lo), requant.hi.eq(c.hi)]
 
-        # Output queue and writes: output atom n of the command goes to out_address + n·atomic_k.
+        # Partial sums out: a pixel's accumulators saturated to int32 (the requantizer's raw output) are
+        # captured and leave as PSUM_ATOMS beats, one per cycle from the next (pixels' raw outputs are at
+        # least PSUM_ATOMS + 1 cycles apart).
+        beats = Signal(32 * ak)
+        beat = Signal(PSUM_ATOMS)  # one-hot: the beat that leaves
+        beats_final = Signal()
+        with m.If(requant.raw.valid & c.psum_out):
+            m.d.sync += [beats.eq(requant.raw.acc), beat.eq(1), beats_final.eq(requant.raw.final)]
+        with m.Else():
+            m.d.sync += [beats.eq(beats[8 * ac:]), beat.eq(beat << 1)]
+
+        # Output queue and writes: output atom (or beat) n of the command goes to out_address + n·atomic_k.
         m.d.comb += [
             requant.o.ready.eq(1),
             reducer.o.ready.eq(1),
-            outputs.w_en.eq(requant.o.valid | reducer.o.valid),
+            outputs.w_en.eq((requant.o.valid & ~c.psum_out) | reducer.o.valid | beat.any()),
             outputs.w_data.eq(Mux(self.pool, Cat(reducer.o.payload.final, reducer.o.payload.value),
-                                  Cat(requant.o.payload.final, requant.o.payload.value))),
+                                  Mux(c.psum_out, Cat(beats_final & beat[-1], beats[:8 * ac]),
+                                      Cat(requant.o.payload.final, requant.o.payload.value)))),
         ]
         queued_final, queued_value = outputs.r_data[0], outputs.r_data[1:]
         written = Signal(range(spec.MAX_DIM**2 + 1))

@@ -4,11 +4,13 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..lib.fixedpoint import OUTPUT_STAGES, STAGES, multiply_by_quantized_multiplier, offset_and_clamp
+from ..lib.fixedpoint import OUTPUT_STAGES, SATURATE_STAGES, STAGES, multiplied, offset_and_clamp, saturating_shift
 from ..lib.pipeline import registered
 
 LATENCY = STAGES + OUTPUT_STAGES
 """Cycles from an accepted vector to its result: the multiply's stages, then the offset and clamp's."""
+RAW_LATENCY = SATURATE_STAGES
+"""Cycles from an accepted vector to its lanes saturated to int32 (``raw``)."""
 
 
 class Requantizer(wiring.Component):
@@ -29,6 +31,10 @@ class Requantizer(wiring.Component):
     m0 : ``In(ArrayLayout(32, lanes))``; shift : ``In(ArrayLayout(signed(8), lanes))``
         Per-lane multiplier and shift (stable while vectors flow).
     zero_point, lo, hi : ``In(signed(8))``
+    raw : ``Out(StructLayout({valid: 1, final: 1, acc: ArrayLayout(signed(32), lanes)}))``
+        The vector accepted :data:`RAW_LATENCY` cycles ago (while the pipeline advances), its lanes
+        ``acc << max(shift, 0)`` saturated to int32 (the first stages of the requantization): with
+        ``shift`` <= 0, the accumulators as int32.
     """
 
     def __init__(self, lanes: int, acc_width: int):
@@ -44,6 +50,7 @@ class Requantizer(wiring.Component):
             "zero_point": In(signed(8)),
             "lo": In(signed(8)),
             "hi": In(signed(8)),
+            "raw": Out(data.StructLayout({"valid": 1, "final": 1, "acc": data.ArrayLayout(signed(32), lanes)})),
         })
 
     def elaborate(self, platform):
@@ -55,11 +62,14 @@ class Requantizer(wiring.Component):
         for n in range(LATENCY):
             valid = registered(m, advance, f"valid_{n}", 1, valid)
             final = registered(m, advance, f"final_{n}", 1, final)
+            if n == RAW_LATENCY - 1:
+                m.d.comb += [self.raw.valid.eq(valid), self.raw.final.eq(final)]
         m.d.comb += [self.o.valid.eq(valid), self.o.payload.final.eq(final)]
 
         for lane in range(self.lanes):
-            scaled = multiply_by_quantized_multiplier(m, advance, f"lane{lane}", self.i.payload.acc[lane],
-                                                      self.m0[lane], self.shift[lane])
+            saturated = saturating_shift(m, advance, f"lane{lane}", self.i.payload.acc[lane], self.shift[lane])
+            scaled = multiplied(m, advance, f"lane{lane}", saturated, self.m0[lane], self.shift[lane])
+            m.d.comb += self.raw.acc[lane].eq(saturated)
             out = offset_and_clamp(m, advance, f"lane{lane}", scaled, self.zero_point, self.lo, self.hi)
             m.d.comb += self.o.payload.value[lane].eq(out)
         return m

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from accel.isa.mac_array import PARAM_BLOCKS, Conv
+from accel.isa.mac_array import PARAM_BLOCKS, PSUM_ATOMS, Conv
 from accel.spec import MacArraySpec
 
 from ..shell import command_layout
@@ -17,6 +17,7 @@ def step_layout() -> data.StructLayout:
     """One step of a convolution: which atoms to read and where the step stands in its pixel."""
     return data.StructLayout({
         "param": 1,  # read parameter block ``block`` (no MACs)
+        "psum": 1,  # read feature atom ``feature``, a pixel's partial sums (no MACs)
         "feature": ENTRY_BITS,
         "inside": 1,  # the feature atom exists; else the pad value is used
         "block": ENTRY_BITS,
@@ -28,7 +29,9 @@ def step_layout() -> data.StructLayout:
 
 class ConvSequencer(wiring.Component):
     """Emits the steps of one ``Conv`` command: its 3 parameter blocks, then for every output pixel
-    (row-major) every channel group, kernel row and kernel column (in that nesting), one step each.
+    (row-major) every channel group, kernel row and kernel column (in that nesting), one step each. With
+    ``psum_in`` or ``psum_out`` every pixel's steps are preceded by PSUM_ATOMS partial-sum steps, which
+    read feature atoms ``psum_entry + PSUM_ATOMS·p`` onwards (the pixel's partial sums with ``psum_in``).
 
     Timing: two registered stages, advancing together while ``steps`` is ready: the loop
     counters with their partial addresses, then the feature address and the padding check. The first
@@ -37,6 +40,8 @@ class ConvSequencer(wiring.Component):
     updated incrementally (adds only); the few products of command fields are registered in three
     steps from the command (factors, product, a copy) and taken while the parameter steps leave; every
     loop end is a flag registered a step ahead, so no compare, multiply or add chain lies on the step path.
+    A partial-sum step holds the loop state (a one-hot phase counts the pixel's partial-sum steps) and
+    advances its own address.
 
     Members
     -------
@@ -86,17 +91,23 @@ class ConvSequencer(wiring.Component):
         ]
         for name, (count, _) in loops.items():
             m.d.sync += [single[name].eq(count == 1), penultimate[name].eq(count - 2)]
+        psum_mode = Signal()  # every pixel starts with partial-sum steps
+        m.d.sync += psum_mode.eq(c.psum_in | c.psum_out)
 
         # Stage 1: the loop counters, their last-iteration flags and the partial addresses. The loop state
         # is set up by ``begin`` (three cycles after ``start``, while the parameter steps leave: ``row_start``
         # is valid then, ``group_step`` a cycle later, by the first pixel step); the branch of each step
         # is a one-hot register, updated with the counters, so each register's enable is one gate of
-        # ``advance``, ``stepping``, ``begin`` and at most two flags. The feature address is kept as two sums,
+        # ``advance``, ``counting``, ``begin`` and at most two flags. The feature address is kept as two sums,
         # each with one increment that a single flag selects: the pixel's row y0·in_w and the channel group's
         # and kernel row's offset fbase + g·cg_stride + r·in_w.
         running = Signal()
         params_left = Signal(range(PARAM_BLOCKS + 1))
         stepping = Signal()  # running, parameter steps done
+        psum_step = Signal()  # with stepping: the step is a partial-sum step
+        psum_phase = Signal(PSUM_ATOMS)  # one-hot: which of its pixel's partial-sum steps it is
+        psum_address = Signal(ENTRY_BITS)  # psum_entry + PSUM_ATOMS·p + the phase
+        counting = Signal()  # stepping & ~psum_step: the step is one of the loops'
         begin = Signal()
         started = Signal(2)  # start, delayed by 1 and 2 cycles
         m.d.sync += [started.eq(Cat(self.start, started[0])), begin.eq(started[1])]
@@ -126,7 +137,7 @@ class ConvSequencer(wiring.Component):
         block = Signal(ENTRY_BITS)
 
         staged = Signal(data.StructLayout({
-            "valid": 1, "param": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
+            "valid": 1, "param": 1, "psum": 1, "block": ENTRY_BITS, "first": 1, "last": 1, "final": 1,
             "base": ADDRESS,  # pixel_row + kernel_row
             "iy": signed(16), "ix": signed(16),
         }))
@@ -137,24 +148,34 @@ class ConvSequencer(wiring.Component):
         final = branch.pixel & last["x"] & last["y"]  # with stepping: the command's final step
         with m.If(advance):  # a parameter step until stepping; not valid unless running
             m.d.sync += [
-                staged.valid.eq(running), staged.param.eq(~stepping), staged.block.eq(block),
-                staged.base.eq(pixel_row + kernel_row), staged.iy.eq(y0 + r), staged.ix.eq(x0 + s),
-                staged.first.eq(stepping & first), staged.last.eq(stepping & branch.pixel),
-                staged.final.eq(stepping & final),
+                staged.valid.eq(running), staged.param.eq(~stepping), staged.psum.eq(stepping & psum_step),
+                staged.block.eq(block),
+                # a partial-sum step's address is psum_address (the selects fold into the adders' LUTs)
+                staged.base.eq(Mux(psum_step, psum_address, pixel_row) + Mux(psum_step, 0, kernel_row)),
+                staged.iy.eq(y0 + r), staged.ix.eq(Mux(psum_step, 0, x0) + Mux(psum_step, 0, s)),
+                staged.first.eq(counting & first), staged.last.eq(counting & branch.pixel),
+                staged.final.eq(counting & final),
             ]
         with m.If(self.start):
-            m.d.sync += [running.eq(1), stepping.eq(0), params_left.eq(PARAM_BLOCKS), block.eq(c.wbase)]
+            m.d.sync += [running.eq(1), stepping.eq(0), counting.eq(0), params_left.eq(PARAM_BLOCKS),
+                         block.eq(c.wbase), psum_address.eq(c.psum_entry)]
         with m.Elif(advance & running):
-            m.d.sync += block.eq(Mux(stepping & branch.pixel, pixel_block, block + 1))
             with m.If(~stepping):
-                m.d.sync += [params_left.eq(params_left - 1), stepping.eq(params_left == 1)]
-            with m.Elif(final):
-                m.d.sync += [running.eq(0), stepping.eq(0)]
+                m.d.sync += [block.eq(block + 1), params_left.eq(params_left - 1), stepping.eq(params_left == 1),
+                             counting.eq((params_left == 1) & ~psum_mode)]
+            with m.Elif(psum_step):
+                m.d.sync += [psum_address.eq(psum_address + 1), counting.eq(psum_phase[-1])]
+            with m.Else():
+                m.d.sync += block.eq(Mux(branch.pixel, pixel_block, block + 1))
+                with m.If(final):
+                    m.d.sync += [running.eq(0), stepping.eq(0), counting.eq(0)]
+                with m.Elif(branch.pixel):
+                    m.d.sync += counting.eq(~psum_mode)
 
-        # Each register below is enabled by ``begin`` or by a step (``advance & stepping``, never in the
-        # cycle of ``begin``) of the branches that change it, from registers in one gate; its next value
+        # Each register below is enabled by ``begin`` or by a loops' step (``advance & counting``, never in
+        # the cycle of ``begin``) of the branches that change it, from registers in one gate; its next value
         # selects between the set-up (``~stepping``) and the step's.
-        step_now = advance & stepping
+        step_now = advance & counting
         ends = {name: left[name] == 0 for name in loops}  # the step ends its loop
         offset = {"s": s, "r": r}
 
@@ -185,6 +206,10 @@ class ConvSequencer(wiring.Component):
             ]
         with m.If(begin | step_now & (branch.g | branch.pixel)):  # the next channel group or pixel
             m.d.sync += counted("g", stepping & branch.g)
+        with m.If(begin | step_now & branch.pixel):  # its partial-sum steps first
+            m.d.sync += [psum_step.eq(psum_mode), psum_phase.eq(1)]
+        with m.Elif(advance & stepping & psum_step):
+            m.d.sync += [psum_step.eq(~psum_phase[-1]), psum_phase.eq(psum_phase.rotate_left(1))]
         with m.If(begin | step_now & branch.pixel):  # the next pixel
             m.d.sync += [*counted("x", stepping & ~last["x"]),
                          x0.eq(Mux(stepping & ~last["x"], x0 + c.stride, c.x_off))]
@@ -197,7 +222,7 @@ class ConvSequencer(wiring.Component):
         with m.If(advance):
             m.d.sync += [
                 self.steps.valid.eq(staged.valid),
-                step.param.eq(staged.param), step.block.eq(staged.block), step.first.eq(staged.first),
+                step.param.eq(staged.param), step.psum.eq(staged.psum), step.block.eq(staged.block), step.first.eq(staged.first),
                 step.last.eq(staged.last), step.final.eq(staged.final),
                 step.feature.eq(staged.base + staged.ix),
                 step.inside.eq((staged.iy >= 0) & (staged.iy < c.in_h) & (staged.ix >= 0) & (staged.ix < c.in_w)),

@@ -12,7 +12,12 @@ its unit is then busy from the next cycle for:
   and its operand registers), T of MACs (``mac_active``), then the drain: D = 3 + log2(atomic_c) cycles
   of dot product (``DotProductSpec.latency``), 1 of accumulation and, with ``last``, REQUANT = 14 of
   requantization and 1 in the output queue (``stall_postproc``: D + 1, or D + 16 with ``last``) and
-  L + 1 until the final write is acknowledged (``stall_memory``);
+  L + 1 until the final write is acknowledged (``stall_memory``). With ``psum_in`` or ``psum_out`` every
+  pixel first spends PSUM_ATOMS = 4 partial-sum steps (``stall_buffer``); with ``psum_out`` the drain
+  after the accumulation is RAW = 4 cycles to the int32-saturated sums, PSUM_ATOMS beats out of their
+  capture register and 1 in the output queue (D + 10), and the output credits never run out either (a
+  pixel's 4 are taken by its partial-sum steps and return 19 + D + its MAC steps later, far fewer than
+  the queue holds);
 - a pooling of T window steps: the same front, T steps (``pp_active``), POOL = 9 cycles of reduction
   and division and 1 in the output queue, L + 1 until acknowledged;
 - an element-wise addition of n atoms: 1 cycle to start and 9 per atom to read its operands
@@ -28,16 +33,15 @@ from operator import attrgetter
 
 import numpy as np
 
-from accel.isa.mac_array import COUNTERS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from accel.isa.mac_array import COUNTERS, PSUM_ATOMS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from accel.program import Command, Program
 from accel.spec import DotProductSpec, MacArraySpec
+from rtl_gen.mac_array.requant import LATENCY as REQUANT, RAW_LATENCY as RAW
 
 from ..result import RunResult
 
 FRONT = 14
 """Cycles from a convolution's or pooling's start to its first step in the MAC cells or the reducer."""
-REQUANT = 14
-"""Requantizer latency (rtl_gen.mac_array.requant.LATENCY)."""
 POOL = 9
 """Pooling reducer latency: 1 to take a step, 1 to reduce and rtl_gen.mac_array.pool.DIVIDE_STAGES to
 divide."""
@@ -61,7 +65,7 @@ def command_counters(spec: MacArraySpec, command: Command) -> tuple[int, ...]:
 
 
 _FIELDS = {LoadFeatures: attrgetter("count", "groups"), LoadWeights: attrgetter("count"),
-           Conv: attrgetter("out_h", "out_w", "ncg", "kernel_h", "kernel_w", "last"),
+           Conv: attrgetter("out_h", "out_w", "ncg", "kernel_h", "kernel_w", "last", "psum_in", "psum_out"),
            Pool: attrgetter("out_h", "out_w", "kernel_h", "kernel_w"), Eltwise: attrgetter("count")}
 
 
@@ -86,10 +90,13 @@ def _rows(spec: MacArraySpec, commands: list[Command]) -> np.ndarray:
             columns = [beats + latency + 2, zero, zero, zero, zero, zero, beats * spec.beat_bytes, zero]
         elif kind is Conv:
             pixels, steps, last = f[:, 0] * f[:, 1], f[:, 0] * f[:, 1] * f[:, 2] * f[:, 3] * f[:, 4], f[:, 5]
-            drain = _dot_product_latency(ac) + np.where(last, 1 + REQUANT + 1, 1)
+            psum_out = f[:, 7] == 1
+            front = FRONT + np.where((f[:, 6] == 1) | psum_out, PSUM_ATOMS * pixels, 0)
+            drain = _dot_product_latency(ac) + np.where(
+                psum_out, 1 + RAW + PSUM_ATOMS + 1, np.where(last, 1 + REQUANT + 1, 1))
             memory = np.where(last, latency + 1, 0)
-            columns = [FRONT + steps + drain + memory, steps, zero, memory, zero + FRONT, drain, zero,
-                       np.where(last, pixels * ak, 0)]
+            columns = [front + steps + drain + memory, steps, zero, memory, front, drain, zero,
+                       np.where(last, pixels * ak * np.where(psum_out, PSUM_ATOMS, 1), 0)]
         elif kind is Pool:
             steps = f[:, 0] * f[:, 1] * f[:, 2] * f[:, 3]
             columns = [FRONT + steps + POOL + 1 + latency + 1, zero, steps, zero + latency + 1, zero + FRONT,

@@ -3,7 +3,8 @@
 Random layers cover C and K that are not multiples of the atomic sizes, strides 1 and 2, padding,
 1×1/3×3/5×5/7×7 kernels, dense layers (with input-channel chunks on the small buffer), grouped and
 depthwise convolutions and int8 extremes; the small 4×4 configuration forces row bands, weight tiles
-and chunking on small layers.
+and chunking on small layers. Hand-built Programs split convolutions into passes that carry int32 partial
+sums through DRAM.
 """
 
 import numpy as np
@@ -299,37 +300,47 @@ def test_golden_rejects_a_load_racing_a_computation():
                        lowered.program.memory))
 
 
-def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w: int = 3):
-    """One 3×3 convolution (pad 1) of ``passes`` channel groups to one kernel group, as a Program of one Conv
-    and as one of ``passes`` Convs that carry int32 partial sums through DRAM (``psum_out``, a LoadFeatures of
-    the sums, ``psum_in``); with the output region's name."""
+def random_params(rng: np.random.Generator, spec: MacArraySpec) -> np.ndarray:
+    """Parameter blocks (bias, M0, shift per kernel lane) of a kernel group."""
+    ak = spec.atomic_k
+    params = np.zeros((3, ak, spec.atomic_c), np.int8)
+    words = np.stack([rng.integers(-2**20, 2**20, ak), rng.integers(2**29, 2**30, ak), np.full(ak, 12)])
+    params[:, :, :4] = words.astype("<i4").view(np.int8).reshape(3, ak, 4)
+    return params
+
+
+def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w: int = 3, r: int = 3,
+                       stride: int = 1):
+    """One r×r convolution (pad r // 2) of ``passes`` channel groups to one kernel group, as a Program of one
+    Conv and as one of ``passes`` Convs that carry int32 partial sums through DRAM (``psum_out``, a
+    LoadFeatures of the sums, ``psum_in``); the output region is named ``output``."""
     from accel.isa.mac_array import PSUM_ATOMS, Config, Conv, LoadFeatures, LoadWeights
     from accel.program import MemoryImage, Program
 
     rng = np.random.default_rng(seed)
-    ac, ak, pixels = spec.atomic_c, spec.atomic_k, h * w
+    ac, ak, pad = spec.atomic_c, spec.atomic_k, r // 2
+    out_h, out_w = (h + 2 * pad - r) // stride + 1, (w + 2 * pad - r) // stride + 1
+    pixels = out_h * out_w
     features = rng.integers(-128, 128, (passes, h, w, ac), dtype=np.int8)
-    weights = rng.integers(-128, 128, (passes, 3, 3, ak, ac), dtype=np.int8)
-    params = np.zeros((3, ak, ac), np.int8)
-    words = np.stack([rng.integers(-2**20, 2**20, ak), rng.integers(2**29, 2**30, ak), np.full(ak, 12)])
-    params[:, :, :4] = words.astype("<i4").view(np.int8).reshape(3, ak, 4)
+    weights = rng.integers(-128, 128, (passes, r, r, ak, ac), dtype=np.int8)
+    params = random_params(rng, spec)
     memory = MemoryImage()
     x = memory.add("features", features)
     wt = [memory.add(f"weights{p}", np.concatenate([params, weights[p].reshape(-1, ak, ac)])) for p in range(passes)]
     whole = memory.add("weights", np.concatenate([params, weights.reshape(-1, ak, ac)]))
     sums = [memory.reserve(f"psum{p}", pixels * PSUM_ATOMS * ac) for p in range(passes - 1)]
     out = memory.reserve("output", pixels * ak)
-    fields = dict(cg_stride=h * w, in_h=h, in_w=w, kernel_h=3, kernel_w=3, stride=1, y_off=-1, x_off=-1, out_h=h,
-                  out_w=w, pad_value=-3, out_zp=5, lo=-128, hi=127, first=1, last=1, psum_entry=0, psum_in=0,
-                  psum_out=0)
+    fields = dict(cg_stride=h * w, in_h=h, in_w=w, kernel_h=r, kernel_w=r, stride=stride, y_off=-pad, x_off=-pad,
+                  out_h=out_h, out_w=out_w, pad_value=-3, out_zp=5, lo=-128, hi=127, first=1, last=1, psum_entry=0,
+                  psum_in=0, psum_out=0)
     fb = ak  # feature banks: features from atom 0, partial sums after them
     psum_entry = passes * h * w
     one = [Config(fb), LoadFeatures(x.address, 0, passes * h * w, 1, 0, 0, wait=0),
-           LoadWeights(whole.address, 0, 3 + passes * 9, wait=0),
+           LoadWeights(whole.address, 0, 3 + passes * r * r, wait=0),
            Conv(fbase=0, ncg=passes, wbase=0, out_address=out.address, wait=1, **fields)]
     split = [Config(fb), LoadFeatures(x.address, 0, passes * h * w, 1, 0, 0, wait=0)]
     for p in range(passes):
-        split.append(LoadWeights(wt[p].address, 0, 3 + 9, wait=1))
+        split.append(LoadWeights(wt[p].address, 0, 3 + r * r, wait=1))
         if p:
             split.append(LoadFeatures(sums[p - 1].address, psum_entry, pixels * PSUM_ATOMS, 1, 0, 0, wait=1))
         split.append(Conv(**fields | dict(fbase=p * h * w, ncg=1, wbase=0, wait=1, psum_entry=psum_entry,
@@ -342,11 +353,11 @@ def psum_pass_programs(spec: MacArraySpec, seed: int, passes: int, h: int = 3, w
 def test_golden_partial_sums_equal_one_pass(passes):
     """Input channels split into passes that carry int32 partial sums (``psum_out`` → DRAM → ``psum_in``)
     give the output of one pass, and the partial sums in DRAM are the int32 sums so far."""
-    one, split = psum_pass_programs(SMALL_4x4, passes, passes)
-    region = one.memory["output"]
-    whole, parts = golden(one).memory, golden(split).memory
-    assert np.array_equal(parts[region.address:region.end], whole[region.address:region.end])
-    assert np.any(whole[region.address:region.end])
+    for one, split in (psum_pass_programs(SMALL_4x4, passes, passes), psum_chunk_programs(SMALL_4x4, passes)):
+        region = one.memory["output"]
+        whole, parts = golden(one).memory, golden(split).memory
+        assert np.array_equal(parts[region.address:region.end], whole[region.address:region.end])
+        assert np.any(whole[region.address:region.end])
 
 
 def test_golden_rejects_partial_sums_without_first_or_last():
@@ -362,6 +373,69 @@ def test_golden_rejects_partial_sums_without_first_or_last():
         commands[n] = replace(commands[n], **change)
         with pytest.raises(ValueError, match=message):
             golden(Program(SMALL_4x4, commands, split.memory))
+
+
+PSUM_SHAPES = [(2, 3, 3, 3, 1), (3, 5, 4, 3, 1), (2, 4, 4, 1, 1), (3, 5, 5, 3, 2), (2, 4, 1, 3, 1), (3, 6, 6, 1, 2)]
+"""(passes, h, w, r, stride) of :func:`psum_pass_programs`: 3×3 and 1×1 kernels (a pixel of one MAC step
+per pass), strides 1 and 2, one output column."""
+
+
+def psum_chunk_programs(spec: MacArraySpec, seed: int):
+    """A 1×1 convolution of one pixel and 4 channel groups, as one Conv and as 4 that take a group each: the
+    pixel's accumulators persist from a command without ``last`` to one without ``first`` (which writes its
+    partial sums, or starts from them), and between the two halves the partial sums go through DRAM."""
+    from dataclasses import replace
+
+    from accel.isa.mac_array import PSUM_ATOMS, Config, Conv, LoadFeatures, LoadWeights
+    from accel.program import MemoryImage, Program
+
+    rng = np.random.default_rng(seed)
+    ac, ak = spec.atomic_c, spec.atomic_k
+    params = random_params(rng, spec)
+    weights = rng.integers(-128, 128, (4, ak, ac), dtype=np.int8)
+    memory = MemoryImage()
+    x = memory.add("features", rng.integers(-128, 128, (4, ac), dtype=np.int8))
+    whole = memory.add("weights", np.concatenate([params, weights]))
+    chunks = memory.add("chunks", np.concatenate([np.concatenate([params, weights[g:g + 1]]) for g in range(4)]))
+    sums = memory.reserve("psum", PSUM_ATOMS * ac)
+    out = memory.reserve("output", ak)
+    conv = Conv(fbase=0, cg_stride=1, ncg=4, in_h=1, in_w=1, kernel_h=1, kernel_w=1, stride=1, y_off=0, x_off=0,
+                out_h=1, out_w=1, wbase=0, pad_value=0, out_zp=-7, lo=-100, hi=120, out_address=out.address, first=1,
+                last=1, wait=1, psum_entry=4)
+    start = [Config(ak), LoadFeatures(x.address, 0, 4, 1, 0, 0, wait=0)]
+
+    def chunk(g, first, last, **flags):
+        return replace(conv, fbase=g, ncg=1, wbase=4 * g, first=first, last=last, **flags)
+
+    split = [*start, LoadWeights(chunks.address, 0, 16, wait=0), chunk(0, 1, 0),
+             chunk(1, 0, 1, psum_out=1, out_address=sums.address),
+             LoadFeatures(sums.address, 4, PSUM_ATOMS, 1, 0, 0, wait=1), chunk(2, 1, 0, psum_in=1), chunk(3, 0, 1)]
+    return Program(spec, [*start, LoadWeights(whole.address, 0, 7, wait=0), conv], memory), Program(spec, split, memory)
+
+
+def psum_programs(spec: MacArraySpec) -> list:
+    """(description, Program): each shape of :data:`PSUM_SHAPES` as one pass and split into passes, and
+    :func:`psum_chunk_programs`."""
+    cases = [(shape, psum_pass_programs(spec, n, *shape)) for n, shape in enumerate(PSUM_SHAPES)]
+    return [(f"{case} {kind}", program) for case, programs in cases + [("chunks", psum_chunk_programs(spec, 9))]
+            for kind, program in zip(("one", "split"), programs)]
+
+
+def test_perf_partial_sums_add_their_steps_and_beats():
+    """Passes do the MACs of one pass; each Conv with partial sums spends PSUM_ATOMS steps per pixel on them
+    (``stall_buffer``) and, with ``psum_out``, writes PSUM_ATOMS beats per pixel."""
+    from accel.isa.mac_array import PSUM_ATOMS, Conv
+    from sim.perf.mac_array import FRONT
+
+    for n, shape in enumerate(PSUM_SHAPES):
+        one, split = psum_pass_programs(SMALL_4x4, n, *shape)
+        whole, parts = perf(one).counters, perf(split).counters
+        assert parts["cycles"] == sum(parts[k] for k in WORK)
+        assert parts["mac_active"] == whole["mac_active"]
+        convs = [c for c in split.commands if isinstance(c, Conv)]
+        pixels = convs[0].out_h * convs[0].out_w
+        assert parts["bytes_written"] == whole["bytes_written"] * (1 + PSUM_ATOMS * (len(convs) - 1))
+        assert parts["stall_buffer"] == len(convs) * (FRONT + PSUM_ATOMS * pixels)
 
 
 def partial_sum_layers(count: int, seed: int):
@@ -416,6 +490,25 @@ def test_golden_partial_sum_mappings_equal_int8_reference():
         got = lowered.output(golden(lowered.program).memory)
         assert np.array_equal(got, reference(op, x, x_zp)), config
     assert kinds == {"passes", "columns", "kernel", "both"}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("stall", [False, True])
+@pytest.mark.parametrize("name", SPECS)
+def test_rtl_partial_sums(name, stall, tmp_path):
+    """Convolutions split into 2 and 3 passes that carry int32 partial sums through DRAM: RTL memory (partial
+    sums and outputs) == golden memory; RTL counters == perf counters, or with random memory stalls more
+    cycles and the same bits."""
+    from sim.rtl.execute import run as rtl
+
+    cases = psum_programs(SPECS[name])
+    results = rtl([program for _, program in cases], stall=stall, seed=11, test_dir=tmp_path)
+    for (case, program), result in zip(cases, results):
+        assert np.array_equal(result.memory, golden(program).memory), case
+        if stall:
+            assert result.cycles > perf(program).cycles, case
+        else:
+            assert result.counters == perf(program).counters, case
 
 
 @pytest.mark.rtl
