@@ -509,7 +509,8 @@ def _pass_estimate(spec: MacArraySpec, shape: ConvShape, feature_banks: int, dou
         for n, (g, (r0, r1), (s0, s1)) in enumerate(parts):
             blocks = g * (r1 - r0) * (s1 - s0)
             beats += count * ((PARAM_BLOCKS + blocks) * ak + g * in_rows[r0, r1] * in_cols[s0, s1])
-            loads += count * (1 + tiles * (1 if cols == shape.out_w else g) + (tiles if n and psum else 0))
+            per_tile = 1 if cols == shape.out_w else min(g, min(shape.h, (rows - 1) * s + r1 - r0))
+            loads += count * (1 + tiles * per_tile + (tiles if n and psum else 0))
             steps += count * pixels * (blocks + (PSUM_ATOMS if psum else 0))
             per_row = n + 1 == len(parts) and cols < shape.out_w
             convs += count * (shape.out_h * len(col_tiles) if per_row else tiles)
@@ -717,6 +718,9 @@ def _schedule_passes(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, lay
             source = layout.input_address + ((g0 * h + y0) * w + x0) * ac
             if cols == w:
                 loads.append(LoadFeatures(source, base, rows * w, groups, h * w * ac, rows * w, wait=wait))
+            elif rows < groups:  # a load per row of every channel group, or per channel group of every row
+                loads += [LoadFeatures(source + y * w * ac, base + y * cols, cols, groups, h * w * ac, rows * cols,
+                                       wait=wait) for y in range(rows)]
             else:
                 loads += [LoadFeatures(source + g * h * w * ac, base + g * rows * cols, cols, rows, w * ac, cols,
                                        wait=wait) for g in range(groups)]
