@@ -17,7 +17,7 @@ IFMAPs as ``pad`` says: ``none``, already padded, or ``same``; the point records
 
 :func:`evaluate` is a pure function of a point: cycles, energy (pJ, per level), ASIC area (mm²),
 utilization, DRAM bytes and a per-layer summary. A point whose spec the validation refuses or whose layer
-cannot be tiled is *infeasible*, with the one-line reason. :func:`explore` runs the points on a local
+the compiler refuses is *infeasible*, with the one-line reason. :func:`explore` runs the points on a local
 process pool or a Ray cluster, appending each result to ``points.jsonl`` as it arrives, so an interrupted
 sweep keeps what it finished and a rerun evaluates only the rest (points are keyed by a hash of what
 defines them).

@@ -10,27 +10,42 @@ buffer's banks between features and weights):
   first MAC waits for one row's load instead of a full band's;
 - weight *tiles*: consecutive kernel groups whose blocks fit in weight space together;
 - a dense layer whose kernel group alone overflows weight space is split into input-channel *chunks*
-  whose partial sums stay in the accumulators (``first``/``last``).
+  whose partial sums stay in the accumulators (``first``/``last``);
+- *partial-sum mappings*, for a layer none of the above fits (one output row's input rows of every
+  channel group overflow feature space, or one kernel group's weights weight space, or a kernel is larger
+  than the Conv's MAX_KERNEL): each kernel group's channel groups (and a large kernel's rows and columns)
+  are split into *passes*, each a weight piece that stays resident while every *tile* — a band of output
+  rows × a *column tile* of output columns — streams through, loading just the input rectangle (halo
+  included; reads beyond it fall outside the map) of the pass's channel groups and kernel rows and
+  columns. Every pass but the last writes int32 partial sums (``psum_out``) to a partial-sum region of
+  DRAM (one kernel group's output pixels, tile by tile); every pass but the first loads them next to its
+  features and starts from them (``psum_in``); the last requantizes, one Conv per output row if its tile
+  is narrower than the map; single- or double-buffered (tiles alternate feature halves, passes weight
+  halves). Only hard limits are refused: stride, map size, padding (< kernel, <= MAX_PAD),
+  ``max_reduction``.
 
 Loop order (NVDLA's two reuse modes): *weight-reuse* keeps a weight tile resident while all bands
 stream through; *data-reuse* keeps a band resident while all weight tiles stream through. With *double
 buffering* the feature and weight spaces are halved and consecutive loads alternate halves, so the next
 band or tile loads while the current one computes (NVDLA's CDMA prefetch); the ``wait`` flags order the
 rest. The mapping with the fewest estimated cycles wins (then the least DRAM traffic); :class:`Mapping`
-reports the choice.
+reports the choice. Partial-sum mappings are estimated with their pass overheads (PSUM_ATOMS steps per
+pixel, the partial sums' DRAM traffic and loads) and chosen only when no other mapping exists, so a layer
+that tiles without them keeps its mapping.
 Grouped and depthwise convolutions read only the channel groups a kernel group needs; weights outside a
 kernel's group are zero.
 """
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from ..compress.encode import block_features, unblock_features
 from ..errors import UserError
-from ..isa.mac_array import ADDR, PARAM_BLOCKS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from ..isa.mac_array import ADDR, PARAM_BLOCKS, PSUM_ATOMS, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
 from ..nn.qgraph import QAdd, QConv, QDense, QPool
 from ..nn.topology import ConvLayerShape
 from ..program import MemoryImage, Program
@@ -103,6 +118,16 @@ class Mapping:
     double: bool = False  # buffer halves alternate, so loads overlap the computation
     ramp: bool = False  # the first bands grow from one output row (see ramp_growth)
     cycles: int = 0  # the estimate the choice was made by
+    passes: int = 1  # partial-sum passes per kernel group (input-channel and kernel passes; see _pass_mappings)
+    pass_groups: int = 0  # channel groups per input-channel pass (0: no partial sums)
+    pass_kernel: tuple[int, int] = (0, 0)  # kernel rows and columns per kernel pass
+    col_tiles: int = 1  # column tiles per band
+    tile_cols: int = 0  # output columns per (full) column tile
+
+    @property
+    def partial(self) -> bool:
+        """Whether the layer runs in tiles with partial-sum passes (:func:`_schedule_passes`)."""
+        return self.pass_groups > 0
 
 
 def _group_range(shape: ConvShape, kg: int, ak: int, ac: int) -> tuple[int, int]:
@@ -114,23 +139,39 @@ def _group_range(shape: ConvShape, kg: int, ak: int, ac: int) -> tuple[int, int]
     return c_lo // ac, -(-c_hi // ac)
 
 
+MAX_PAD = 2**7 - 1
+"""The largest padding: a Conv's y_off and x_off (8-bit signed) reach one padding row or column before the map."""
+
+
+def shape_text(shape: ConvShape) -> str:
+    """The layer's shape as refusals name it."""
+    return (f"{shape.c}×{shape.h}×{shape.w} input, {shape.k} kernels of {shape.r}×{shape.s}, stride {shape.stride}, "
+            f"padding ({shape.pad_h}, {shape.pad_w})")
+
+
 def _check(shape: ConvShape, spec: MacArraySpec, name: str):
-    if not 1 <= shape.r <= spec.MAX_KERNEL or not 1 <= shape.s <= spec.MAX_KERNEL:
-        raise UserError(f"layer '{name}': kernel {shape.r}×{shape.s} is not allowed; expected 1..{spec.MAX_KERNEL}")
+    where = f"layer '{name}' ({shape_text(shape)})"
+    if shape.r < 1 or shape.s < 1:
+        raise UserError(f"{where}: kernel {shape.r}×{shape.s} is not allowed; expected at least 1×1")
     if not 1 <= shape.stride <= spec.MAX_STRIDE:
-        raise UserError(f"layer '{name}': stride {shape.stride} is not allowed; expected 1..{spec.MAX_STRIDE}")
+        raise UserError(f"{where}: stride {shape.stride} is not allowed; expected 1..{spec.MAX_STRIDE} "
+                        f"(mac_array MAX_STRIDE, the Conv command's stride field)")
     if shape.out_h < 1 or shape.out_w < 1:
-        raise UserError(f"layer '{name}': kernel {shape.r}×{shape.s} does not fit the {shape.h}×{shape.w} input with "
+        raise UserError(f"{where}: kernel {shape.r}×{shape.s} does not fit the {shape.h}×{shape.w} input with "
                         f"padding ({shape.pad_h}, {shape.pad_w}); expected kernel <= input + 2·padding per side")
     if max(shape.h, shape.w, shape.out_h, shape.out_w) > spec.MAX_DIM:
-        raise UserError(f"layer '{name}': feature map {shape.h}×{shape.w} is not allowed; expected at most "
-                        f"{spec.MAX_DIM} per side")
-    if not 0 <= shape.pad_h < shape.r or not 0 <= shape.pad_w < shape.s:
-        raise UserError(f"layer '{name}': padding ({shape.pad_h}, {shape.pad_w}) is not allowed; expected "
-                        f"0 <= padding < kernel")
-    if shape.c // shape.groups * shape.r * shape.s > spec.max_reduction:
-        raise UserError(f"layer '{name}': reduction C/groups·R·S = {shape.c // shape.groups * shape.r * shape.s} "
-                        f"exceeds mac_array.max_reduction = {spec.max_reduction}")
+        raise UserError(f"{where}: feature map {shape.h}×{shape.w} is not allowed; expected at most "
+                        f"{spec.MAX_DIM} per side (mac_array MAX_DIM, the Conv command's 12-bit sizes)")
+    if not 0 <= shape.pad_h < shape.r or not 0 <= shape.pad_w < shape.s or max(shape.pad_h, shape.pad_w) > MAX_PAD:
+        raise UserError(f"{where}: padding ({shape.pad_h}, {shape.pad_w}) is not allowed; expected "
+                        f"0 <= padding < kernel and padding <= {MAX_PAD} (the Conv command's 8-bit offsets)")
+    reduction = shape.c // shape.groups * shape.r * shape.s
+    if reduction > spec.max_reduction:
+        most = next(f.metadata["hi"] for f in fields(spec) if f.name == "max_reduction")
+        lift = f"--set max_reduction={reduction} lifts it (wider accumulators)" if reduction <= most else \
+            f"no setting lifts it (max_reduction <= {most})"
+        raise UserError(f"{where}: reduction C/groups·R·S = {reduction} exceeds mac_array.max_reduction = "
+                        f"{spec.max_reduction}; {lift}")
 
 
 MODES = ("weight-reuse", "data-reuse")
@@ -140,15 +181,18 @@ MODES = ("weight-reuse", "data-reuse")
 def plan(spec: MacArraySpec, shape: ConvShape, name: str = "layer", *, mode: str | None = None,
          double: bool | None = None) -> Mapping:
     """The fastest mapping by estimate, or a :class:`UserError` if the layer cannot be tiled; ``mode`` (one
-    of :data:`MODES`) and ``double`` restrict the choice to that loop order and buffering (``None``: any)."""
+    of :data:`MODES`) and ``double`` restrict the choice to that loop order and buffering (``None``: any).
+    Partial-sum mappings (:func:`_pass_mappings`) are the choice only for layers no other mapping takes."""
     _check(shape, spec, name)
-    mappings = (m for fb in _feature_bank_choices(spec) for d in ((True, False) if double is None else (double,))
-                for m in _mappings(spec, shape, fb, d) if mode in (None, m.mode))
-    best = min(mappings, key=lambda m: (m.cycles, m.bytes_read), default=None)
-    if best is None and (mode, double) != (None, None):
+    candidates = [] if max(shape.r, shape.s) > spec.MAX_KERNEL else \
+        [m for fb in _feature_bank_choices(spec) for d in (True, False) for m in _mappings(spec, shape, fb, d)]
+    candidates = candidates or list(_pass_mappings(spec, shape))
+    chosen = [m for m in candidates if mode in (None, m.mode) and double in (None, m.double)]
+    best = min(chosen, key=lambda m: (m.cycles, m.bytes_read), default=None)
+    if best is None and candidates:
         chosen = ", ".join(f"{k}={v}" for k, v in (("mode", mode), ("double", double)) if v is not None)
-        raise UserError(f"layer '{name}': no mapping on mac_array with {spec.banks} × {spec.bank_kib} KiB banks "
-                        f"has {chosen}")
+        raise UserError(f"layer '{name}' ({shape_text(shape)}): no mapping on mac_array with {spec.banks} × "
+                        f"{spec.bank_kib} KiB banks has {chosen}; expected the free choice (mode and double unset)")
     return best or _untileable(spec, shape, name)
 
 
@@ -159,10 +203,16 @@ def _capacities(spec: MacArraySpec, feature_banks: int, double: bool) -> tuple[i
     return feature_banks * spec.bank_entries // share, weight_blocks // share
 
 
+def _pow2(n: int) -> int:
+    """The least power of two >= n."""
+    return 1 << max(0, n - 1).bit_length()
+
+
 def _untileable(spec, shape, name):
-    raise UserError(f"layer '{name}': cannot be tiled on mac_array with {spec.banks} × {spec.bank_kib} KiB banks: "
-                    f"{shape.r} input rows × {shape.w} columns × {-(-shape.c // spec.atomic_c)} channel groups of "
-                    f"features or one kernel group's weights do not fit")
+    raise UserError(f"layer '{name}' ({shape_text(shape)}): cannot be tiled on mac_array with {spec.banks} × "
+                    f"{spec.bank_kib} KiB banks: one channel group of one output pixel's inputs for a kernel of at "
+                    f"most {spec.MAX_KERNEL}×{spec.MAX_KERNEL}, its partial sums and its weights do not fit; "
+                    f"--set bank_kib={2 * spec.bank_kib} lifts it")
 
 
 def _feature_bank_choices(spec: MacArraySpec) -> range:
@@ -362,6 +412,123 @@ def _weight_tiles(blocks: list[int], capacity: int) -> list[list[int]]:
     return tiles + [current]
 
 
+def _parts(lo: int, hi: int, most: int) -> list[tuple[int, int]]:
+    """[lo, hi) in the fewest nearly equal parts of at most ``most``."""
+    n = -(-(hi - lo) // most)
+    return [(lo + (hi - lo) * i // n, lo + (hi - lo) * (i + 1) // n) for i in range(n)]
+
+
+def _span(size: int, pad: int, stride: int, o0: int, o1: int, k0: int, k1: int) -> tuple[int, int]:
+    """Input rows (or columns) [lo, hi) of a map of ``size`` that outputs [o0, o1) read with kernel rows [k0,
+    k1): those inside the map, or one row at the border the reads lie beyond if all of them are padding."""
+    lo = min(max(0, o0 * stride - pad + k0), size - 1)
+    return lo, max(lo + 1, min(size, (o1 - 1) * stride - pad + k1))
+
+
+def _col_tiles(shape: ConvShape, cols: int) -> list[tuple[int, int]]:
+    return [(c, min(c + cols, shape.out_w)) for c in range(0, shape.out_w, cols)]
+
+
+def _kernel_pass(spec: MacArraySpec, shape: ConvShape, weight_blocks: int) -> tuple[int, int] | None:
+    """Kernel rows and columns per kernel pass: all of them if the Conv's kernel fields (MAX_KERNEL) take them
+    and one channel group's blocks fit ``weight_blocks``, else the fewest nearly equal parts that do."""
+    kr, ks = (-(-n // -(-n // spec.MAX_KERNEL)) for n in (shape.r, shape.s))
+    while PARAM_BLOCKS + kr * ks > weight_blocks:
+        if kr * ks == 1:
+            return None
+        kr, ks = (_parts(0, shape.r, kr - 1)[0][1], ks) if kr >= ks else (kr, _parts(0, shape.s, ks - 1)[0][1])
+    return kr, ks
+
+
+def _largest(most: int, fits) -> int:
+    """The largest n in 1..``most`` with ``fits(n)`` (monotone), 0 if none."""
+    lo, hi = 0, most
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
+def _pass_mappings(spec: MacArraySpec, shape: ConvShape):
+    """Mappings in tiles of output rows and columns, each kernel group's channel groups and kernel in passes
+    that carry int32 partial sums through DRAM (weight-reuse: a pass's weights stay while every tile streams
+    through). Per split of the banks, buffering and channel groups per pass: the tallest full-width band that
+    fits, or else for bands of 1, 2, 4, … rows the widest column tile."""
+    cg_max = max(_kernel_group_blocks(spec, shape)) // (shape.r * shape.s)
+    s = shape.stride
+    for fb, double in itertools.product(_feature_bank_choices(spec), (False, True)):
+        feature_atoms, weight_blocks = _capacities(spec, fb, double)
+        kernel = _kernel_pass(spec, shape, weight_blocks)
+        if kernel is None:
+            continue
+        kr, ks = kernel
+        kernel_passes = len(_parts(0, shape.r, kr)) * len(_parts(0, shape.s, ks))
+        most = min(cg_max, (weight_blocks - PARAM_BLOCKS) // (kr * ks), 2**16 - 1)
+        seen = set()
+        for n in itertools.takewhile(lambda n: n <= 2 * cg_max, (-(-cg_max // most) << i for i in range(32))):
+            groups = -(-cg_max // n)
+            if groups in seen:
+                continue
+            seen.add(groups)
+            psum = PSUM_ATOMS if n * kernel_passes > 1 else 0
+
+            def fits(rows, cols):
+                atoms = groups * min(shape.h, (rows - 1) * s + kr) * min(shape.w, (cols - 1) * s + ks)
+                return atoms + psum * rows * cols <= feature_atoms
+
+            tiles = [(rows, shape.out_w) for rows in [_largest(shape.out_h, lambda r: fits(r, shape.out_w))] if rows]
+            if not tiles:
+                tiles = [(rows, cols) for rows in itertools.takewhile(lambda r: r <= shape.out_h, (1 << i for i in range(12)))
+                         for cols in [_largest(shape.out_w, lambda c: fits(rows, c))] if cols]
+            for rows, cols in tiles:
+                yield _pass_estimate(spec, shape, fb, double, groups, (kr, ks), rows, cols)
+
+
+def _pass_estimate(spec: MacArraySpec, shape: ConvShape, feature_banks: int, double: bool, groups: int,
+                   kernel: tuple[int, int], rows: int, cols: int) -> Mapping:
+    """The mapping of :func:`_pass_mappings` with its DRAM traffic and estimated cycles: a load costs its
+    beats and the memory latency, a convolution its MAC steps, its partial sums' steps (PSUM_ATOMS per
+    pixel) and its drain; single-buffered they add up, double-buffered the loads after the first tile's
+    hide behind the computations (or these behind them)."""
+    ac, ak, s = spec.atomic_c, spec.atomic_k, shape.stride
+    bands, col_tiles = _bands(shape, rows), _col_tiles(shape, cols)
+    tiles, pixels = len(bands) * len(col_tiles), shape.out_h * shape.out_w
+    row_parts, col_parts = _parts(0, shape.r, kernel[0]), _parts(0, shape.s, kernel[1])
+    in_rows = {p: sum(hi - lo for lo, hi in (_span(shape.h, shape.pad_h, s, a, b, *p) for a, b in bands))
+               for p in row_parts}
+    in_cols = {p: sum(hi - lo for lo, hi in (_span(shape.w, shape.pad_w, s, a, b, *p) for a, b in col_tiles))
+               for p in col_parts}
+    sizes = {}  # kernel groups by their number of channel groups
+    for kg in range(-(-shape.k // ak)):
+        lo, hi = _group_range(shape, kg, ak, ac)
+        sizes[hi - lo] = sizes.get(hi - lo, 0) + 1
+    beats = loads = steps = convs = psum_read = psum_written = 0
+    for size, count in sizes.items():
+        parts = [(g1 - g0, r, c) for g0, g1 in _parts(0, size, groups) for r in row_parts for c in col_parts]
+        psum = len(parts) > 1
+        for n, (g, (r0, r1), (s0, s1)) in enumerate(parts):
+            blocks = g * (r1 - r0) * (s1 - s0)
+            beats += count * ((PARAM_BLOCKS + blocks) * ak + g * in_rows[r0, r1] * in_cols[s0, s1])
+            per_tile = 1 if cols == shape.out_w else min(g, min(shape.h, (rows - 1) * s + r1 - r0))
+            loads += count * (1 + tiles * per_tile + (tiles if n and psum else 0))
+            steps += count * pixels * (blocks + (PSUM_ATOMS if psum else 0))
+            per_row = n + 1 == len(parts) and cols < shape.out_w
+            convs += count * (shape.out_h * len(col_tiles) if per_row else tiles)
+            psum_read += count * pixels * PSUM_ATOMS * (n > 0)
+            psum_written += count * pixels * PSUM_ATOMS * (n + 1 < len(parts))
+    loading = beats + psum_read + loads * (spec.mem_latency + 3)
+    computing = steps + convs * (spec.mem_latency + COMPUTE_DRAIN)
+    first = (PARAM_BLOCKS + groups * kernel[0] * kernel[1]) * ak + spec.mem_latency + 3 + \
+        groups * min(shape.h, (rows - 1) * s + kernel[0]) * min(shape.w, (cols - 1) * s + kernel[1])
+    cycles = first + max(loading - first, computing) if double else loading + computing
+    passes = max(len(_parts(0, size, groups)) for size in sizes) * len(row_parts) * len(col_parts)
+    written = -(-shape.k // ak) * pixels * ak
+    return Mapping("weight-reuse", feature_banks, rows, len(bands), -(-shape.k // ak), 1,
+                   bytes_read=(beats + psum_read) * ac, bytes_written=written + psum_written * ac,
+                   double=double, cycles=int(cycles), passes=passes, pass_groups=groups, pass_kernel=kernel,
+                   col_tiles=len(col_tiles), tile_cols=cols)
+
+
 @dataclass
 class Lowered:
     """A layer lowered to a Program, with how it was mapped and how to read its result."""
@@ -380,17 +547,37 @@ class Lowered:
         return unblock_features(blocked, sh.k)
 
 
+class Piece(NamedTuple):
+    """A kernel group's weight piece: its channel groups [lo, hi), kernel rows and columns; ``first``: the
+    kernel group's first piece (its computations start from the bias)."""
+
+    kg: int
+    first: bool
+    lo: int
+    hi: int
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+    @property
+    def blocks(self) -> int:
+        """Weight blocks with the parameter blocks."""
+        return PARAM_BLOCKS + (self.hi - self.lo) * (self.rows[1] - self.rows[0]) * (self.cols[1] - self.cols[0])
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where a convolution's data lives: DRAM regions in MemoryImage order (input, weights, output, each
-    64-byte aligned) and the weight *pieces* — a kernel group's (chunk of) blocks, with its parameters."""
+    """Where a convolution's data lives: DRAM regions in MemoryImage order (input, weights, output, partial
+    sums, each 64-byte aligned) and the weight *pieces* — a kernel group's (chunk or pass of) blocks, with its
+    parameters."""
 
-    pieces: list[tuple[int, bool, int, int]]  # (kernel group, first chunk, channel group lo, hi)
+    pieces: list[Piece]
     piece_blocks: list[int]
     input_address: int
     weights_address: int
     output_address: int
     output_size: int
+    psum_address: int = 0
+    psum_size: int = 0  # partial sums of every output pixel of one kernel group (partial-sum mappings)
 
     @staticmethod
     def of(spec: MacArraySpec, shape: ConvShape, mapping: Mapping) -> "Layout":
@@ -400,20 +587,31 @@ class Layout:
         pieces = []
         for kg in range(kgs):
             lo, hi = _group_range(shape, kg, ak, ac)
+            if mapping.partial:
+                parts = [(g, r, c) for g in _parts(lo, hi, mapping.pass_groups)
+                         for r in _parts(0, shape.r, mapping.pass_kernel[0])
+                         for c in _parts(0, shape.s, mapping.pass_kernel[1])]
+                pieces += [Piece(kg, n == 0, *g, r, c) for n, (g, r, c) in enumerate(parts)]
+                continue
             step = chunk_groups if mapping.chunks > 1 else hi - lo
-            pieces += [(kg, chunk == lo, chunk, min(hi, chunk + step)) for chunk in range(lo, hi, step)]
-        piece_blocks = [PARAM_BLOCKS + (hi - lo) * shape.r * shape.s for _, _, lo, hi in pieces]
+            pieces += [Piece(kg, chunk == lo, chunk, min(hi, chunk + step), (0, shape.r), (0, shape.s))
+                       for chunk in range(lo, hi, step)]
+        piece_blocks = [piece.blocks for piece in pieces]
         align = lambda n: -(-n // 64) * 64  # noqa: E731 — MemoryImage's placement
         weights_address = align(cgs * shape.h * shape.w * ac)
         output_address = align(weights_address + sum(piece_blocks) * ak * ac)
-        return Layout(pieces, piece_blocks, 0, weights_address, output_address,
-                      kgs * shape.out_h * shape.out_w * ak)
+        output_size = kgs * shape.out_h * shape.out_w * ak
+        psum_size = shape.out_h * shape.out_w * PSUM_ATOMS * ac if len(pieces) > kgs and mapping.partial else 0
+        return Layout(pieces, piece_blocks, 0, weights_address, output_address, output_size,
+                      align(output_address + output_size), psum_size)
 
 
 def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, *, pad_value: int = 0,
              out_zp: int = 0, lo: int = -128, hi: int = 127, weights_half: int = 0) -> list:
     """The commands of a convolution in the mapping's loop order (no data needed: the perf model and the
     benchmarks use this directly); with double buffering the first weights go to half ``weights_half``."""
+    if mapping.partial:
+        return _schedule_passes(spec, shape, mapping, layout, dict(pad_value=pad_value, out_zp=out_zp, lo=lo, hi=hi))
     ac, ak, w = spec.atomic_c, spec.atomic_k, shape.w
     cgs = -(-shape.c // ac)
     pieces, piece_blocks = layout.pieces, layout.piece_blocks
@@ -450,7 +648,7 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
             x_off=-shape.pad_w, out_h=b - a, out_w=shape.out_w, wbase=bases[i], pad_value=pad_value,
             out_zp=out_zp, lo=lo, hi=hi, out_address=layout.output_address + ((kg * shape.out_h + a) * shape.out_w) * ak,
             first=int(first), last=int(i + 1 == len(pieces) or pieces[i + 1][0] != kg), wait=0)
-            for i in tile for kg, first, g_lo, g_hi in [pieces[i]]]
+            for i in tile for kg, first, g_lo, g_hi, *_ in [pieces[i]]]
 
     phases = []  # [loads it needs: (load, space it fills, movable), computations, spaces it reads]
 
@@ -490,6 +688,65 @@ def schedule(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Lay
                 add([(band[0] if t == 0 else None, space("features")), (weights, space("weights"))],
                     convs(tile, bases, a, b, band), {space("features"), space("weights")}, index == t == 0)
     return _emit(spec, Config(mapping.feature_banks), _place_loads(spec, phases, mapping.double), mapping.double)
+
+
+def _schedule_passes(spec: MacArraySpec, shape: ConvShape, mapping: Mapping, layout: Layout, quant: dict) -> list:
+    """The commands of a partial-sum mapping: per weight piece (kernel group by kernel group, pass by pass)
+    its weights, then per tile (row band × column tile) the input rectangle its kernel rows and columns read,
+    the partial sums so far (after the first pass), and its convolution — one per output row in the last
+    pass of a column tile narrower than the map, whose output rows are apart in DRAM. Partial sums of a
+    tile's pixels lie together, in tile order, in the partial-sum region. Double-buffered, tiles alternate
+    feature halves and pieces weight halves (:func:`_emit`); a tile's partial sums, which the previous
+    computation may still be writing if it is the only tile, are then loaded after it."""
+    ac, ak, h, w, stride, double = spec.atomic_c, spec.atomic_k, shape.h, shape.w, shape.stride, mapping.double
+    tiles = [(a, b, c0, c1) for a, b in _bands(shape, mapping.band_rows) for c0, c1 in _col_tiles(shape, mapping.tile_cols)]
+    first_pixel = np.cumsum([0] + [(b - a) * (c1 - c0) for a, b, c0, c1 in tiles]).tolist()
+    piece_address = layout.weights_address + np.cumsum([0] + layout.piece_blocks).astype(int) * ak * ac
+    feature_half, weight_half = _capacities(spec, mapping.feature_banks, True)
+    wait = int(not double)  # as _emit would set them: single-buffered, every command waits
+    phases = []
+    for i, (kg, first, g0, g1, (r0, r1), (s0, s1)) in enumerate(layout.pieces):
+        last = i + 1 == len(layout.pieces) or layout.pieces[i + 1].kg != kg
+        groups, wbase = g1 - g0, i % 2 * weight_half if double else 0
+        weights = LoadWeights(int(piece_address[i]), wbase, layout.piece_blocks[i], wait=wait)
+        for t, (a, b, c0, c1) in enumerate(tiles):
+            y0, y1 = _span(h, shape.pad_h, stride, a, b, r0, r1)
+            x0, x1 = _span(w, shape.pad_w, stride, c0, c1, s0, s1)
+            rows, cols = y1 - y0, x1 - x0
+            base = len(phases) % 2 * feature_half if double else 0
+            loads = [weights] if t == 0 else []
+            source = layout.input_address + ((g0 * h + y0) * w + x0) * ac
+            if cols == w:
+                loads.append(LoadFeatures(source, base, rows * w, groups, h * w * ac, rows * w, wait=wait))
+            elif rows < groups:  # a load per row of every channel group, or per channel group of every row
+                loads += [LoadFeatures(source + y * w * ac, base + y * cols, cols, groups, h * w * ac, rows * cols,
+                                       wait=wait) for y in range(rows)]
+            else:
+                loads += [LoadFeatures(source + g * h * w * ac, base + g * rows * cols, cols, rows, w * ac, cols,
+                                       wait=wait) for g in range(groups)]
+            psum_entry = base + groups * rows * cols
+            if not first:
+                loads.append(LoadFeatures(layout.psum_address + first_pixel[t] * PSUM_ATOMS * ac, psum_entry,
+                                          (b - a) * (c1 - c0) * PSUM_ATOMS, 1, 0, 0, wait=int(len(tiles) == 1 or wait)))
+            per_row = last and c1 - c0 < shape.out_w
+            convs = []
+            for ra, rb in ([(y, y + 1) for y in range(a, b)] if per_row else [(a, b)]):
+                top = ra * stride - shape.pad_h + r0 - y0  # the first input row read, in the rectangle
+                start = min(max(top, 0), rows - 1)
+                pixel = (ra - a) * (c1 - c0)
+                out_address = (layout.output_address + ((kg * shape.out_h + ra) * shape.out_w + c0) * ak if last
+                               else layout.psum_address + (first_pixel[t] + pixel) * PSUM_ATOMS * ac)
+                convs.append(Conv(
+                    fbase=base + start * cols, cg_stride=rows * cols, ncg=groups, in_h=rows - start, in_w=cols,
+                    kernel_h=r1 - r0, kernel_w=s1 - s0, stride=stride, y_off=top - start,
+                    x_off=c0 * stride - shape.pad_w + s0 - x0, out_h=rb - ra, out_w=c1 - c0, wbase=wbase,
+                    out_address=out_address, first=1, last=1, wait=wait, psum_entry=psum_entry + pixel * PSUM_ATOMS,
+                    psum_in=int(not first), psum_out=int(not last), **quant))
+            phases.append((loads, convs))
+    config = Config(mapping.feature_banks)
+    if double:
+        return _emit(spec, config, phases, True)
+    return [config] + [command for loads, convs in phases for command in loads + convs]
 
 
 def _place_loads(spec: MacArraySpec, phases: list, double: bool) -> list[tuple[list, list]]:
@@ -554,27 +811,32 @@ def encode_weights(spec: MacArraySpec, op: QConv | QDense, weight: np.ndarray, s
     # Each piece: its parameter blocks, then its weight blocks (CG, R, S) of atomic_k atoms, written in place.
     weights = np.empty(sum(layout.piece_blocks) * ak * ac, np.uint8)
     offset = 0
-    for (kg, _, lo, hi), n in zip(layout.pieces, layout.piece_blocks):
+    for (kg, _, lo, hi, (r0, r1), (s0, s1)), n in zip(layout.pieces, layout.piece_blocks):
         piece = weights[offset:offset + n * ak * ac]
         piece[:PARAM_BLOCKS * ak * ac] = param_blocks[:, kg * ak:(kg + 1) * ak].reshape(-1)
-        blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac].reshape(ak, hi - lo, ac, r, s)
+        blocks = dense_w[kg * ak:(kg + 1) * ak, lo * ac:hi * ac, r0:r1, s0:s1].reshape(ak, hi - lo, ac, r1 - r0,
+                                                                                     s1 - s0)
         blocked = blocks.transpose(1, 3, 4, 0, 2).view(np.uint8)  # (CG, R, S, atomic_k, atomic_c)
         piece[PARAM_BLOCKS * ak * ac:].reshape(blocked.shape)[:] = blocked
         offset += n * ak * ac
     return weights
 
 
-def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int) -> Lowered:
-    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program."""
+def lower(spec: MacArraySpec, op: QConv | QDense, x: np.ndarray, x_zero_point: int, *,
+          double: bool | None = None) -> Lowered:
+    """Lower int8 layer ``op`` applied to int8 input ``x`` ((C, H, W), or (F,) for dense) to a Program;
+    ``double`` restricts the buffering as :func:`plan`'s does."""
     weight, shape = conv_geometry(op, x.shape)
-    mapping = plan(spec, shape, op.name)
+    mapping = plan(spec, shape, op.name, double=double)
     layout = Layout.of(spec, shape, mapping)
     memory = MemoryImage(alignment=64)
     regions = (memory.add("input", block_features(x.reshape(shape.c, shape.h, shape.w), spec.atomic_c)),
                memory.add("weights", encode_weights(spec, op, weight, shape, layout, x_zero_point)),
                memory.reserve("output", layout.output_size))
+    if layout.psum_size:
+        regions += (memory.reserve("psum", layout.psum_size),)
     assert [region.address for region in regions] == [layout.input_address, layout.weights_address,
-                                                      layout.output_address]
+                                                      layout.output_address, layout.psum_address][:len(regions)]
     commands = schedule(spec, shape, mapping, layout, pad_value=x_zero_point, out_zp=op.requant.zero_point,
                         lo=op.requant.lo, hi=op.requant.hi)
     return Lowered(Program(spec, commands, memory), mapping, shape, shape.macs)
@@ -591,6 +853,9 @@ def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config,
     channel groups independently) as many as fit half the space; a :class:`UserError` if the layer is not
     allowed or cannot be tiled."""
     _check(shape, spec, name)
+    if max(shape.r, shape.s) > spec.MAX_KERNEL:
+        raise UserError(f"layer '{name}' ({shape_text(shape)}): kernel {shape.r}×{shape.s} is not allowed; expected "
+                        f"1..{spec.MAX_KERNEL} (mac_array MAX_KERNEL, the Pool command's kernel fields)")
     cgs = -(-shape.c // spec.atomic_c)
     config = _feature_only_config(spec)
     half, whole = _capacities(spec, config.feature_banks, True)[0], _capacities(spec, config.feature_banks, False)[0]
@@ -600,7 +865,11 @@ def _pool_plan(spec: MacArraySpec, shape: ConvShape, name: str) -> tuple[Config,
     if rows == 0:
         double, groups = True, half // (min(shape.h, shape.r) * shape.w)
         if groups == 0:
-            _untileable(spec, shape, name)
+            need = min(shape.h, shape.r) * shape.w * spec.atomic_c
+            raise UserError(f"layer '{name}' ({shape_text(shape)}): cannot be tiled on mac_array with {spec.banks} × "
+                            f"{spec.bank_kib} KiB banks: a pooling band of {min(shape.h, shape.r)} rows × {shape.w} "
+                            f"columns of one channel group ({need // spec.atomic_c} atoms) exceeds half the feature "
+                            f"space ({half} atoms); --set bank_kib={_pow2(-(-2 * need // (config.feature_banks * 1024)))} lifts it")
         rows = _band_rows(shape, half, groups)
     return config, half, double, rows, min(groups, cgs)
 
@@ -774,7 +1043,8 @@ def file_case(spec: MacArraySpec, path, seed: int = 0) -> "Case":
     m = lowered.mapping
     info = dict(weights=str(path), input="file" if read.x is not None else "random", mode=m.mode,
                 feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles, chunks=m.chunks,
-                split=m.bands * m.weight_tiles * m.chunks > 1)
+                col_tiles=m.col_tiles, passes=m.passes,
+                split=m.bands * m.weight_tiles * m.chunks * m.col_tiles * m.passes > 1)
     return Case(lowered.program, lowered.output, lambda: _reference(op, x, x_zp), lowered.macs, info)
 
 
@@ -827,5 +1097,5 @@ def random_case(spec: MacArraySpec, kind: str, p: dict, rng: np.random.Generator
             return op.requant.apply(a, b)
     m = lowered.mapping
     info = dict(mode=m.mode, feature_banks=m.feature_banks, bands=m.bands, weight_tiles=m.weight_tiles,
-                chunks=m.chunks)
+                chunks=m.chunks, col_tiles=m.col_tiles, passes=m.passes)
     return Case(lowered.program, lowered.output, reference, lowered.macs, info)

@@ -9,7 +9,8 @@ Every operation of a :class:`~accel.nn.qgraph.QGraph` is lowered by the per-laye
   any tensor in it has run (a residual branch's input stays alive until its addition), and a layer never
   writes a buffer it reads;
 - ``output.<n>``: image n's result, read back by the network's :class:`~accel.compiler.network.Readout`
-  (group-major, as every tensor is stored; channel-major flattened, as ``QGraph.run``'s output reshaped).
+  (group-major, as every tensor is stored; channel-major flattened, as ``QGraph.run``'s output reshaped);
+- ``psum``: the int32 partial sums of the layers mapped in partial-sum passes, one layer at a time.
 
 Images run one after another, layer by layer. A layer starts with its ``Config``, which waits until the
 previous layer has finished (its last write acknowledged), so a layer reads DRAM its producers wrote; a
@@ -155,7 +156,9 @@ def _physical_weights(op: QConv | QDense, source: Tensor, ac: int) -> QConv | QD
 def _mapping_text(spec: MacArraySpec, m: Mapping) -> str:
     tiles = f", {m.weight_tiles} weight tiles" if m.weight_tiles else ""
     chunks = f", {m.chunks} chunks" if m.chunks > 1 else ""
-    return (f"{m.mode}, {m.bands} bands of {m.band_rows} rows{tiles}{chunks}, features {m.feature_banks}/"
+    cols = f" × {m.col_tiles} column tiles of {m.tile_cols}" if m.col_tiles > 1 else ""
+    passes = f", {m.passes} partial-sum passes" if m.passes > 1 else ""
+    return (f"{m.mode}, {m.bands} bands of {m.band_rows} rows{cols}{tiles}{chunks}{passes}, features {m.feature_banks}/"
             f"{spec.banks} banks, {'double' if m.double else 'single'}-buffered")
 
 
@@ -328,6 +331,12 @@ def compile_network(spec: MacArraySpec, qgraph: QGraph, inputs: np.ndarray, *, o
                                                                  (x.size, 1, 1)), ac)) for n, x in enumerate(inputs)]
     slots = [memory.reserve(f"act.{i}", size) for i, size in enumerate(slot_sizes)]
     outputs = [memory.reserve(f"output.{n}", sizes[final]) for n in range(len(inputs))]
+    psum_size = max((layer.layout.psum_size for layer in layers if layer.layout is not None), default=0)
+    if psum_size:
+        psum = memory.reserve("psum", psum_size)
+        for layer in layers:
+            if layer.layout is not None and layer.layout.psum_size:
+                layer.layout = replace(layer.layout, psum_address=psum.address)
     check_memory(f"network '{qgraph.name}'", memory.size, ADDR)
 
     def address(name: str, n: int) -> int:

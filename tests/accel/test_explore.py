@@ -63,12 +63,12 @@ def test_infeasible_points_are_recorded_with_their_reason(tmp_path):
     assert front and all(r["feasible"] for r in front)
 
 
-def test_an_untileable_layer_is_an_infeasible_point(tmp_path):
-    grid = dse.parse_sweeps("mac_array", ["bank_kib=1,4"])
+def test_a_refused_layer_is_an_infeasible_point(tmp_path):
+    grid = dse.parse_sweeps("mac_array", ["max_reduction=4096,8192"])
     records, _ = dse.explore("mac_array", ["conv:h=8,w=8,c=512,k=16,r=3,pad=1"], grid, tmp_path, workers=1,
                              progress=False)
     assert [r["feasible"] for r in records] == [False, True]
-    assert "cannot be tiled" in records[0]["reason"]
+    assert "--set max_reduction=4608 lifts it" in records[0]["reason"]
 
 
 def test_compiler_choices_are_taken(tmp_path):

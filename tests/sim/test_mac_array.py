@@ -89,13 +89,18 @@ def test_perf_counters_partition_the_cycles():
                                            for c in lowered.program.commands if type(c).__name__ == "Conv")
 
 
-def test_untileable_layers_are_clear_errors():
-    with pytest.raises(UserError, match="kernel 13×13 is not allowed"):
-        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 13, 13, 1, 0, 0, 1))
-    with pytest.raises(UserError, match="cannot be tiled"):
-        plan(SMALL_4x4, ConvShape(512, 400, 400, 8, 3, 3, 1, 1, 1, 1))
-    with pytest.raises(UserError, match="stride 5 is not allowed"):
+def test_refusals_name_the_layer_shape_limit_and_setting():
+    """Only hard limits are refused, each naming the layer, its shape, the limit and the --set that lifts it."""
+    with pytest.raises(UserError, match=r"layer 'c1' \(8×20×20 input, 8 kernels of 13×13, stride 1, padding \(13, "
+                                        r"0\)\): padding \(13, 0\) is not allowed; expected 0 <= padding < kernel"):
+        plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 13, 13, 1, 13, 0, 1), "c1")
+    with pytest.raises(UserError, match=r"reduction C/groups·R·S = 73728 exceeds mac_array.max_reduction = 65536; "
+                                        r"--set max_reduction=73728 lifts it"):
+        plan(DEFAULT_8x8, ConvShape(8192, 4, 4, 8, 3, 3, 1, 1, 1, 1))
+    with pytest.raises(UserError, match="stride 5 is not allowed; expected 1..4"):
         plan(DEFAULT_8x8, ConvShape(8, 20, 20, 8, 3, 3, 5, 0, 0, 1))
+    with pytest.raises(UserError, match="no mapping .* has mode=data-reuse"):  # partial sums: weight-reuse only
+        plan(SMALL_4x4, ConvShape(512, 400, 400, 8, 3, 3, 1, 1, 1, 1), mode="data-reuse")
 
 
 @pytest.mark.rtl
@@ -433,6 +438,60 @@ def test_perf_partial_sums_add_their_steps_and_beats():
         assert parts["stall_buffer"] == len(convs) * (FRONT + PSUM_ATOMS * pixels)
 
 
+def partial_sum_layers(count: int, seed: int):
+    """Random layers the 4×4 configuration runs only in partial-sum mappings: *wide* (one output row's inputs
+    of every channel group overflow feature space: column tiles), *deep* (one kernel group's weights overflow
+    weight space: input-channel passes), *large kernels* (beyond MAX_KERNEL: kernel passes), *long
+    matrix multiplies* (1×1 over a few pixels of many channels) and *both* wide and deep (passes over column
+    tiles); single- and double-buffered in turn; (config, op, x, x_zp, lowered)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n in range(count):
+        kind = ("wide", "deep", "kernel", "matmul", "both")[n % 5]
+        stride = int(rng.choice([1, 2]))
+        if kind in ("wide", "both"):
+            r = int(rng.choice([3, 5]))
+            config = dict(c=int(rng.integers(13, 17) if kind == "wide" else rng.integers(120, 160)), h=int(rng.integers(r, 7)),
+                          w=int(rng.integers(120, 200) if kind == "wide" else rng.integers(40, 60)),
+                          k=int(rng.integers(1, 9)), r=r, pad=r // 2, stride=stride)
+        elif kind == "deep":
+            config = dict(c=int(rng.integers(116, 260)), h=int(rng.integers(3, 7)), w=int(rng.integers(3, 7)),
+                          k=int(rng.integers(1, 9)), r=3, pad=int(rng.integers(0, 2)), stride=stride)
+        elif kind == "kernel":
+            r, s = int(rng.integers(12, 16)), int(rng.integers(1, 14))
+            config = dict(c=int(rng.integers(1, 9)), h=int(rng.integers(r, r + 6)), w=int(rng.integers(s, s + 6)),
+                          k=int(rng.integers(1, 9)), r=r, s=s, stride=stride, padding=(int(rng.integers(0, r)),
+                                                                                       int(rng.integers(0, s))))
+        else:
+            config = dict(c=int(rng.integers(1100, 1500)), h=int(rng.integers(1, 4)), w=int(rng.integers(2, 5)),
+                          k=int(rng.integers(1, 9)))
+        config["extremes"] = bool(rng.random() < 0.2)
+        op, x, x_zp = random_layer(rng, **{k: v for k, v in config.items() if k != "padding"})
+        if "padding" in config:
+            op = replace(op, padding=config["padding"])
+        lowered = lower(SMALL_4x4, op, x, x_zp, double=bool(n % 2))
+        layers.append((config | dict(kind=kind, double=bool(n % 2)), op, x, x_zp, lowered))
+    return layers
+
+
+def test_golden_partial_sum_mappings_equal_int8_reference():
+    """Layers the compiler refused before partial sums (each mapped only in partial-sum passes or column
+    tiles): the golden model of their Programs equals the int8 reference."""
+    kinds = set()
+    for config, op, x, x_zp, lowered in partial_sum_layers(25, seed=4):
+        m = lowered.mapping
+        assert m.partial and (m.passes > 1 or m.col_tiles > 1), (config, m)
+        kinds |= {"passes"} if m.passes > 1 else set()
+        kinds |= {"columns"} if m.col_tiles > 1 else set()
+        kinds |= {"kernel"} if m.pass_kernel != (op.weight.shape[2], op.weight.shape[3]) else set()
+        kinds |= {"both"} if m.passes > 1 and m.col_tiles > 1 else set()
+        got = lowered.output(golden(lowered.program).memory)
+        assert np.array_equal(got, reference(op, x, x_zp)), config
+    assert kinds == {"passes", "columns", "kernel", "both"}
+
+
 @pytest.mark.rtl
 @pytest.mark.parametrize("stall", [False, True])
 @pytest.mark.parametrize("name", SPECS)
@@ -450,3 +509,20 @@ def test_rtl_partial_sums(name, stall, tmp_path):
             assert result.cycles > perf(program).cycles, case
         else:
             assert result.counters == perf(program).counters, case
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("stall", [False, True])
+def test_rtl_partial_sum_mappings(stall, tmp_path):
+    """Column tiles, input-channel and kernel passes on the RTL: memory == golden bit for bit, counters ==
+    perf (without stalls), with random memory stalls the same bits."""
+    from sim.rtl.execute import run as rtl
+
+    layers = partial_sum_layers(10, seed=5)
+    results = rtl([lowered.program for *_, lowered in layers], stall=stall, seed=11, test_dir=tmp_path)
+    for (config, *_, lowered), result in zip(layers, results):
+        assert np.array_equal(result.memory, golden(lowered.program).memory), config
+        if stall:
+            assert result.cycles > perf(lowered.program).cycles, config
+        else:
+            assert result.counters == perf(lowered.program).counters, config

@@ -8,7 +8,7 @@ from accel.compiler.mac_array_network import compile_network
 from accel.compress.quantize import quantize
 from accel.isa.mac_array import COUNTERS, Config
 from accel.nn import digits, models
-from accel.nn.random_networks import inception_block, residual_block
+from accel.nn.random_networks import inception_block, residual_block, separable_block
 from accel.spec import MacArraySpec
 from sim import perf
 from sim.golden.mac_array import run as golden
@@ -67,3 +67,34 @@ def test_rtl_runs_networks(tmp_path):
             assert np.array_equal(result.memory, golden(network.program).memory)
             assert np.array_equal(network.output(result.memory), network.reference())
             assert result.counters == perf.run(network.program).counters
+
+
+PARTIAL = {residual_block: dict(c=40, k=8, size=36), separable_block: dict(c=16, size=130, k=4)}
+"""Blocks with layers the 4×4 configuration runs only in partial-sum mappings: the residual block's first
+convolution in column tiles, the separable block's depthwise convolution (one channel group per kernel
+group) and its dense layer of 16900 inputs in input-channel passes."""
+
+
+def partial_sum_networks(images: int) -> list:
+    return [compile_network(SMALL_4x4, *block(lambda rng, make=make: make(rng, **sizes), 7, images))
+            for make, sizes in PARTIAL.items()]
+
+
+def test_partial_sum_layers_in_networks():
+    residual, separable = partial_sum_networks(images=2)
+    assert "column tiles" in residual.layers[0].mapping
+    assert "partial-sum passes" in separable.layers[-1].mapping
+    for network in (residual, separable):
+        assert np.array_equal(network.output(golden(network.program).memory), network.reference())
+
+
+@pytest.mark.rtl
+def test_rtl_runs_partial_sum_layers_in_networks(tmp_path):
+    """The blocks of :data:`PARTIAL` (one image each) on the RTL: bits == golden, counters == perf."""
+    from sim.rtl.execute import run as rtl
+
+    networks = partial_sum_networks(images=1)
+    for network, result in zip(networks, rtl([network.program for network in networks], test_dir=tmp_path)):
+        assert np.array_equal(result.memory, golden(network.program).memory)
+        assert np.array_equal(network.output(result.memory), network.reference())
+        assert result.counters == perf.run(network.program).counters

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from accel import int8
 from accel.compiler.mac_array import MODES, ConvShape, Layout, lower, plan, schedule
 from accel.errors import UserError
-from accel.isa.mac_array import PARAM_BLOCKS, Config, Conv, LoadFeatures, LoadWeights
+from accel.isa.mac_array import PARAM_BLOCKS, PSUM_ATOMS, Config, Conv, LoadFeatures, LoadWeights
 from accel.nn.qgraph import QDense
 from accel.nn.random_layers import random_layer
 from accel.spec import MacArraySpec
@@ -63,12 +63,11 @@ def planned(spec: MacArraySpec, shape: ConvShape):
 @settings(max_examples=600)
 @given(specs(), shapes())
 def test_planning_succeeds_or_is_a_user_error(spec, shape):
+    """No dead ends: every layer within the stated limits (stride, padding < kernel) is planned."""
     mapping = planned(spec, shape)
-    legal = (shape.r <= spec.MAX_KERNEL and shape.s <= spec.MAX_KERNEL and shape.stride <= spec.MAX_STRIDE
-             and shape.pad_h < shape.r and shape.pad_w < shape.s)
-    if not legal:
-        assert mapping is None
-    elif mapping is not None:
+    legal = shape.stride <= spec.MAX_STRIDE and shape.pad_h < shape.r and shape.pad_w < shape.s
+    assert (mapping is not None) == legal
+    if mapping is not None:
         assert mapping.feature_banks % spec.atomic_k == 0 and 0 < mapping.feature_banks < spec.banks
         assert 1 <= mapping.band_rows <= shape.out_h and mapping.bands >= -(-shape.out_h // mapping.band_rows)
         assert mapping.weight_tiles >= 1 and mapping.chunks >= 1 and mapping.mode in MODES
@@ -92,7 +91,9 @@ def check_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout:
     """Every command inside its buffer space and DRAM region; each convolution reads the input rows and
     channel groups, and the weight piece, of the output rows and kernel group it writes, as loaded last
     (DRAM addresses of buffer contents are followed through the loads); the last passes write each output
-    atom exactly once."""
+    atom exactly once. (Partial-sum mappings: :func:`check_partial_schedule`.)"""
+    if layout.psum_size or len(layout.pieces) and layout.pieces[0].rows != (0, shape.r):
+        return check_partial_schedule(spec, shape, commands, layout)
     ac, ak, h, w = spec.atomic_c, spec.atomic_k, shape.h, shape.w
     cgs = -(-shape.c // ac)
     inputs = (layout.input_address, layout.input_address + cgs * h * w * ac)
@@ -130,7 +131,7 @@ def check_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout:
         assert inside(c.wbase, c.wbase + used, (0, blocks.size)), c
         piece = piece_at.get(int(blocks[c.wbase]))
         assert piece is not None and (blocks[c.wbase:c.wbase + used] == blocks[c.wbase] + np.arange(used) * ak * ac).all()
-        piece_kg, first, g_lo, g_hi = layout.pieces[piece]
+        piece_kg, first, g_lo, g_hi, *_ = layout.pieces[piece]
         last = piece + 1 == len(layout.pieces) or layout.pieces[piece + 1][0] != kg
         assert (piece_kg, g_hi - g_lo, first, last) == (kg, c.ncg, c.first, c.last), c
         # The features: whole rows [row0, row0 + in_h) of channel groups g_lo.. holding every row the
@@ -148,6 +149,66 @@ def check_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout:
         if c.last:
             written[kg * shape.out_h * shape.out_w + rest_atoms:][:c.out_h * c.out_w] += 1
     assert (written == 1).all()
+
+
+def check_partial_schedule(spec: MacArraySpec, shape: ConvShape, commands: list, layout: Layout) -> None:
+    """A partial-sum mapping's commands inside their buffer spaces and DRAM regions, a load of partial sums
+    never overlapping the computation that writes them (issue is in order and a unit takes a command only
+    when free: without ``wait`` a load may overlap the last computation issued before it, and the reverse):
+    loads from the input, the weights or the partial sums; each kernel group's passes in order (partial sums
+    in from the second, out up to the last); the last passes write each output atom exactly once."""
+    ac, ak = spec.atomic_c, spec.atomic_k
+    regions = {"input": (layout.input_address, layout.weights_address),
+               "weights": (layout.weights_address, layout.weights_address + sum(layout.piece_blocks) * ak * ac),
+               "output": (layout.output_address, layout.output_address + layout.output_size),
+               "psum": (layout.psum_address, layout.psum_address + layout.psum_size)}
+    config, *rest = commands
+    features = config.feature_banks * spec.bank_entries
+    blocks = (spec.banks - config.feature_banks) // ak * spec.bank_entries
+    written = np.zeros(layout.output_size // ak, int)
+    piece, resident = -1, {}  # weight pieces loaded, and which one starts at each block
+    running = {"load": None, "compute": None}  # DRAM bytes the last command of each unit reads or writes
+
+    def dram(c):
+        if isinstance(c, LoadFeatures):
+            return c.address, c.address + (c.groups - 1) * c.src_stride + c.count * ac
+        if isinstance(c, LoadWeights):
+            return c.address, c.address + c.count * ak * ac
+        return c.out_address, c.out_address + c.out_h * c.out_w * (PSUM_ATOMS * ac if c.psum_out else ak)
+
+    for c in rest:
+        unit, other = ("compute", "load") if isinstance(c, Conv) else ("load", "compute")
+        lo, hi = dram(c)
+        if c.wait:
+            running[other] = None
+        elif running[other] is not None:
+            assert hi <= running[other][0] or running[other][1] <= lo, c
+        running[unit] = (lo, hi)
+        if isinstance(c, LoadFeatures):
+            ends = (c.address, c.address + (c.groups - 1) * c.src_stride + c.count * ac)
+            assert any(lo <= ends[0] <= ends[1] <= hi for lo, hi in (regions["input"], regions["psum"])), c
+            assert c.entry + (c.groups - 1) * c.dst_stride + c.count <= features, c
+        elif isinstance(c, LoadWeights):
+            piece += 1
+            assert c.count == layout.piece_blocks[piece] and c.block + c.count <= blocks, c
+            assert regions["weights"][0] <= c.address < c.address + c.count * ak * ac <= regions["weights"][1], c
+            resident[c.block] = piece
+        else:
+            n = resident[c.wbase]  # the piece whose weights the convolution reads
+            kg, first, lo, hi, rows, cols = layout.pieces[n]
+            last = n + 1 == len(layout.pieces) or layout.pieces[n + 1].kg != kg
+            assert (c.ncg, c.kernel_h, c.kernel_w) == (hi - lo, rows[1] - rows[0], cols[1] - cols[0]), c
+            assert (c.psum_in, c.psum_out, c.first, c.last) == (not first, not last, 1, 1), c
+            assert c.fbase + (c.ncg - 1) * c.cg_stride + c.in_h * c.in_w <= features, c
+            assert not c.psum_in or c.psum_entry + c.out_h * c.out_w * PSUM_ATOMS <= features, c
+            size = c.out_h * c.out_w * (PSUM_ATOMS * ac if c.psum_out else ak)
+            lo, hi = regions["psum" if c.psum_out else "output"]
+            assert lo <= c.out_address <= c.out_address + size <= hi, c
+            if not c.psum_out:
+                atom = (c.out_address - lo) // ak
+                assert atom // (shape.out_h * shape.out_w) == kg, c
+                written[atom:atom + c.out_h * c.out_w] += 1
+    assert piece + 1 == len(layout.pieces) and (written == 1).all()
 
 
 @settings(max_examples=400)
