@@ -137,7 +137,7 @@ def test_simulate_rtl_agrees_with_perf(capsys):
 
 
 @pytest.mark.parametrize("layer,complaint", [("conv:h=0", "h=0 is not allowed"), ("mlp:x=1", "kind 'mlp' is not known"),
-                                             ("conv:r=13", "kernel 13×13 is not allowed"),
+                                             ("conv:stride=5", "stride 5 is not allowed"),
                                              ("conv:c=6,groups=4", "groups=4 must divide")])
 def test_simulate_bad_layers(layer, complaint):
     code, out, err = run("simulate", "--engine", "mac_array", "--layer", layer)
