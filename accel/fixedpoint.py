@@ -15,6 +15,12 @@ import math
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+STAGES = 12
+"""Pipeline depth of the hardware MultiplyByQuantizedMultiplier (rtl_gen.lib.fixedpoint)."""
+SATURATE_STAGES = 4
+"""Pipeline depth of its first stages, the saturating left shift (rtl_gen.lib.fixedpoint.saturating_shift)."""
+OUTPUT_STAGES = 2
+"""Pipeline depth of the hardware int8 output stage (rtl_gen.lib.fixedpoint.offset_and_clamp)."""
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..fixedpoint import OUTPUT_STAGES, SATURATE_STAGES, STAGES
 from ..program import Command, bits
 
 ENTRY = 24  # CBUF atom/block indices
@@ -112,6 +113,10 @@ class Conv(Command, engine="mac_array", opcode=4):
 
 
 PARAM_BLOCKS = 3
+REQUANT_LATENCY = STAGES + OUTPUT_STAGES
+"""Cycles of the requantizer (rtl_gen.mac_array.requant): the multiply's stages, then the offset and clamp's."""
+RAW_LATENCY = SATURATE_STAGES
+"""Cycles from the requantizer's input to its lanes saturated to int32 (the partial sums ``psum_out`` writes)."""
 PSUM_ATOMS = 4
 """Feature atoms (and DRAM beats) holding one pixel's partial sums: atomic_k int32 lanes in atoms of
 atomic_c bytes (atomic_k == atomic_c)."""

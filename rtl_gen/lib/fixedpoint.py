@@ -2,15 +2,9 @@
 
 from amaranth.hdl import Cat, Mux, Signal, signed
 
-from .pipeline import registered
+from accel.fixedpoint import INT32_MAX, INT32_MIN, OUTPUT_STAGES, SATURATE_STAGES, STAGES  # noqa: F401 (re-exported)
 
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-STAGES = 12
-"""Pipeline depth of :func:`multiply_by_quantized_multiplier`."""
-SATURATE_STAGES = 4
-"""Pipeline depth of :func:`saturating_shift`, its first stages."""
-OUTPUT_STAGES = 2
-"""Pipeline depth of :func:`offset_and_clamp`."""
+from .pipeline import registered
 
 
 def multiply_by_quantized_multiplier(m, advance, name: str, x, m0, shift):

@@ -4,13 +4,10 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..lib.fixedpoint import OUTPUT_STAGES, SATURATE_STAGES, STAGES, multiplied, offset_and_clamp, saturating_shift
-from ..lib.pipeline import registered
+from accel.isa.mac_array import RAW_LATENCY, REQUANT_LATENCY as LATENCY
 
-LATENCY = STAGES + OUTPUT_STAGES
-"""Cycles from an accepted vector to its result: the multiply's stages, then the offset and clamp's."""
-RAW_LATENCY = SATURATE_STAGES
-"""Cycles from an accepted vector to its lanes saturated to int32 (``raw``)."""
+from ..lib.fixedpoint import multiplied, offset_and_clamp, saturating_shift
+from ..lib.pipeline import registered
 
 
 class Requantizer(wiring.Component):

@@ -33,10 +33,10 @@ from operator import attrgetter
 
 import numpy as np
 
-from accel.isa.mac_array import COUNTERS, PSUM_ATOMS, WORK, Config, Conv, Eltwise, LoadFeatures, LoadWeights, Pool
+from accel.isa.mac_array import (COUNTERS, PSUM_ATOMS, RAW_LATENCY as RAW, REQUANT_LATENCY as REQUANT, WORK, Config, Conv,
+                                 Eltwise, LoadFeatures, LoadWeights, Pool)
 from accel.program import Command, Program
 from accel.spec import DotProductSpec, MacArraySpec
-from rtl_gen.mac_array.requant import LATENCY as REQUANT, RAW_LATENCY as RAW
 
 from ..result import RunResult
 
